@@ -1,0 +1,189 @@
+"""EgoEnv: one Gymnasium interface over the MuJoCo twin and the real robot.
+
+`EgoEnv = Backend + Task`. The backend touches the world (sim or real, one protocol);
+the task says what counts. Spaces come from the spec.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from egogym.spec import EGOMIMIC, Calibration, RobotSpec, active_arms, command_bounds
+from egogym.tasks import Task, make_task
+from egogym.tasks.base import Score
+
+
+class Backend(Protocol):
+    """How the world is touched. Implemented by `SimBackend` and `RealBackend`.
+
+    Commands and joint observations use the layout of `arms`: per arm 6 joint angles
+    (rad) then the gripper in [0, 1] (0 closed, 1 open); arms left then right.
+    """
+
+    spec: RobotSpec
+    arms: tuple[str, ...]
+    cameras: tuple[str, ...]
+    image_size: tuple[int, int]
+    calibration: Calibration
+
+    @property
+    def time(self) -> float:
+        """Seconds since reset (simulated or wall clock)."""
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Arms to the start pose; the task's scene set up (sim: placed from rng; real: by a person)."""
+
+    def apply(self, command: np.ndarray) -> np.ndarray:
+        """Send a joint command for one control period; return the command actually applied."""
+
+    def observe(self) -> dict[str, np.ndarray]:
+        """The observation dict described in EgoEnv."""
+
+    def judge(self) -> Score:
+        """The running score after the last step (sim: from state; real: aborts only)."""
+
+    def finish(self) -> Score:
+        """The final score of the episode (sim: the running score; real: asks the operator)."""
+
+    def close(self) -> None:
+        """Release renderers, devices and connections."""
+
+
+DEFAULT_CAMERAS = {"right": ("front_img_1", "right_wrist_img"), "left": ("front_img_1", "left_wrist_img"),
+                   "both": ("front_img_1", "right_wrist_img", "left_wrist_img")}
+
+
+class EgoEnv(gym.Env):
+    """## EgoMimic robot environment
+
+    Two ViperX 300 S arms hung from a torso, an Aria on the upper body and a D405 on
+    each wrist (see `egogym.spec`). Control at 50 Hz (`spec.control_hz`).
+
+    ### Action space
+    `Box(lower, upper, (7 * n_arms,), float64)`: absolute joint targets, per arm
+    [waist, shoulder, elbow, forearm_roll, wrist_angle, wrist_rotate] in radians, then
+    the gripper in [0, 1] (0 closed, 1 open); arms left then right. Out-of-range
+    commands are clipped to the joint limits; `info["applied_action"]` holds what was
+    sent. `arms="right"` gives EgoMimic's 7-D single-arm layout, `arms="both"` 14-D.
+
+    ### Observation space
+    Dict with EgoMimic's key names:
+    - `front_img_1`: Aria RGB (H, W, 3) uint8, linear camera (focal 266.5 px at 480x640,
+      scaled with the image size);
+    - `right_wrist_img`, `left_wrist_img`: D405 RGB (H, W, 3) uint8 (those asked for);
+    - `joint_positions`: (7 * n_arms,) float64, the layout of the action;
+    - `ee_pose`: (3 * n_arms,) float64, each arm's pinch point (m) in the current Aria
+      camera frame (OpenCV: x right, y down, z forward).
+
+    ### Rewards
+    1 for each point the task scores on that step, else 0 (the sum over an episode is
+    the episode's points). Shaping quantities are reported in `info["reward_terms"]`.
+
+    ### Starting state
+    Arms at the spec's home pose with grippers open; task objects placed at random
+    from the seed given to `reset` (the same seed gives the same episode).
+
+    ### Episode end
+    Tasks are continuous (the toy is re-placed after each point): episodes are
+    truncated by the time limit (40 s = 2000 steps for the registered ids).
+    `terminated` is True only when the backend aborts (e.g. a safety stop on hardware).
+
+    ### Arguments
+    - `task`: a task name (`egogym.tasks.TASKS`) or a `Task`; `task_options`: its kwargs.
+    - `backend`: "sim" (default) or "real"; `backend_options`: kwargs of RealBackend.
+    - `arms`: "right", "left" or "both" (default: the task's).
+    - `cameras`: spec camera names in the observation (default: Aria + the active wrists).
+    - `image_size`: (height, width) of every camera image, default (480, 640).
+    - `render_mode`: None or "rgb_array" (the Aria image).
+    - `robot`: the `RobotSpec` (default `egogym.spec.EGOMIMIC`); `env.robot` holds it
+      (`env.spec` is Gymnasium's registration record).
+
+    ### Info
+    `applied_action`, `points`, `success`, `new_points`, `reward_terms`, `time_s`, and
+    `aborted` (a reason or None).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(self, task: str | Task = "object_in_bowl", task_options: dict | None = None,
+                 backend: str = "sim", backend_options: dict | None = None, arms: str | None = None,
+                 cameras: Sequence[str] | None = None, image_size: Sequence[int] = (480, 640),
+                 render_mode: str | None = None, robot: RobotSpec = EGOMIMIC):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
+        self.task = task if isinstance(task, Task) else make_task(task, **(task_options or {}))
+        arms = arms or self.task.default_arms
+        self.arms = active_arms(arms)
+        cameras = tuple(cameras) if cameras is not None else DEFAULT_CAMERAS[arms]
+        spec = self.robot = robot
+        for c in cameras:
+            spec.camera(c)  # raises on an unknown name
+        if len(image_size) != 2 or min(image_size) < 16:
+            raise ValueError(f"image_size={tuple(image_size)}: give (height, width), each at least 16 px")
+        self.cameras, self.image_size = cameras, (int(image_size[0]), int(image_size[1]))
+        self.render_mode = render_mode
+        self.backend: Backend = _make_backend(backend, spec, self.task, self.arms, cameras, self.image_size,
+                                              backend_options or {})
+        lo, hi = command_bounds(spec, self.arms)
+        self.action_space = gym.spaces.Box(lo, hi, dtype=np.float64)
+        h, w = self.image_size
+        spaces: dict[str, gym.Space] = {c: gym.spaces.Box(0, 255, (h, w, 3), np.uint8) for c in cameras}
+        spaces["joint_positions"] = gym.spaces.Box(lo, hi, dtype=np.float64)
+        spaces["ee_pose"] = gym.spaces.Box(-10.0, 10.0, (3 * len(self.arms),), np.float64)
+        self.observation_space = gym.spaces.Dict(spaces)
+        self.metadata = {**self.metadata, "render_fps": spec.control_hz}
+        self._last_obs: dict[str, np.ndarray] | None = None
+
+    @property
+    def calibration(self) -> Calibration:
+        """Intrinsics and extrinsics at this env's image size."""
+        return self.backend.calibration
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.backend.reset(self.np_random)
+        self._last_obs = self.backend.observe()
+        return self._last_obs, {"points": 0, "success": False, "time_s": 0.0}
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != self.action_space.shape:
+            raise ValueError(f"action has shape {action.shape}; this env (arms={self.arms}) takes "
+                             f"{self.action_space.shape}: 7 values per arm")
+        applied = self.backend.apply(action)
+        score = self.backend.judge()
+        self._last_obs = self.backend.observe()
+        info = {"applied_action": applied, "points": score.points, "new_points": score.new_points,
+                "success": score.success, "reward_terms": dict(score.terms), "time_s": self.backend.time,
+                "aborted": score.aborted}
+        return self._last_obs, float(score.new_points), score.aborted is not None, False, info
+
+    def finish_episode(self) -> Score:
+        """The episode's final score (sim: the running score; real: the operator's entry)."""
+        return self.backend.finish()
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self._last_obs is not None and "front_img_1" in self._last_obs:
+            return self._last_obs["front_img_1"]
+        return self.backend.render("front_img_1")
+
+    def close(self):
+        self.backend.close()
+
+
+def _make_backend(kind: str, spec: RobotSpec, task: Task, arms, cameras, image_size, options: dict) -> Backend:
+    if kind == "sim":
+        if options:
+            raise ValueError(f"backend_options {sorted(options)} are for backend='real'; the sim takes none")
+        from egogym.sim.backend import SimBackend
+
+        return SimBackend(spec, task, arms, cameras, image_size)
+    if kind == "real":
+        from egogym.real.backend import RealBackend
+
+        return RealBackend(spec, task, arms, cameras, image_size, **options)
+    raise ValueError(f"backend={kind!r}: use 'sim' or 'real'")

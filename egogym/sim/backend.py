@@ -1,0 +1,185 @@
+"""SimBackend: the MuJoCo twin behind the Backend protocol of `egogym.env`."""
+from __future__ import annotations
+
+import atexit
+import weakref
+
+import mujoco
+import numpy as np
+from dm_control import mjcf
+
+from egogym import geometry
+from egogym.spec import Calibration, RobotSpec, command_bounds
+from egogym.sim.scene import body_pose, build_robot_scene, calibration_from_model, camera_element_name, camera_pose
+from egogym.tasks.base import Score, Task
+
+
+_LIVE: "weakref.WeakSet[SimBackend]" = weakref.WeakSet()
+_EXIT_HOOK = []
+
+
+def _close_live_backends() -> None:
+    for backend in list(_LIVE):
+        backend.close()
+
+
+def _ensure_exit_hook() -> None:
+    # EGL contexts left to interpreter teardown print errors. atexit runs hooks last-in
+    # first-out, so registering after mujoco's EGL module (imported with the first
+    # renderer) closes ours before it tears the display down.
+    if not _EXIT_HOOK:
+        atexit.register(_close_live_backends)
+        _EXIT_HOOK.append(True)
+
+
+class SimBackend:
+    """The MuJoCo twin: position-controlled arms, rendered cameras, task scoring from state.
+
+    arms: the arms a command drives, in layout order; the others hold their home pose.
+    cameras: spec camera names rendered into observations, at image_size (height, width).
+    Renderers are created on first use, so a backend can be built in one process and
+    stepped in another (spawn-based vector envs).
+    """
+
+    def __init__(self, spec: RobotSpec, task: Task, arms: tuple[str, ...], cameras: tuple[str, ...],
+                 image_size: tuple[int, int]):
+        self.spec, self.task, self.arms, self.cameras = spec, task, tuple(arms), tuple(cameras)
+        self.image_size = tuple(image_size)
+        root = build_robot_scene(spec, offscreen_size=self.image_size)
+        task.build(root)
+        self.mjcf_root = root
+        self.physics = mjcf.Physics.from_mjcf_model(root)
+        self.model, self.data = self.physics.model.ptr, self.physics.data.ptr
+        m = self.model
+        self._qadr, self._act, self._finger_qadr = {}, {}, {}
+        for arm in spec.arms:
+            a = arm.name
+            self._qadr[a] = np.array([m.joint(f"{a}/{j}").qposadr[0] for j in arm.joint_names])
+            self._finger_qadr[a] = np.array([m.joint(f"{a}/{f}").qposadr[0] for f in ("left_finger", "right_finger")])
+            self._act[a] = np.array([m.actuator(f"{a}/{j}").id for j in arm.joint_names])
+        self._finger_act = {a.name: np.array([m.actuator(f"{a.name}/{f}").id for f in ("left_finger", "right_finger")])
+                            for a in spec.arms}
+        self._pinch = {a.name: m.site(f"{a.name}/pinch").id for a in spec.arms}
+        self._cam_ids = {c: m.camera(camera_element_name(spec, c)).id for c in spec.camera_names}
+        self.lower, self.upper = command_bounds(spec, self.arms)
+        self._renderer: mujoco.Renderer | None = None
+        self._seg_renderer: mujoco.Renderer | None = None
+        self._targets = {a.name: a.home_command for a in spec.arms}
+        self.steps = 0
+        _LIVE.add(self)
+        mujoco.mj_forward(m, self.data)
+        self.calibration: Calibration = calibration_from_model(m, self.data, spec, self.image_size)
+        self.T_cam_world = geometry.invert(camera_pose(m, self.data, self._cam_ids["front_img_1"]))
+
+    # ---- Backend protocol --------------------------------------------------------
+    @property
+    def time(self) -> float:
+        """Simulated seconds since reset."""
+        return self.steps / self.spec.control_hz
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Arms to their home pose (grippers open), task objects placed from `rng`."""
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        for arm in self.spec.arms:
+            self._targets[arm.name] = arm.home_command
+            d.qpos[self._qadr[arm.name]] = arm.home
+            d.qpos[self._finger_qadr[arm.name]] = arm.gripper.to_finger(1.0)
+            self._write_ctrl(arm.name)
+        self.task.initialize_episode(self.physics, rng)
+        mujoco.mj_forward(m, d)
+        self.steps = 0
+
+    def apply(self, command: np.ndarray) -> np.ndarray:
+        """Clip `command` (7 per active arm) to the limits, hold it for one control period.
+
+        Returns the command actually applied (after clipping)."""
+        applied = np.clip(np.asarray(command, dtype=np.float64), self.lower, self.upper)
+        for i, a in enumerate(self.arms):
+            self._targets[a] = applied[7 * i: 7 * i + 7]
+            self._write_ctrl(a)
+        mujoco.mj_step(self.model, self.data, nstep=self.spec.substeps)
+        self.steps += 1
+        return applied
+
+    def judge(self) -> Score:
+        """The task's score from simulator state after the last step."""
+        return self.task.update(self.physics)
+
+    def finish(self) -> Score:
+        """Final judgement of the episode (in sim: the running score)."""
+        return self.task.score
+
+    def observe(self) -> dict[str, np.ndarray]:
+        """Observation dict: images of self.cameras, joint_positions, ee_pose (see EgoEnv)."""
+        obs = {c: self.render(c) for c in self.cameras}
+        obs["joint_positions"] = self.joint_positions()
+        obs["ee_pose"] = self.ee_pose()
+        return obs
+
+    def close(self) -> None:
+        for r in (self._renderer, self._seg_renderer):
+            if r is not None:
+                r.close()
+        self._renderer = self._seg_renderer = None
+
+    # ---- state -------------------------------------------------------------------
+    def _write_ctrl(self, arm: str) -> None:
+        t = self._targets[arm]
+        self.data.ctrl[self._act[arm]] = t[:6]
+        self.data.ctrl[self._finger_act[arm]] = self.spec.arm(arm).gripper.to_finger(t[6])
+
+    def joint_positions(self, arms: tuple[str, ...] | None = None) -> np.ndarray:
+        """Per arm [6 joints (rad), gripper in [0, 1]], arms in layout order."""
+        out = []
+        for a in arms or self.arms:
+            q = self.data.qpos[self._qadr[a]]
+            g = self.spec.arm(a).gripper.from_finger(self.data.qpos[self._finger_qadr[a][0]])
+            out.append(np.concatenate([q, [g]]))
+        return np.concatenate(out)
+
+    def pinch_world(self, arm: str) -> np.ndarray:
+        """Pinch point of `arm` (m, world)."""
+        return self.data.site_xpos[self._pinch[arm]].copy()
+
+    def ee_pose(self, arms: tuple[str, ...] | None = None) -> np.ndarray:
+        """Pinch points (m) in the Aria camera frame (OpenCV), xyz per arm in layout order."""
+        pts = np.stack([self.pinch_world(a) for a in arms or self.arms])
+        return geometry.transform_points(self.T_cam_world, pts).reshape(-1)
+
+    def base_pose(self, arm: str) -> np.ndarray:
+        """T_world_base of an arm."""
+        return body_pose(self.data, self.model.body(f"{arm}/base_link").id)
+
+    # ---- rendering ---------------------------------------------------------------
+    def _make_renderer(self) -> mujoco.Renderer:
+        h, w = self.image_size
+        r = mujoco.Renderer(self.model, h, w)
+        _ensure_exit_hook()
+        # Software rendering on a CPU: no shadows, reflections or skybox for observations.
+        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
+                     mujoco.mjtRndFlag.mjRND_SKYBOX):
+            r.scene.flags[flag] = False
+        return r
+
+    def render(self, camera: str) -> np.ndarray:
+        """RGB image (H, W, 3) uint8 of a spec camera at image_size."""
+        if self._renderer is None:
+            self._renderer = self._make_renderer()
+        self._renderer.update_scene(self.data, camera=self._cam_ids[camera])
+        return self._renderer.render()
+
+    def render_segmentation(self, camera: str) -> np.ndarray:
+        """(H, W, 2) int32: per pixel (object id, mjtObj type); -1 where nothing is seen."""
+        if self._seg_renderer is None:
+            self._seg_renderer = self._make_renderer()
+            self._seg_renderer.enable_segmentation_rendering()
+        self._seg_renderer.update_scene(self.data, camera=self._cam_ids[camera])
+        return self._seg_renderer.render()
+
+    def arm_geom_ids(self, arm: str) -> np.ndarray:
+        """Geom ids of every body of an arm (for segmentation masks)."""
+        m = self.model
+        prefix = f"{arm}/"
+        bodies = [b for b in range(m.nbody) if m.body(b).name.startswith(prefix)]
+        return np.flatnonzero(np.isin(m.geom_bodyid, bodies))

@@ -1,0 +1,224 @@
+"""The MuJoCo twin's scene, composed with dm_control's `mjcf` from the spec.
+
+`build_robot_scene(spec)` returns an `mjcf.RootElement`: the work cell from
+`assets/workcell.xml`, a torso with the Aria, and two ViperX 300 S arms built from
+primitives (dark links, parallel fingers, a D405 on each wrist). Tasks add their
+objects with `add_bowl` and `add_toy`. `calibration_from_model` reads the intrinsics
+and extrinsics back out of the compiled model, so that no calibration number is typed.
+
+Names in the compiled model: arm elements are prefixed by the arm ("right/elbow",
+"right/pinch"); cameras keep their spec names through `camera_element_name`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mujoco
+import numpy as np
+from dm_control import mjcf
+
+from egogym import geometry
+from egogym.spec import ArmSpec, Calibration, CameraSpec, RobotSpec
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+LINK_RADIUS = 0.022  # m, capsule radius of the arm links
+FINGER_PAD_INSET = 0.015  # inner pad face sits this far inside the finger slide position (m)
+
+
+def _mj_camera_axes(R_cv: np.ndarray) -> list[float]:
+    """MuJoCo `xyaxes` for a camera whose OpenCV axes are the columns of R_cv."""
+    R_mj = R_cv @ geometry.R_CV_FROM_MJ  # columns: x right, y up, z backward
+    return list(R_mj[:, 0]) + list(R_mj[:, 1])
+
+
+ROBOT_MATERIALS = {
+    "robot_dark": (0.13, 0.13, 0.15, 1.0),
+    "robot_accent": (0.28, 0.29, 0.32, 1.0),
+    "robot_finger": (0.08, 0.08, 0.09, 1.0),
+    "camera_body": (0.05, 0.05, 0.05, 1.0),
+}
+
+
+def _build_arm(arm: ArmSpec, wrist_camera: CameraSpec | None) -> mjcf.RootElement:
+    """One ViperX 300 S from primitives, in its own namescope (prefix = arm name)."""
+    model = mjcf.RootElement(model=arm.name)
+    # Dark, machined look: visibly a robot, never a hand.
+    for name, rgba in ROBOT_MATERIALS.items():
+        model.asset.add("material", name=name, rgba=list(rgba), specular=0.3, shininess=0.4)
+    parent = model.worldbody.add("body", name="base_link", gravcomp=1)
+    parent.add("geom", type="cylinder", size=[0.05, 0.02], pos=[0, 0, 0.02], material="robot_accent", mass=0.5)
+    for i, j in enumerate(arm.joints):
+        body = parent.add("body", name=j.body, pos=list(j.offset), gravcomp=1)
+        body.add("joint", name=j.name, axis=list(j.axis), range=[j.lower, j.upper],
+                 damping=2.0 if i < 3 else 0.5, armature=0.05 if i < 3 else 0.01)
+        model.actuator.add("position", name=j.name, joint=j.name,
+                           kp=j.kp, ctrlrange=[j.lower, j.upper])
+        # Link drawn from this joint towards the next joint (or the gripper tip).
+        nxt = arm.joints[i + 1].offset if i + 1 < len(arm.joints) else arm.gripper.finger_offset
+        nxt = np.asarray(nxt, float)
+        if np.linalg.norm(nxt) > 1e-6:
+            material = "robot_dark" if i % 2 == 0 else "robot_accent"
+            body.add("geom", type="capsule", fromto=[0, 0, 0] + list(nxt * 0.92),
+                     size=[LINK_RADIUS * (1.0 if i < 3 else 0.8)], material=material, mass=0.3 if i < 3 else 0.1)
+        # Motor housings at the joints (visual bulk only, no collision).
+        body.add("geom", type="cylinder", size=[LINK_RADIUS * 1.3, 0.025], material="robot_dark",
+                 zaxis=list(j.axis), contype=0, conaffinity=0, mass=0.05)
+        parent = body
+    g = arm.gripper
+    gripper = parent
+    gripper.add("geom", type="box", size=[0.02, 0.045, 0.018], pos=[g.finger_offset[0] - 0.01, 0, 0],
+                material="robot_accent", mass=0.1)
+    gripper.add("site", name="pinch", pos=[g.pinch_offset, 0, 0], size=[0.006], rgba=[1, 0, 0, 0], group=4)
+    lo, hi = g.finger_range
+    for side, sign in (("left_finger", 1.0), ("right_finger", -1.0)):
+        finger = gripper.add("body", name=side, pos=list(g.finger_offset), gravcomp=1)
+        finger.add("joint", name=side, type="slide", axis=[0, sign, 0], range=[lo, hi], damping=5.0, armature=0.01)
+        # The pad's inner face sits at FINGER_PAD_INSET inside the slide position.
+        finger.add("geom", name=f"{side}_pad", type="box", size=[0.022, 0.006, 0.013],
+                   pos=[0.025, sign * (0.006 - FINGER_PAD_INSET), 0], material="robot_finger",
+                   friction=[1.5, 0.05, 0.002], mass=0.03, condim=4)
+        model.actuator.add("position", name=side, joint=side, kp=g.kp, ctrlrange=[lo, hi])
+    if wrist_camera is not None:
+        R = geometry.look_at(wrist_camera.pos, wrist_camera.look_at, wrist_camera.up)
+        housing = np.asarray(wrist_camera.pos) - 0.015 * R[:, 2]
+        gripper.add("geom", type="box", size=[0.022, 0.008, 0.01], pos=list(housing), quat=list(geometry.mat_to_quat(R)),
+                    material="camera_body", contype=0, conaffinity=0, mass=0.02)
+        gripper.add("camera", name="wrist_cam", pos=list(wrist_camera.pos), xyaxes=_mj_camera_axes(R),
+                    fovy=wrist_camera.fovy_deg)
+    return model
+
+
+def camera_element_name(spec: RobotSpec, camera: str) -> str:
+    """Name of a spec camera in the compiled model."""
+    cam = spec.camera(camera)
+    if cam.parent == "torso":
+        return cam.name
+    arm = cam.parent.split("/")[0]
+    return f"{arm}/wrist_cam"
+
+
+def build_robot_scene(spec: RobotSpec, offscreen_size: tuple[int, int] = (480, 640)) -> mjcf.RootElement:
+    """The work cell with the torso, the Aria and both arms (no task objects yet).
+
+    offscreen_size: the largest (height, width) any renderer of this model will use.
+    """
+    root = mjcf.from_path(str(ASSETS / "workcell.xml"))
+    root.option.timestep = spec.physics_dt
+    root.visual.__getattr__("global").offheight = max(offscreen_size[0], 480)
+    root.visual.__getattr__("global").offwidth = max(offscreen_size[1], 640)
+
+    torso = root.worldbody.add("body", name="torso")
+    tx, ty, _ = spec.torso_pos
+    mount_z = spec.arms[0].mount_pos[2]
+    torso.add("geom", type="box", size=[0.05, 0.08, mount_z / 2 + 0.06], pos=[tx, ty, mount_z / 2 + 0.06], material="torso")
+    # A connector from the column to a shoulder crossbar the arms hang from.
+    bar_x = float(np.mean([a.mount_pos[0] for a in spec.arms]))
+    half_span = max(abs(a.mount_pos[1]) for a in spec.arms) + 0.06
+    torso.add("geom", type="box", size=[(bar_x - tx) / 2, 0.04, 0.025], pos=[(bar_x + tx) / 2, ty, mount_z + 0.025],
+              material="torso")
+    torso.add("geom", type="box", size=[0.035, half_span, 0.025], pos=[bar_x, ty, mount_z + 0.025], material="torso")
+    # The Aria's post, rising from the crossbar behind the lens.
+    for cam in spec.cameras:
+        if cam.parent == "torso":
+            post_top = cam.pos[2] - 0.03
+            torso.add("geom", type="cylinder", size=[0.012, (post_top - mount_z) / 2],
+                      pos=[cam.pos[0] - 0.03, cam.pos[1], (post_top + mount_z) / 2], material="torso")
+
+    for cam in spec.cameras:
+        if cam.parent != "torso":
+            continue
+        R = geometry.look_at(cam.pos, cam.look_at, cam.up)
+        # The device's housing sits just behind the lens so it never blocks the view.
+        housing = np.asarray(cam.pos) - 0.025 * R[:, 2]
+        torso.add("geom", type="box", size=[0.07, 0.015, 0.012], pos=list(housing), quat=list(geometry.mat_to_quat(R)),
+                  material="camera_body", contype=0, conaffinity=0)
+        torso.add("camera", name=cam.name, pos=list(cam.pos), xyaxes=_mj_camera_axes(R), fovy=cam.fovy_deg)
+
+    for arm in spec.arms:
+        wrist = next((c for c in spec.cameras if c.parent == f"{arm.name}/gripper_link"), None)
+        site = torso.add("site", name=f"{arm.name}_mount", pos=list(arm.mount_pos), quat=list(arm.mount_quat))
+        site.attach(_build_arm(arm, wrist))
+    return root
+
+
+def add_bowl(root: mjcf.RootElement, name: str = "bowl", radius: float = 0.085, height: float = 0.05,
+             segments: int = 20) -> mjcf.Element:
+    """A bowl from primitives on a mocap body (tasks move it per episode).
+
+    radius: inner radius at the rim (m); height: wall height (m).
+    """
+    body = root.worldbody.add("body", name=name, mocap=True, pos=[0.2, 0, 0.75])
+    body.add("geom", name=f"{name}_bottom", type="cylinder", size=[radius, 0.005], pos=[0, 0, 0.005], material="bowl")
+    wall_t = 0.006
+    seg_half = np.pi * (radius + wall_t) / segments * 1.05
+    for k in range(segments):
+        a = 2 * np.pi * k / segments
+        r = radius + wall_t
+        body.add("geom", type="box", size=[wall_t, seg_half, height / 2],
+                 pos=[r * np.cos(a), r * np.sin(a), height / 2], euler=[0, 0, a], material="bowl")
+    return body
+
+
+TOY_SHAPES = ("cube", "cylinder", "bar")
+TOY_COLOURS = {"cube": (0.90, 0.25, 0.15, 1), "cylinder": (0.95, 0.75, 0.10, 1), "bar": (0.20, 0.70, 0.30, 1)}
+
+
+def toy_half_extents(shape: str) -> tuple[float, float, float]:
+    """Half extents (m) of a toy's bounding box in its own frame."""
+    return {"cube": (0.02, 0.02, 0.02), "cylinder": (0.018, 0.018, 0.025), "bar": (0.06, 0.016, 0.016)}[shape]
+
+
+def add_toy(root: mjcf.RootElement, name: str, shape: str) -> mjcf.Element:
+    """A small free-floating toy of `shape` in TOY_SHAPES (about 40 g)."""
+    if shape not in TOY_SHAPES:
+        raise ValueError(f"toy shape {shape!r}: choose one of {TOY_SHAPES}")
+    body = root.worldbody.add("body", name=name, pos=[0.2, 0.0, 0.8])
+    body.add("freejoint", name=name)
+    hx, hy, hz = toy_half_extents(shape)
+    rgba = list(TOY_COLOURS[shape])
+    kw = dict(rgba=rgba, mass=0.04, condim=4, friction=[1.2, 0.02, 0.002])
+    if shape == "cylinder":
+        body.add("geom", name=f"{name}_geom", type="cylinder", size=[hx, hz], **kw)
+    else:
+        body.add("geom", name=f"{name}_geom", type="box", size=[hx, hy, hz], **kw)
+    return body
+
+
+def calibration_from_model(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec,
+                           size: tuple[int, int]) -> Calibration:
+    """Intrinsics and extrinsics of the compiled model at image size (height, width).
+
+    Intrinsics come from each camera's fovy; T_cam_base from the forward kinematics
+    of `data` (the Aria is fixed to the torso, so any state gives the same answer);
+    T_gripper_cam from the wrist cameras' mounting.
+    """
+    mujoco.mj_kinematics(model, data)
+    h, w = size
+    K, sizes, T_cam_base, T_grip_cam = {}, {}, {}, {}
+    for cam in spec.cameras:
+        cid = model.camera(camera_element_name(spec, cam.name)).id
+        f = 0.5 * h / np.tan(np.radians(model.cam_fovy[cid]) / 2.0)
+        K[cam.name] = geometry.intrinsics(f, h, w)
+        sizes[cam.name] = (h, w)
+        T_world_cam = camera_pose(model, data, cid)
+        if cam.parent == "torso":
+            for arm in spec.arms:
+                T_world_base = body_pose(data, model.body(f"{arm.name}/base_link").id)
+                T_cam_base[arm.name] = geometry.invert(T_world_cam) @ T_world_base
+        else:
+            arm = cam.parent.split("/")[0]
+            T_world_grip = body_pose(data, model.body(f"{arm}/gripper_link").id)
+            T_grip_cam[cam.name] = geometry.invert(T_world_grip) @ T_world_cam
+    return Calibration(K, sizes, T_cam_base, T_grip_cam, source="sim model")
+
+
+def camera_pose(model: mujoco.MjModel, data: mujoco.MjData, cam_id: int) -> np.ndarray:
+    """T_world_cam with the camera frame in OpenCV convention."""
+    R_mj = data.cam_xmat[cam_id].reshape(3, 3)
+    return geometry.make_transform(R_mj @ geometry.R_CV_FROM_MJ, data.cam_xpos[cam_id])
+
+
+def body_pose(data: mujoco.MjData, body_id: int) -> np.ndarray:
+    """T_world_body."""
+    return geometry.make_transform(data.xmat[body_id].reshape(3, 3), data.xpos[body_id])

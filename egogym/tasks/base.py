@@ -1,0 +1,92 @@
+"""What every task provides, whichever backend runs it.
+
+A task owns the reset distribution, the scoring and the time limit. In simulation it
+adds its objects to the scene (`build`), places them from the episode's random
+generator (`initialize_episode`) and scores from simulator state after every control
+step (`update`). On the real robot the same task's `operator_instructions` tell a
+person what to set up and what counts, and the operator console returns a `Score`.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from dm_control import mjcf
+
+
+@dataclass
+class Score:
+    """Cumulative result of an episode so far.
+
+    points: points scored since reset; new_points: scored on the last step (the reward);
+    success: the task's success criterion; terms: shaping quantities for analysis (not
+    part of the reward); aborted: a reason string when the episode was stopped early.
+    """
+
+    points: int = 0
+    new_points: int = 0
+    success: bool = False
+    terms: dict[str, float] = field(default_factory=dict)
+    aborted: str | None = None
+
+
+class Task(abc.ABC):
+    """A task: reset distribution, scoring and time limit. One file per task."""
+
+    name: ClassVar[str]
+    default_arms: ClassVar[str] = "right"
+    time_limit_s: float = 40.0
+
+    def __init__(self) -> None:
+        self.score = Score()  # the running score of the current episode
+
+    @abc.abstractmethod
+    def build(self, root: mjcf.RootElement) -> None:
+        """Add this task's objects to the sim scene (called once per model)."""
+
+    @abc.abstractmethod
+    def initialize_episode(self, physics: mjcf.Physics, rng: np.random.Generator) -> None:
+        """Place objects for a new episode from `rng`; reset the score."""
+
+    @abc.abstractmethod
+    def update(self, physics: mjcf.Physics) -> Score:
+        """Score after a control step (may move objects, e.g. to re-place a scored toy)."""
+
+    @property
+    @abc.abstractmethod
+    def operator_instructions(self) -> str:
+        """What a person sets up before a real episode and how they score it."""
+
+    def describe(self) -> dict:
+        """JSON-able description of the task's configuration (for records and reports)."""
+        return {"name": self.name, "time_limit_s": self.time_limit_s}
+
+
+def sample_point(rng: np.random.Generator, region: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:
+    """Uniform (x, y) in region = ((x_lo, x_hi), (y_lo, y_hi))."""
+    (x0, x1), (y0, y1) = region
+    return np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
+
+
+def set_free_pose(physics: mjcf.Physics, joint: str, pos: np.ndarray, yaw: float) -> None:
+    """Put a free-jointed body at `pos` (m, world) with heading `yaw` (rad), at rest."""
+    q = np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
+    physics.named.data.qpos[joint] = np.concatenate([pos, q])
+    physics.named.data.qvel[joint] = 0.0
+
+
+def geoms_touch(physics: mjcf.Physics, ids_a: set[int], ids_b: set[int]) -> bool:
+    """True if any active contact pairs a geom of ids_a with one of ids_b."""
+    d = physics.data
+    for i in range(d.ncon):
+        g1, g2 = int(d.contact.geom1[i]), int(d.contact.geom2[i])
+        if (g1 in ids_a and g2 in ids_b) or (g2 in ids_a and g1 in ids_b):
+            return True
+    return False
+
+
+def finger_geoms(physics: mjcf.Physics, arm: str) -> set[int]:
+    """Geom ids of an arm's two finger pads."""
+    return {physics.model.name2id(f"{arm}/{side}_pad", "geom") for side in ("left_finger", "right_finger")}

@@ -1,0 +1,142 @@
+"""Continuous Object-in-Bowl, as in EgoMimic's protocol (REFERENCE §6).
+
+A bowl and a toy are placed at random on the table. Each time the toy comes to rest in
+the bowl (inside the rim, slow, released by the gripper for `rest_steps` control steps)
+the robot scores a point, and the toy is taken out and placed anew. Success = at least
+one point. 40 s of simulated time.
+"""
+from __future__ import annotations
+
+import numpy as np
+from dm_control import mjcf
+
+from egogym.sim.scene import TOY_SHAPES, add_bowl, add_toy, toy_half_extents
+from egogym.tasks.base import Score, Task, finger_geoms, geoms_touch, sample_point, set_free_pose
+
+Region = tuple[tuple[float, float], tuple[float, float]]
+
+BOWL_RADIUS = 0.085  # m, inner radius at the rim
+BOWL_HEIGHT = 0.05  # m
+PARKING = {"cube": (0.30, 0.45, 0.03), "cylinder": (0.30, -0.45, 0.03), "bar": (0.50, 0.45, 0.03)}
+"""Where unused toys wait: on the floor under the table, out of every camera's view."""
+
+
+class ObjectInBowl(Task):
+    """Put the toy in the bowl, as often as possible in 40 s.
+
+    Arguments:
+      toys: the toy shapes one may be drawn from per episode (`egogym.sim.scene.TOY_SHAPES`).
+      toy_region, bowl_region: ((x_lo, x_hi), (y_lo, y_hi)) in metres, world frame, where
+        the toy and the bowl centre are drawn uniformly.
+      min_separation: least distance between toy and bowl centres (m).
+      rest_steps: control steps the toy must rest in the bowl before the point counts.
+    """
+
+    name = "object_in_bowl"
+    default_arms = "right"
+
+    def __init__(self, toys: tuple[str, ...] = ("cube", "cylinder"),
+                 toy_region: Region = ((0.08, 0.30), (-0.36, -0.02)),
+                 bowl_region: Region = ((0.08, 0.30), (-0.36, -0.02)),
+                 min_separation: float = 0.16, rest_steps: int = 10, time_limit_s: float = 40.0,
+                 arms: str = "right"):
+        super().__init__()
+        for t in toys:
+            if t not in TOY_SHAPES:
+                raise ValueError(f"toys: {t!r} is not a toy shape; choose from {TOY_SHAPES}")
+        self.toys = tuple(toys)
+        self.toy_region = toy_region
+        self.bowl_region = bowl_region
+        self.min_separation = min_separation
+        self.rest_steps = rest_steps
+        self.time_limit_s = time_limit_s
+        self.arms = ("left", "right") if arms == "both" else (arms,)
+        self.toy = self.toys[0]
+        self._rng = np.random.default_rng(0)
+        self.score = Score()
+        self._rest = 0
+
+    # ---- scene -------------------------------------------------------------------
+    def build(self, root: mjcf.RootElement) -> None:
+        add_bowl(root, "bowl", radius=BOWL_RADIUS, height=BOWL_HEIGHT)
+        for shape in self.toys:
+            add_toy(root, f"toy_{shape}", shape)
+
+    def initialize_episode(self, physics: mjcf.Physics, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self.toy = self.toys[int(rng.integers(len(self.toys)))]
+        for shape in self.toys:
+            set_free_pose(physics, f"toy_{shape}", np.array(PARKING[shape]), 0.0)
+        m = physics.named.model
+        self.table_z = float(m.body_pos["table"][2] + m.geom_pos["tabletop"][2] + m.geom_size["tabletop"][2])
+        bowl_xy = sample_point(rng, self.bowl_region)
+        physics.named.data.mocap_pos["bowl"] = [bowl_xy[0], bowl_xy[1], self.table_z]
+        self._place_toy(physics)
+        self.score = Score()
+        self._rest = 0
+        self._fingers = set().union(*(finger_geoms(physics, a) for a in ("left", "right")))
+        self._toy_geom = {physics.model.name2id(f"toy_{self.toy}_geom", "geom")}
+
+    def _place_toy(self, physics: mjcf.Physics) -> None:
+        bowl_xy = np.asarray(physics.named.data.mocap_pos["bowl"][:2])
+        for _ in range(1000):
+            xy = sample_point(self._rng, self.toy_region)
+            if np.linalg.norm(xy - bowl_xy) >= self.min_separation:
+                break
+        else:
+            raise ValueError(f"{self.name}: toy_region leaves no place {self.min_separation} m from the bowl")
+        z = self.table_z + toy_half_extents(self.toy)[2] + 0.001
+        set_free_pose(physics, self.toy_joint, np.array([xy[0], xy[1], z]), self._rng.uniform(-np.pi, np.pi))
+
+    @property
+    def toy_joint(self) -> str:
+        return f"toy_{self.toy}"
+
+    # ---- scoring -----------------------------------------------------------------
+    def toy_pose(self, physics: mjcf.Physics) -> tuple[np.ndarray, float]:
+        """Toy centre (m, world) and heading (rad)."""
+        q = physics.named.data.qpos[self.toy_joint]
+        yaw = float(np.arctan2(2 * (q[3] * q[6] + q[4] * q[5]), 1 - 2 * (q[5] ** 2 + q[6] ** 2)))
+        return np.array(q[:3]), yaw
+
+    def bowl_position(self, physics: mjcf.Physics) -> np.ndarray:
+        """Bowl centre on the table top (m, world)."""
+        return np.array(physics.named.data.mocap_pos["bowl"])
+
+    def in_bowl(self, physics: mjcf.Physics) -> bool:
+        """Toy inside the rim, below its top, nearly still and not held."""
+        pos, _ = self.toy_pose(physics)
+        bowl = self.bowl_position(physics)
+        speed = float(np.linalg.norm(physics.named.data.qvel[self.toy_joint][:3]))
+        inside = np.linalg.norm(pos[:2] - bowl[:2]) < BOWL_RADIUS and pos[2] < bowl[2] + BOWL_HEIGHT
+        return bool(inside and speed < 0.05 and not geoms_touch(physics, self._toy_geom, self._fingers))
+
+    def update(self, physics: mjcf.Physics) -> Score:
+        s = self.score
+        s.new_points = 0
+        self._rest = self._rest + 1 if self.in_bowl(physics) else 0
+        pos, _ = self.toy_pose(physics)
+        pinch = min(np.linalg.norm(physics.named.data.site_xpos[f"{a}/pinch"] - pos) for a in self.arms)
+        s.terms = {
+            "reach_distance": float(pinch),
+            "grasped": float(geoms_touch(physics, self._toy_geom, self._fingers)),
+            "lifted": float(pos[2] > self.table_z + 0.05),
+            "in_bowl": float(self._rest > 0),
+        }
+        if self._rest >= self.rest_steps:
+            s.points += 1
+            s.new_points = 1
+            self._rest = 0
+            self._place_toy(physics)
+        s.success = s.points >= 1
+        return s
+
+    @property
+    def operator_instructions(self) -> str:
+        return ("Place the bowl and one toy on the table at the positions for this trial. "
+                "Score one point each time the toy comes to rest in the bowl, then take it out and put it "
+                f"back on the table elsewhere. The trial lasts {self.time_limit_s:.0f} s.")
+
+    def describe(self) -> dict:
+        return {**super().describe(), "toys": list(self.toys), "toy_region": self.toy_region,
+                "bowl_region": self.bowl_region, "min_separation": self.min_separation}
