@@ -147,6 +147,17 @@ class SimBackend:
         pts = np.stack([self.pinch_world(a) for a in arms or self.arms])
         return geometry.transform_points(self.T_cam_world, pts).reshape(-1)
 
+    def arm_keypoints(self, arm: str) -> np.ndarray:
+        """(8, 3) points along an arm's links (m, world): base, each joint, then the pinch
+        point. The red line of `front_img_1_line` is drawn through their projections."""
+        ids = [self.model.body(f"{arm}/base_link").id] + [
+            self.model.body(f"{arm}/{j.body}").id for j in self.spec.arm(arm).joints]
+        return np.concatenate([self.data.xpos[ids], self.pinch_world(arm)[None]], axis=0)
+
+    def to_camera(self, points_world: np.ndarray) -> np.ndarray:
+        """Points (..., 3) from the world into the Aria camera frame (OpenCV)."""
+        return geometry.transform_points(self.T_cam_world, points_world)
+
     def base_pose(self, arm: str) -> np.ndarray:
         """T_world_base of an arm."""
         return body_pose(self.data, self.model.body(f"{arm}/base_link").id)

@@ -1,0 +1,76 @@
+"""The `egogym` command: one entry point, one subcommand per job.
+
+Each subcommand lives in the module that owns the job and exposes two functions:
+`add_arguments(parser)` and `run(args) -> int` (the exit code). Modules are imported
+only when their subcommand runs, so `egogym validate` never imports torch.
+Errors a user can fix print as one line (`egogym: error: ...`) and exit with code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("egogym.demo", "run the scripted expert for a few episodes; write a video and a summary"),
+    "collect": ("egogym.data.collect", "record scripted robot (or simulated human) episodes to HDF5"),
+    "convert": ("egogym.data.aria", "convert Aria recordings (VRS/frames + MPS) to a human HDF5 file"),
+    "split": ("egogym.data.commands", "write disjoint train/valid masks into an HDF5 file"),
+    "validate": ("egogym.data.commands", "check an HDF5 file against the schema"),
+    "inspect": ("egogym.data.inspect", "print the tree, save an image, plot action distributions"),
+    "stats": ("egogym.data.commands", "compute per-domain normalization statistics from the train split"),
+    "train": ("policies.train", "train ACT / EgoMimic policies"),
+    "eval": ("eval.run", "evaluate a policy in sim or on the real robot"),
+    "ablate": ("eval.ablate", "run a human-vs-robot data ablation grid"),
+    "compare": ("eval.compare", "compare sim and real evaluations (Pearson r, MMRV)"),
+    "quickstart": ("eval.quickstart", "small end-to-end run: data, training, evaluation, report"),
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="egogym", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_) in COMMANDS.items():
+        sub.add_parser(name, help=help_, add_help=False)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        parser.parse_args(argv[:1])  # argparse prints the one-line error with the choices
+        return 2
+    module_name, help_ = COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and (e.name == module_name or module_name.startswith(e.name + ".")):
+            print(f"egogym: error: '{name}' is not available in this version ({module_name} is missing)", file=sys.stderr)
+            return 2
+        print(f"egogym: error: '{name}' needs the package {e.name!r}: pip install -e '.[train]' (see README)",
+              file=sys.stderr)
+        return 2
+    cmd = argparse.ArgumentParser(prog=f"egogym {name}", description=help_)
+    if hasattr(module, "add_arguments_for"):
+        module.add_arguments_for(name, cmd)
+    else:
+        module.add_arguments(cmd)
+    args = cmd.parse_args(argv[1:])
+    args.command = name
+    try:
+        return int(module.run(args) or 0)
+    except UserError as e:
+        print(f"egogym {name}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"egogym {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
