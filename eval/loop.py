@@ -123,7 +123,8 @@ def make_env(config: EvalConfig):
     try:
         return gym.make(config.env_id, **kwargs)
     except (TypeError, ValueError, KeyError) as e:
-        raise UserError(f"--env {config.env_id} with {kwargs}: {e}") from None
+        msg = str(e).split(" was raised from the environment creator")[0]
+        raise UserError(f"--env {config.env_id} (options {kwargs}): {msg}") from None
 
 
 def make_policy(spec: str, env):
@@ -304,7 +305,7 @@ def prepare_out_dir(config: EvalConfig, out_dir: Path, resume: bool) -> list[dic
     """Create or check `out_dir`; return the records already there (resume)."""
     log = out_dir / EPISODES_FILE
     cfg_path = out_dir / CONFIG_FILE
-    if log.exists() and not resume:
+    if log.exists() and log.stat().st_size > 0 and not resume:
         raise UserError(f"{log} exists: pass --resume to continue that evaluation, or choose another --out")
     if resume and cfg_path.exists():
         old = json.loads(cfg_path.read_text())
@@ -328,6 +329,7 @@ def evaluate(config: EvalConfig, out_dir: str | Path, resume: bool = False, prog
     done_seeds = {r["seed"] for r in done}
     todo = [s for s in config.seeds if s not in done_seeds]
     records = list(done)
+    runner = EpisodeRunner(config, out_dir) if todo and config.workers == 1 else None  # fails early on bad input
     from tqdm import tqdm
 
     bar = tqdm(total=config.episodes, initial=config.episodes - len(todo), unit="ep", desc="eval",
@@ -344,17 +346,15 @@ def evaluate(config: EvalConfig, out_dir: str | Path, resume: bool = False, prog
             bar.update(1)
 
         try:
-            if todo and config.workers == 1:
-                runner = EpisodeRunner(config, out_dir)
-                try:
-                    for s in todo:
-                        on_record(runner.run(s))
-                finally:
-                    runner.close()
+            if runner is not None:
+                for s in todo:
+                    on_record(runner.run(s))
             elif todo:
                 _run_parallel(config, out_dir, todo, on_record)
         finally:
             bar.close()
+            if runner is not None:
+                runner.close()
     rewrite_sorted(out_dir / EPISODES_FILE, records)
     return sorted((r for r in records if r["seed"] in wanted), key=lambda r: r["seed"])
 
