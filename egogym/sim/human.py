@@ -1,0 +1,614 @@
+"""The simulated human demonstrator: a head-worn Aria and a right hand doing Object-in-Bowl.
+
+The scene is the robot's work cell (`assets/workcell.xml`) with the task's bowl and toys
+(`egogym.sim.scene.add_bowl`, `add_toy`) and *no robot*. A person stands at the near
+edge of the table:
+
+- Head: a mocap body carrying the Aria. Its frame is the Aria *device* frame; the RGB
+  camera sits in it at a fixed offset (`T_DEVICE_RGB_UPRIGHT`), mounted sideways as on
+  the real glasses, so the raw frames must be rotated 90 degrees clockwise to be upright
+  (`R_UPRIGHT_FROM_SENSOR`). The camera is the linear model of `egogym.spec` (focal
+  266.5 px at 480x640, principal point at the centre). The head sways a few millimetres,
+  and turns toward what the hand reaches for (the gaze leads the hand), as people do.
+- Arm: a hand (palm, four curling fingers, a thumb) on a mocap body, a forearm in skin
+  and a sleeve over the elbow and upper arm in cloth colours (skin tone and cloth colour
+  drawn per seed), all moved kinematically. Nothing is simulated dynamically; the toy is
+  carried rigidly between grasp and release and dropped into the bowl.
+- Motion: the human's own distribution, unlike the robot expert (`egogym.sim.experts`):
+  a single fast bell-shaped reach (minimum jerk, peak palm speed about 1 m/s against the
+  robot's 0.45 m/s mean) along an arc that ends in an oblique approach from the person's
+  side (the robot descends vertically from 9 cm above), a short grasp, a low arcing carry
+  to the bowl, release from a few centimetres, and a retreat to a rest pose by the body.
+  The reach envelope is a person's: shoulder in front of the table, torso leaning in for
+  far toys.
+
+`HumanDemonstrator.record_episode(seed, folder)` writes one Aria-style recording (the
+layout is in docs/HUMAN_DATA.md): RGB frames at 30 fps in sensor orientation, the MPS
+outputs `mps/slam/closed_loop_trajectory.csv` (1 kHz) and
+`mps/hand_tracking/wrist_and_palm_poses.csv` (30 Hz, device frame), the device
+calibration (`device_calibration.json`: device to RGB camera and its linear
+intrinsics), hand masks from segmentation rendering, and the simulator's truth
+(`truth.npz`) for tests. The converter `egogym.data.aria` reads it like a real one.
+
+Frames: world z up (as `egogym.spec`); camera frames OpenCV (x right, y down, z forward);
+`T_a_b` maps points from b into a. Units: metres, seconds; timestamps in integer
+nanoseconds (frames) and microseconds (MPS).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mujoco
+import numpy as np
+from dm_control import mjcf
+from PIL import Image
+
+from egogym import geometry
+from egogym.data import mps
+from egogym.sim.scene import ASSETS, TOY_SHAPES, add_bowl, add_toy, toy_half_extents
+from egogym.spec import ARIA_FOCAL_PX
+from egogym.tasks.object_in_bowl import BOWL_HEIGHT, BOWL_RADIUS, PARKING, ObjectInBowl
+
+Region = tuple[tuple[float, float], tuple[float, float]]
+
+RECORDING_FORMAT = "egogym-aria-recording"
+RECORDING_VERSION = 1
+
+R_UPRIGHT_FROM_SENSOR = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+"""p_upright = R @ p_sensor: the camera frame of the upright image (the sensor image
+rotated 90 degrees clockwise, `np.rot90(img, k=-1)`) from the sensor's camera frame."""
+
+
+def _rot(axis: str, angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return {"x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
+            "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
+            "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
+
+
+T_DEVICE_RGB_UPRIGHT = geometry.make_transform(_rot("x", np.radians(-8.0)) @ _rot("y", np.radians(4.0)),
+                                               np.array([0.045, 0.008, 0.012]))
+"""Pose of the upright RGB camera in the Aria device frame (m): the RGB camera sits
+4.5 cm to one side of the device origin and is tilted by a few degrees, so the device
+and camera frames differ as on real glasses."""
+T_DEVICE_RGB_SENSOR = T_DEVICE_RGB_UPRIGHT @ geometry.make_transform(R_UPRIGHT_FROM_SENSOR, np.zeros(3))
+"""Pose of the RGB camera in sensor orientation (the frames as written) in the device frame."""
+
+# Human body dimensions (m), an adult's.
+UPPER_ARM = 0.30
+FOREARM = 0.27
+WRIST_TO_PALM = 0.065  # wrist joint to palm centre, along the hand
+SKIN_TONES = ((0.87, 0.69, 0.57), (0.76, 0.57, 0.45), (0.55, 0.38, 0.28), (0.93, 0.78, 0.68), (0.42, 0.29, 0.21))
+CLOTH_COLOURS = ((0.55, 0.13, 0.20), (0.30, 0.40, 0.28), (0.80, 0.74, 0.62), (0.62, 0.36, 0.62), (0.85, 0.55, 0.20))
+HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
+"""Geoms whose names start with these are the person's arm (masked in the images)."""
+
+
+@dataclass(frozen=True)
+class HumanConfig:
+    """Settings of the simulated human and of its recordings.
+
+    image_size: (height, width) px of the *upright* image; the focal length scales as
+      ARIA_FOCAL_PX * height / 480 (the spec's linear Aria camera).
+    fps: frame rate of the RGB camera (Hz); hand tracking is written at this rate.
+    slam_hz: rate of the closed-loop trajectory (Hz; MPS writes 1 kHz).
+    toys, toy_region, bowl_region, min_separation: the placement distribution; by
+      default the robot task's (`ObjectInBowl`).
+    eye: nominal eye (device) position in the world (m); jittered per seed.
+    shoulder_offset: right shoulder relative to the eye (m, world axes).
+    tail_s: seconds recorded after the hand is back at rest (the converter needs 30
+      future frames, 1 s, for every frame it keeps).
+    dropout: probability per frame that hand tracking loses the hand (confidence -1).
+    """
+
+    image_size: tuple[int, int] = (480, 640)
+    fps: float = 30.0
+    slam_hz: float = 1000.0
+    toys: tuple[str, ...] = ("cube", "cylinder")
+    toy_region: Region = field(default_factory=lambda: ObjectInBowl().toy_region)
+    bowl_region: Region = field(default_factory=lambda: ObjectInBowl().bowl_region)
+    min_separation: float = 0.16
+    eye: tuple[float, float, float] = (-0.16, -0.06, 1.40)
+    shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
+    tail_s: float = 1.2
+    dropout: float = 0.01
+
+    def __post_init__(self):
+        h, w = self.image_size
+        if h < 16 or w < 16:
+            raise ValueError(f"image_size={self.image_size}: give (height, width), each at least 16 px")
+        if self.fps <= 0 or self.slam_hz < self.fps:
+            raise ValueError(f"fps={self.fps}, slam_hz={self.slam_hz}: need 0 < fps <= slam_hz")
+        for t in self.toys:
+            if t not in TOY_SHAPES:
+                raise ValueError(f"toys: {t!r} is not a toy shape; choose from {TOY_SHAPES}")
+        if not 0.0 <= self.dropout < 0.5:
+            raise ValueError(f"dropout={self.dropout}: give a probability in [0, 0.5)")
+
+    @property
+    def focal_px(self) -> float:
+        """Focal length (px) of the linear camera at image_size."""
+        return ARIA_FOCAL_PX * self.image_size[0] / 480.0
+
+    @property
+    def K_upright(self) -> np.ndarray:
+        """3x3 intrinsics of the upright image (continuous pixel coordinates)."""
+        h, w = self.image_size
+        return geometry.intrinsics(self.focal_px, h, w)
+
+
+# -------------------------------------------------------------------------------------
+# motion primitives (all functions of continuous time, so any rate can sample them)
+# -------------------------------------------------------------------------------------
+def min_jerk(s: np.ndarray | float) -> np.ndarray:
+    """Minimum-jerk blend 10 s^3 - 15 s^4 + 6 s^5 of s clipped to [0, 1]."""
+    s = np.clip(s, 0.0, 1.0)
+    return 10 * s**3 - 15 * s**4 + 6 * s**5
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A palm movement from a to b during [t0, t1] (s) with a minimum-jerk speed profile,
+    bulging by `bump` (m, world vector) at mid-course: p = a + (b - a) m + bump sin(pi m),
+    m = min_jerk((t - t0) / (t1 - t0))."""
+
+    t0: float
+    t1: float
+    a: np.ndarray
+    b: np.ndarray
+    bump: np.ndarray
+
+    def at(self, t: float) -> np.ndarray:
+        m = float(min_jerk((t - self.t0) / max(self.t1 - self.t0, 1e-9)))
+        return self.a + (self.b - self.a) * m + self.bump * np.sin(np.pi * m)
+
+
+@dataclass
+class EpisodePlan:
+    """Everything one episode's motion is computed from (drawn from the seed)."""
+
+    toy: str
+    toy_pos: np.ndarray  # (3,) world, the toy's centre at rest
+    toy_yaw: float
+    bowl: np.ndarray  # (3,) world, bowl centre on the table top
+    eye: np.ndarray  # (3,) nominal eye position
+    shoulder: np.ndarray  # (3,) nominal right shoulder
+    segments: list[Segment]
+    t_close: tuple[float, float]  # fingers closing (s)
+    t_open: tuple[float, float]  # fingers opening (s)
+    t_grasp: float  # toy attached to the hand from here ...
+    t_release: float  # ... until here, then it drops
+    gaze: list[tuple[float, np.ndarray]]  # (time the gaze arrives, target point)
+    sway: np.ndarray  # (4, 3): head sway amplitudes / frequencies / phases
+    duration: float
+    skin: tuple[float, float, float]
+    cloth: tuple[float, float, float]
+    rest_drop: np.ndarray  # (3,) toy's resting place in the bowl
+
+
+# -------------------------------------------------------------------------------------
+# the scene
+# -------------------------------------------------------------------------------------
+def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
+    """Work cell + bowl + toys + the person's head (Aria) and right arm. No robot."""
+    root = mjcf.from_path(str(ASSETS / "workcell.xml"))
+    h, w = config.image_size
+    gl = root.visual.__getattr__("global")
+    gl.offheight = max(h, w, 480)
+    gl.offwidth = max(h, w, 640)
+    add_bowl(root, "bowl", radius=BOWL_RADIUS, height=BOWL_HEIGHT)
+    for shape in config.toys:
+        add_toy(root, f"toy_{shape}", shape)
+    root.asset.add("material", name="skin", rgba=[*SKIN_TONES[0], 1], specular=0.15, shininess=0.2)
+    root.asset.add("material", name="cloth", rgba=[*CLOTH_COLOURS[0], 1], specular=0.02, shininess=0.05)
+
+    head = root.worldbody.add("body", name="head", mocap=True, pos=list(config.eye))
+    R_mj = T_DEVICE_RGB_SENSOR[:3, :3] @ geometry.R_CV_FROM_MJ
+    fovy = float(np.degrees(2 * np.arctan(0.5 * w / config.focal_px)))  # sensor height = upright width
+    head.add("camera", name="aria_rgb", pos=list(T_DEVICE_RGB_SENSOR[:3, 3]),
+             quat=list(geometry.mat_to_quat(R_mj)), fovy=fovy)
+
+    # Hand: body frame at the wrist, x along the fingers, z out of the back of the hand,
+    # y toward the thumb (right hand, palm down). No collisions: everything is kinematic.
+    nc = dict(contype=0, conaffinity=0)
+    hand = root.worldbody.add("body", name="hand", mocap=True, pos=[0, 0, 0])
+    hand.add("geom", name="hand_palm", type="box", size=[0.042, 0.041, 0.013], pos=[0.042, 0, 0],
+             material="skin", **nc)
+    hand.add("geom", name="hand_heel", type="capsule", fromto=[0.0, -0.025, 0, 0.0, 0.025, 0], size=[0.016],
+             material="skin", **nc)
+    hand.add("site", name="palm_center", pos=[WRIST_TO_PALM, 0, -0.006], size=[0.004], rgba=[1, 0, 0, 0], group=4)
+    hand.add("site", name="wrist", pos=[0, 0, 0], size=[0.004], rgba=[1, 0, 0, 0], group=4)
+    for i, (y, length) in enumerate(((0.028, 0.072), (0.009, 0.080), (-0.010, 0.075), (-0.028, 0.060))):
+        f = hand.add("body", name=f"finger{i}", pos=[0.084, y, 0])
+        f.add("joint", name=f"finger{i}", type="hinge", axis=[0, 1, 0], range=[-0.2, 1.8])
+        f.add("geom", name=f"hand_finger{i}", type="capsule", fromto=[0, 0, 0, length, 0, 0], size=[0.0085],
+              material="skin", **nc)
+    th = hand.add("body", name="thumb", pos=[0.02, 0.040, -0.006], euler=[0.0, 0.35, 0.75])
+    th.add("joint", name="thumb", type="hinge", axis=[0, 0, -1], range=[-0.2, 1.2])
+    th.add("geom", name="hand_thumb", type="capsule", fromto=[0, 0, 0, 0.06, 0, 0], size=[0.0095], material="skin", **nc)
+
+    # Forearm (skin, wrist side) and sleeve (cloth, elbow side and upper arm): mocap
+    # bodies whose z axis runs along the limb, posed every frame.
+    fa = root.worldbody.add("body", name="forearm", mocap=True)
+    fa.add("geom", name="forearm_skin", type="capsule", fromto=[0, 0, 0, 0, 0, 1.0], size=[0.026],
+           material="skin", **nc)
+    sl = root.worldbody.add("body", name="sleeve_lower", mocap=True)
+    sl.add("geom", name="sleeve_lower", type="capsule", fromto=[0, 0, 0, 0, 0, 1.0], size=[0.042],
+           material="cloth", **nc)
+    su = root.worldbody.add("body", name="sleeve_upper", mocap=True)
+    su.add("geom", name="sleeve_upper", type="capsule", fromto=[0, 0, 0, 0, 0, 1.0], size=[0.047],
+           material="cloth", **nc)
+    return root
+
+
+def _segment_pose(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Position, quaternion (w, x, y, z) and length of a frame at a whose z axis points to b."""
+    d = b - a
+    n = float(np.linalg.norm(d))
+    z = d / max(n, 1e-9)
+    helper = np.array([1.0, 0, 0]) if abs(z[0]) < 0.9 else np.array([0, 1.0, 0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return a, geometry.mat_to_quat(np.stack([x, y, z], axis=1)), n
+
+
+# -------------------------------------------------------------------------------------
+# the demonstrator
+# -------------------------------------------------------------------------------------
+class HumanDemonstrator:
+    """Simulates and records a person doing Object-in-Bowl with a head-worn Aria.
+
+    Usage: `with HumanDemonstrator(HumanConfig(image_size=(240, 320))) as h:
+    h.record_episode(seed=0, folder=Path("rec/ep0"))`. The same seed gives the same
+    episode (placement, motion, head, colours, dropouts)."""
+
+    def __init__(self, config: HumanConfig = HumanConfig()):
+        self.config = config
+        root = build_human_scene(config)
+        # The compiled sizes of the capsules are scaled per frame through geom_size.
+        self.physics = mjcf.Physics.from_mjcf_model(root)
+        self.model, self.data = self.physics.model.ptr, self.physics.data.ptr
+        m = self.model
+        self.cam_id = m.camera("aria_rgb").id
+        self._mocap = {n: int(m.body_mocapid[m.body(n).id]) for n in ("head", "hand", "forearm", "sleeve_lower",
+                                                                         "sleeve_upper")}
+        self._geom_limb = {n: m.geom(n).id for n in ("forearm_skin", "sleeve_lower", "sleeve_upper")}
+        for gid in self._geom_limb.values():  # limb capsules run along their body's +z
+            m.geom_quat[gid] = [1.0, 0.0, 0.0, 0.0]
+            m.geom_sameframe[gid] = 0  # their pos and size change per frame: no inertial-frame shortcut
+        self._finger_q = [m.joint(f"finger{i}").qposadr[0] for i in range(4)]
+        self._thumb_q = m.joint("thumb").qposadr[0]
+        self.palm_site = m.site("palm_center").id
+        self.wrist_site = m.site("wrist").id
+        self.hand_geoms = np.array([g for g in range(m.ngeom) if (m.geom(g).name or "").startswith(HAND_GEOM_PREFIXES)])
+        self._skin_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("skin").id]
+        self._cloth_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("cloth").id]
+        self.table_z = float(self.physics.named.model.geom_pos["tabletop"][2]
+                             + self.physics.named.model.body_pos["table"][2]
+                             + self.physics.named.model.geom_size["tabletop"][2])
+        self._renderer: mujoco.Renderer | None = None
+        self._seg: mujoco.Renderer | None = None
+        self.plan: EpisodePlan | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the renderers (EGL contexts)."""
+        for r in (self._renderer, self._seg):
+            if r is not None:
+                r.close()
+        self._renderer = self._seg = None
+
+    def __enter__(self) -> "HumanDemonstrator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- planning ------------------------------------------------------------------------
+    def plan_episode(self, seed: int) -> EpisodePlan:
+        """Draw one episode from `seed`: placement (the robot task's distribution), body,
+        timing, path shapes, gaze schedule, head sway and colours."""
+        c = self.config
+        rng = np.random.default_rng(seed)
+        toy = c.toys[int(rng.integers(len(c.toys)))]
+        (bx0, bx1), (by0, by1) = c.bowl_region
+        bowl_xy = np.array([rng.uniform(bx0, bx1), rng.uniform(by0, by1)])
+        (tx0, tx1), (ty0, ty1) = c.toy_region
+        for _ in range(1000):
+            toy_xy = np.array([rng.uniform(tx0, tx1), rng.uniform(ty0, ty1)])
+            if np.linalg.norm(toy_xy - bowl_xy) >= c.min_separation:
+                break
+        else:
+            raise ValueError(f"toy_region leaves no place {c.min_separation} m from the bowl")
+        hz = toy_half_extents(toy)[2]
+        toy_pos = np.array([*toy_xy, self.table_z + hz + 0.001])
+        toy_yaw = float(rng.uniform(-np.pi, np.pi))
+        bowl = np.array([*bowl_xy, self.table_z])
+        eye = np.asarray(c.eye) + rng.uniform([-0.03, -0.04, -0.04], [0.03, 0.04, 0.04])
+        shoulder = eye + np.asarray(c.shoulder_offset) + rng.uniform(-0.015, 0.015, 3)
+
+        # Palm path. Rest: the hand lies near the table's near edge, in front of the body.
+        rest0 = np.array([-0.10, shoulder[1] + rng.uniform(-0.03, 0.06), self.table_z + 0.035])
+        rest1 = rest0 + np.array([rng.uniform(-0.02, 0.04), rng.uniform(-0.05, 0.05), 0.0])
+        toward = toy_pos[:2] - shoulder[:2]
+        toward /= np.linalg.norm(toward)
+        # Grasp: palm just over the toy, a little on the person's side (oblique approach).
+        grasp = np.array([*(toy_pos[:2] - 0.018 * toward), toy_pos[2] + hz + 0.028])
+        release = np.array([*bowl_xy, self.table_z + BOWL_HEIGHT + rng.uniform(0.06, 0.10)])
+        t = rng.uniform(0.25, 0.6)  # idle before the reach
+        d_reach = float(np.linalg.norm(grasp - rest0))
+        reach = Segment(t, t + rng.uniform(0.55, 0.75) + 0.6 * d_reach, rest0, grasp,
+                        np.array([0.0, rng.uniform(-0.03, 0.03), rng.uniform(0.05, 0.10)]))
+        t_close = (reach.t1 - 0.05, reach.t1 + rng.uniform(0.15, 0.25))
+        d_carry = float(np.linalg.norm(release - grasp))
+        carry = Segment(t_close[1] + 0.03, t_close[1] + 0.03 + rng.uniform(0.45, 0.6) + 0.8 * d_carry, grasp,
+                        release, np.array([0.0, 0.0, rng.uniform(0.04, 0.09)]))
+        t_open = (carry.t1 + rng.uniform(0.0, 0.08), carry.t1 + rng.uniform(0.18, 0.28))
+        retreat = Segment(t_open[1] + 0.05, t_open[1] + 0.05 + rng.uniform(0.6, 0.9), release, rest1,
+                          np.array([0.0, 0.0, rng.uniform(0.02, 0.06)]))
+        segments = [Segment(0.0, reach.t0, rest0, rest0, np.zeros(3)), reach,
+                    Segment(reach.t1, carry.t0, grasp, grasp, np.zeros(3)), carry,
+                    Segment(carry.t1, retreat.t0, release, release, np.zeros(3)), retreat]
+        duration = retreat.t1 + c.tail_s
+        # Gaze leads the hand: on the toy before the reach, on the bowl during the carry.
+        centre = np.array([0.18, -0.18, self.table_z])
+        gaze = [(0.0, centre + rng.uniform(-0.05, 0.05, 3)),
+                (reach.t0 + 0.1, toy_pos.copy()),
+                (carry.t0 + 0.15, bowl + [0, 0, 0.03]),
+                (retreat.t0 + 0.5, centre + rng.uniform(-0.05, 0.05, 3))]
+        sway = np.stack([rng.uniform(0.002, 0.006, 3),  # translation amplitude (m)
+                         rng.uniform(0.15, 0.5, 3),  # frequency (Hz)
+                         rng.uniform(0, 2 * np.pi, 3),  # phase
+                         rng.uniform(0.005, 0.02, 3)])  # rotation amplitude (rad) about x, y, z
+        rest_drop = np.array([*(bowl_xy + rng.uniform(-0.02, 0.02, 2)), self.table_z + 0.01 + hz])
+        self.plan = EpisodePlan(toy, toy_pos, toy_yaw, bowl, eye, shoulder, segments, t_close, t_open,
+                                float(np.mean(t_close)), float(np.mean(t_open)), gaze, sway, duration,
+                                SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
+                                CLOTH_COLOURS[int(rng.integers(len(CLOTH_COLOURS)))], rest_drop)
+        return self.plan
+
+    # ---- kinematics as functions of time ----------------------------------------------------
+    def palm_target(self, t: float) -> np.ndarray:
+        """Planned palm centre (m, world) at time t (s)."""
+        p = self.plan
+        for seg in p.segments:
+            if t <= seg.t1:
+                return seg.at(t)
+        return p.segments[-1].at(t)
+
+    def _lean(self, palm: np.ndarray) -> np.ndarray:
+        """Torso lean (m, world) needed for the palm to be within the arm's reach."""
+        p = self.plan
+        d = palm - p.shoulder
+        excess = np.linalg.norm(d) - 0.92 * (UPPER_ARM + FOREARM + WRIST_TO_PALM)
+        horiz = np.array([d[0], d[1], 0.0])
+        horiz /= max(np.linalg.norm(horiz), 1e-9)
+        return float(np.clip(excess, 0.0, 0.22)) * (horiz + np.array([0, 0, -0.35]))
+
+    def hand_frame(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(R_world_hand (3,3), wrist position (3,)) at time t: fingers along the reach
+        direction pitched down (more so when grasping), palm facing the table."""
+        p = self.plan
+        palm = self.palm_target(t)
+        shoulder = p.shoulder + self._lean(palm)
+        fwd = np.array([*(palm - shoulder)[:2], 0.0])
+        fwd /= max(np.linalg.norm(fwd), 1e-9)
+        grasping = float(min_jerk((t - p.segments[1].t1 + 0.4) / 0.4)) * (1 - float(min_jerk((t - p.t_open[1]) / 0.4)))
+        pitch = np.radians(25.0 + 25.0 * grasping)
+        x = np.cos(pitch) * fwd + np.sin(pitch) * np.array([0, 0, -1.0])
+        y = np.cross(np.array([0, 0, 1.0]), fwd)  # left of the reach direction (thumb side)
+        y -= x * (x @ y)
+        y /= np.linalg.norm(y)
+        z = np.cross(x, y)
+        R = np.stack([x, y, z], axis=1)
+        palm_local = np.array([WRIST_TO_PALM, 0, -0.006])
+        return R, palm - R @ palm_local
+
+    def head_pose(self, t: float | np.ndarray) -> np.ndarray:
+        """T_world_device at time(s) t: (4,4), or (N,4,4) for an array of times."""
+        if np.ndim(t) > 0:
+            return np.stack([self.head_pose(float(ti)) for ti in t])
+        p = self.plan
+        gaze = p.gaze[0][1]
+        for (t_a, g_a), (t_b, g_b) in zip(p.gaze[:-1], p.gaze[1:]):
+            if t >= t_b - 0.35:
+                gaze = g_b if t >= t_b else g_a + (g_b - g_a) * float(min_jerk((t - (t_b - 0.35)) / 0.35))
+        amp, freq, phase, rot_amp = p.sway
+        palm = self.palm_target(t)
+        eye = p.eye + amp * np.sin(2 * np.pi * freq * t + phase) + 0.5 * self._lean(palm)
+        # The head turns most of the way toward the gaze target; the eyes do the rest.
+        centre = np.array([0.18, -0.18, self.table_z])
+        look = centre + 0.75 * (gaze - centre)
+        R = geometry.look_at(eye, look, np.array([0.0, 0.0, 1.0]))
+        wobble = rot_amp * np.sin(2 * np.pi * freq[::-1] * t + phase[::-1])
+        R = R @ _rot("x", wobble[0]) @ _rot("y", wobble[1]) @ _rot("z", wobble[2])
+        T_world_rgb = geometry.make_transform(R, eye)
+        return T_world_rgb @ geometry.invert(T_DEVICE_RGB_UPRIGHT)
+
+    def toy_pose(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Toy centre (m, world) and quaternion (w, x, y, z) at time t."""
+        p = self.plan
+        q0 = np.array([np.cos(p.toy_yaw / 2), 0, 0, np.sin(p.toy_yaw / 2)])
+        if t < p.t_grasp:
+            return p.toy_pos, q0
+        R_g, w_g = self.hand_frame(p.t_grasp)
+        T_hand_toy = geometry.invert(geometry.make_transform(R_g, w_g)) @ geometry.make_transform(
+            geometry.quat_to_mat(q0), p.toy_pos)
+        t_hold = min(t, p.t_release)
+        R_h, w_h = self.hand_frame(t_hold)
+        T = geometry.make_transform(R_h, w_h) @ T_hand_toy
+        if t <= p.t_release:
+            return T[:3, 3], geometry.mat_to_quat(T[:3, :3])
+        # Falls into the bowl (about 0.15 s), levelling out to its original heading.
+        s = float(np.clip((t - p.t_release) / 0.15, 0.0, 1.0))
+        pos = T[:3, 3] + (p.rest_drop - T[:3, 3]) * s**2
+        return pos, (geometry.mat_to_quat(T[:3, :3]) if s < 1 else q0)
+
+    def set_time(self, t: float) -> None:
+        """Pose every kinematic body for time t (s) and run MuJoCo's kinematics."""
+        p = self.plan
+        d, m = self.data, self.model
+        T_dev = self.head_pose(t)
+        d.mocap_pos[self._mocap["head"]] = T_dev[:3, 3]
+        d.mocap_quat[self._mocap["head"]] = geometry.mat_to_quat(T_dev[:3, :3])
+        R_h, wrist = self.hand_frame(t)
+        d.mocap_pos[self._mocap["hand"]] = wrist
+        d.mocap_quat[self._mocap["hand"]] = geometry.mat_to_quat(R_h)
+        close = float(min_jerk((t - p.t_close[0]) / (p.t_close[1] - p.t_close[0])))
+        close *= 1 - float(min_jerk((t - p.t_open[0]) / (p.t_open[1] - p.t_open[0])))
+        for i, qa in enumerate(self._finger_q):
+            d.qpos[qa] = 0.25 + 0.12 * i + close * 0.75
+        d.qpos[self._thumb_q] = 0.2 + 0.6 * close
+        # Elbow from two-link inverse kinematics, swung down and out (right arm).
+        shoulder = p.shoulder + self._lean(self.palm_target(t))
+        elbow = _elbow(shoulder, wrist, UPPER_ARM, FOREARM, hint=np.array([0.0, -0.5, -1.0]))
+        cuff = elbow + 0.45 * (wrist - elbow)
+        # The upper sleeve stops short of the shoulder, which sits below the glasses' view.
+        upper_end = elbow + 0.6 * (shoulder - elbow)
+        for body, geom, a, b in (("forearm", "forearm_skin", wrist, elbow), ("sleeve_lower", "sleeve_lower", cuff, elbow),
+                                 ("sleeve_upper", "sleeve_upper", elbow, upper_end)):
+            pos, quat, n = _segment_pose(a, b)
+            d.mocap_pos[self._mocap[body]] = pos
+            d.mocap_quat[self._mocap[body]] = quat
+            # capsule along z from 0 to n: set its half length and centre
+            gid = self._geom_limb[geom]
+            m.geom_size[gid][1] = n / 2
+            m.geom_pos[gid] = [0, 0, n / 2]
+        toy_pos, toy_q = self.toy_pose(t)
+        for shape in self.config.toys:
+            adr = m.joint(f"toy_{shape}").qposadr[0]
+            if shape == p.toy:
+                d.qpos[adr:adr + 7] = np.concatenate([toy_pos, toy_q])
+            else:
+                d.qpos[adr:adr + 7] = np.concatenate([PARKING[shape], [1, 0, 0, 0]])
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_camlight(m, d)
+
+    # ---- observations ------------------------------------------------------------------------
+    def _make_renderer(self, segmentation: bool) -> mujoco.Renderer:
+        h, w = self.config.image_size
+        r = mujoco.Renderer(self.model, w, h)  # sensor orientation: rows = upright width
+        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
+            r.scene.flags[flag] = False
+        if segmentation:
+            r.enable_segmentation_rendering()
+        return r
+
+    def render_sensor(self) -> tuple[np.ndarray, np.ndarray]:
+        """(RGB (W, H, 3) uint8, hand mask (W, H) bool) in sensor orientation, where
+        (H, W) = config.image_size; `np.rot90(x, k=-1)` makes either upright."""
+        if self._renderer is None:
+            self._renderer = self._make_renderer(False)
+            self._seg = self._make_renderer(True)
+        self._renderer.update_scene(self.data, camera=self.cam_id)
+        rgb = self._renderer.render().copy()
+        self._seg.update_scene(self.data, camera=self.cam_id)
+        seg = self._seg.render()
+        mask = (seg[..., 1] == int(mujoco.mjtObj.mjOBJ_GEOM)) & np.isin(seg[..., 0], self.hand_geoms)
+        return rgb, mask
+
+    def T_world_rgb_upright(self) -> np.ndarray:
+        """The upright RGB camera's pose in the world from the compiled model (OpenCV)."""
+        R_mj = self.data.cam_xmat[self.cam_id].reshape(3, 3)
+        T_sensor = geometry.make_transform(R_mj @ geometry.R_CV_FROM_MJ, self.data.cam_xpos[self.cam_id])
+        return T_sensor @ geometry.make_transform(R_UPRIGHT_FROM_SENSOR.T, np.zeros(3))
+
+    def T_device_rgb_sensor_from_model(self) -> np.ndarray:
+        """Device (head body) to sensor-oriented RGB camera, read back from the model."""
+        m = self.model
+        R_mj = geometry.quat_to_mat(m.cam_quat[self.cam_id])
+        return geometry.make_transform(R_mj @ geometry.R_CV_FROM_MJ, m.cam_pos[self.cam_id])
+
+    # ---- recording ----------------------------------------------------------------------------
+    def record_episode(self, seed: int, folder: str | Path, t0_ns: int = 1_000_000_000) -> Path:
+        """Simulate the episode of `seed` and write it as an Aria-style recording in `folder`.
+
+        t0_ns: device timestamp of the first frame (ns). Returns the folder."""
+        c = self.config
+        folder = Path(folder)
+        (folder / "frames").mkdir(parents=True, exist_ok=True)
+        (folder / "masks").mkdir(parents=True, exist_ok=True)
+        p = self.plan_episode(seed)
+        rng = np.random.default_rng([seed, 7])
+        m = self.model
+        for g in self._skin_geoms:
+            m.geom_rgba[g] = [*p.skin, 1]
+        for g in self._cloth_geoms:
+            m.geom_rgba[g] = [*p.cloth, 1]
+        # Materials override geom_rgba when both are set: clear the material tint.
+        m.mat_rgba[m.material("skin").id] = [*p.skin, 1]
+        m.mat_rgba[m.material("cloth").id] = [*p.cloth, 1]
+
+        n = int(np.floor(p.duration * c.fps)) + 1
+        t_ns = t0_ns + np.round(np.arange(n) * 1e9 / c.fps).astype(np.int64)
+        K = c.K_upright
+        h, w = c.image_size
+        palm_w, wrist_w, T_rgb, T_dev = (np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 4, 4)),
+                                          np.zeros((n, 4, 4)))
+        palm_n, conf = np.zeros((n, 3)), np.ones(n)
+        for i in range(n):
+            t = (t_ns[i] - t0_ns) * 1e-9
+            self.set_time(t)
+            rgb, mask = self.render_sensor()
+            Image.fromarray(rgb).save(folder / "frames" / f"{i:06d}.png")
+            Image.fromarray(mask).save(folder / "masks" / f"{i:06d}.png")
+            palm_w[i] = self.data.site_xpos[self.palm_site]
+            wrist_w[i] = self.data.site_xpos[self.wrist_site]
+            palm_n[i] = -self.data.site_xmat[self.palm_site].reshape(3, 3)[:, 2]
+            T_rgb[i] = self.T_world_rgb_upright()
+            T_dev[i] = self.head_pose(t)
+            uv = geometry.project(K, geometry.transform_points(geometry.invert(T_rgb[i]), palm_w[i]))
+            # Hand tracking loses a hand out of view, and now and then for no visible reason.
+            if not (np.all(np.isfinite(uv)) and geometry.in_image(uv, h, w)) or rng.random() < c.dropout:
+                conf[i] = -1.0
+
+        # MPS: closed-loop trajectory at slam_hz covering the frames with a margin.
+        t_us_frames = np.round(t_ns / 1000).astype(np.int64)
+        step_us = int(round(1e6 / c.slam_hz))
+        t_us_slam = np.arange(t_us_frames[0] - 20 * step_us, t_us_frames[-1] + 20 * step_us + 1, step_us)
+        T_slam = self.head_pose((t_us_slam - t0_ns // 1000) * 1e-6)
+        mps_dir = folder / "mps"
+        mps.write_closed_loop(mps_dir / "slam" / mps.CLOSED_LOOP_FILE, t_us_slam, T_slam)
+        T_dev_inv = geometry.invert(T_dev)
+        R_dev_inv = T_dev_inv[:, :3, :3]
+        hand = {"palm": geometry.transform_points(T_dev_inv, palm_w),
+                "wrist": geometry.transform_points(T_dev_inv, wrist_w),
+                "palm_normal": np.einsum("nij,nj->ni", R_dev_inv, palm_n),
+                "wrist_normal": np.einsum("nij,nj->ni", R_dev_inv, palm_n),
+                "confidence": conf}
+        mps.write_wrist_and_palm(mps_dir / "hand_tracking" / mps.WRIST_PALM_FILE, t_us_frames, {"right": hand})
+        with (folder / "frames" / "timestamps.csv").open("w") as f:
+            f.write("frame_index,capture_timestamp_ns\n")
+            f.writelines(f"{i},{int(tn)}\n" for i, tn in enumerate(t_ns))
+        T_dev_rgb = self.T_device_rgb_sensor_from_model()
+        calib = {"label": "camera-rgb", "model": "linear", "focal_px": c.focal_px,
+                 "image_width": int(h), "image_height": int(w),  # sensor orientation: width and height swap
+                 "principal_point": [h / 2.0, w / 2.0], "T_device_camera": T_dev_rgb.tolist(),
+                 "orientation": "sensor",
+                 "note": "frames are as the sensor sees them; rotate 90 degrees clockwise for upright"}
+        (folder / "device_calibration.json").write_text(json.dumps(calib, indent=2))
+        (folder / "recording.json").write_text(json.dumps({
+            "format": RECORDING_FORMAT, "version": RECORDING_VERSION, "source": "egogym.sim.human",
+            "seed": int(seed), "fps": c.fps, "frames": "frames", "masks": "masks", "hands": ["right"],
+            "toy": p.toy, "n_frames": n}, indent=2))
+        np.savez_compressed(folder / "truth.npz", t_ns=t_ns, palm_world=palm_w, wrist_world=wrist_w,
+                            T_world_rgb=T_rgb, T_world_device=T_dev, K=K, tracked=conf >= 0,
+                            toy_final=self.toy_pose(p.duration)[0], bowl=p.bowl)
+        return folder
+
+
+def _elbow(shoulder: np.ndarray, wrist: np.ndarray, l1: float, l2: float, hint: np.ndarray) -> np.ndarray:
+    """Elbow position (m) of a two-link arm from shoulder to wrist with links l1, l2,
+    on the side of `hint`. Out-of-reach wrists give a straight arm toward the wrist."""
+    d_vec = wrist - shoulder
+    d = float(np.linalg.norm(d_vec))
+    u = d_vec / max(d, 1e-9)
+    dc = float(np.clip(d, abs(l1 - l2) + 1e-3, l1 + l2 - 1e-3))
+    a = (l1**2 - l2**2 + dc**2) / (2 * dc)
+    r = np.sqrt(max(l1**2 - a**2, 0.0))
+    v = hint - u * (hint @ u)
+    v /= max(np.linalg.norm(v), 1e-9)
+    return shoulder + a * u + r * v
