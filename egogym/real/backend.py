@@ -1,0 +1,395 @@
+"""RealBackend: the EgoMimic robot behind the Backend protocol of `egogym.env`.
+
+    gymnasium.make("egogym/ObjectInBowl-v0", backend="real",
+                   backend_options={"hardware": "hardware.json", "calibration": "calib.json"})
+
+One `InterbotixManipulatorXS` per active arm, the Aria RGB stream (undistorted to the
+spec's linear camera, rotated upright) and a D405 per active wrist camera. The vendor
+packages are imported when the backend starts (`egogym.real.devices.load_drivers`).
+
+Every control step (`apply`), at `spec.control_hz` of wall-clock time:
+1. wait for the step's tick; 2. an emergency stop request (Ctrl-C, key) stops;
+3. every camera is polled and checked by the stale-frame watchdog; 4. the command goes
+through the safety layer (`CommandGuard`: NaN/inf stop, limits, rate limit) to the arms;
+5. the arms' joint states are read (for `observe`).
+A stop in 2-5 (or an arm that raises) happens in that same step: no further policy
+command is sent, the arms go to the spec's home pose through the same rate-limited
+path, the stop is logged with its reason, and `judge()` returns `Score(aborted=reason)`
+so `EgoEnv.step` returns terminated=True with `info["aborted"]`.
+
+`reset` moves the arms home and has the operator set the scene up (the task's
+`operator_instructions`); `finish` moves them home and asks the operator for the score.
+Observations: images of the cameras at image_size, `joint_positions` as measured,
+`ee_pose` by forward kinematics of the measured joints mapped by the calibration's
+T_cam_base into the Aria camera frame (OpenCV; m).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from egogym import geometry
+from egogym.cli import UserError
+from egogym.real import kinematics
+from egogym.real.config import RealConfig
+from egogym.real.console import OperatorConsole, OperatorQuit, OperatorScore
+from egogym.real.devices import (AriaCamera, ArmDriver, CameraFault, Clock, Drivers, RealSenseCamera, WallClock,
+                                 linear_intrinsics, load_drivers)
+from egogym.real.safety import (ArmFault, CommandGuard, EmergencyStop, FrameWatchdog, SafetyInvariantError,
+                                SafetyStop, StopLog)
+from egogym.spec import Calibration, RobotSpec
+from egogym.tasks.base import Score, Task
+
+LOG = logging.getLogger("egogym.real")
+
+
+def load_checked_calibration(path: str, spec: RobotSpec, arms: tuple[str, ...], cameras: tuple[str, ...],
+                             image_size: tuple[int, int]) -> Calibration:
+    """The calibration file, checked for the arms and cameras in use, rescaled to image_size.
+
+    Raises UserError naming the file and the problem: a missing arm or camera, a T_cam_base
+    that is not a rigid transform, Aria intrinsics other than the linear camera the stream
+    is undistorted to."""
+    try:
+        cal = Calibration.load(path)
+    except (FileNotFoundError, KeyError, ValueError) as e:
+        raise UserError(f"calibration {path}: {e}") from None
+    for a in arms:
+        if a not in cal.T_cam_base:
+            raise UserError(f"calibration {path}: no T_cam_base for arm {a!r}; run the hand-eye calibration "
+                            f"(docs/HARDWARE.md) for that arm")
+        T = np.asarray(cal.T_cam_base[a], float)
+        R = T[:3, :3] if T.shape == (4, 4) else None
+        if (R is None or not np.allclose(T[3], [0, 0, 0, 1]) or not np.allclose(R.T @ R, np.eye(3), atol=1e-4)
+                or np.linalg.det(R) < 0.99 or not np.all(np.isfinite(T))):
+            raise UserError(f"calibration {path}: T_cam_base[{a!r}] is not a 4x4 rigid transform; re-run the "
+                            f"hand-eye calibration")
+    K, sizes = {}, {}
+    for c in cameras:
+        if c not in cal.intrinsics or c not in cal.image_sizes:
+            raise UserError(f"calibration {path}: no intrinsics for camera {c!r}; add them (docs/HARDWARE.md)")
+        K[c] = cal.K(c, image_size)
+        sizes[c] = tuple(image_size)
+        if spec.camera(c).device == "aria":
+            want = linear_intrinsics(spec.camera(c), image_size)
+            if not np.allclose(K[c], want, rtol=0.01, atol=0.5):
+                raise UserError(f"calibration {path}: intrinsics of {c} (focal {K[c][0, 0]:.1f} px at {image_size}) "
+                                f"differ from the linear camera the Aria stream is undistorted to (focal "
+                                f"{want[0, 0]:.1f} px); write K = the spec's linear camera into the file")
+    return Calibration(K, sizes, {a: np.asarray(cal.T_cam_base[a], float) for a in arms},
+                       {k: v for k, v in cal.T_gripper_cam.items() if k in cameras}, source=cal.source)
+
+
+class RealBackend:
+    """The real EgoMimic robot (see the module docstring).
+
+    spec, task, arms, cameras, image_size: as for SimBackend. options: the keys of
+    `RealConfig` (or a `hardware` JSON file holding them), plus these seams:
+      drivers: "real" (import the vendor packages), "fake" (the fakes of
+        `egogym.real.fakes`, for rehearsals) or a `Drivers`;
+      console: an OperatorConsole (default: one on stdin/stdout); input_fn: shorthand
+        for OperatorConsole(input_fn);
+      clock: a `Clock` (default wall clock); estop: an EmergencyStop.
+    """
+
+    def __init__(self, spec: RobotSpec, task: Task, arms: tuple[str, ...], cameras: tuple[str, ...],
+                 image_size: tuple[int, int], *, drivers: str | Drivers = "real",
+                 console: OperatorConsole | None = None, input_fn=None, clock: Clock | None = None,
+                 estop: EmergencyStop | None = None, **options: Any):
+        self.spec, self.task, self.arms, self.cameras = spec, task, tuple(arms), tuple(cameras)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        try:
+            self.config = RealConfig.from_options(options)
+            self.config.check_for(spec, self.arms, self.cameras)
+        except (ValueError, FileNotFoundError) as e:
+            raise UserError(str(e)) from None
+        cfg = self.config
+        self.calibration = load_checked_calibration(cfg.calibration, spec, self.arms, self.cameras, self.image_size)
+        if console is not None and input_fn is not None:
+            raise UserError("give the real backend either console or input_fn, not both")
+        self.console = console or (OperatorConsole(input_fn) if input_fn is not None else OperatorConsole())
+        self.clock: Clock = clock or WallClock()
+        self.estop = estop or EmergencyStop()
+        log_dir = Path(cfg.log_dir) if cfg.log_dir else None
+        self.stop_log = StopLog(log_dir / "stops.jsonl" if log_dir else None)
+        self._operator_log = log_dir / "operator.jsonl" if log_dir else None
+        self.dt = 1.0 / spec.control_hz
+        self._hardware = None
+        if drivers == "fake":
+            from egogym.real.fakes import FakeHardware
+
+            self._hardware = FakeHardware.for_config(spec, cfg, self.clock)
+            drivers = self._hardware.drivers
+        elif drivers == "real":
+            devs = {spec.camera(c).device for c in self.cameras}
+            drivers = load_drivers(arms=True, aria="aria" in devs, realsense="d405" in devs)
+        elif not isinstance(drivers, Drivers):
+            raise UserError(f"drivers={drivers!r}: use 'real', 'fake' or a Drivers instance")
+        self.drivers = drivers
+        self._ros_node = None
+        self.arm_drivers: dict[str, ArmDriver] = {}
+        self.camera_devices: dict[str, AriaCamera | RealSenseCamera] = {}
+        self._estop_ctx: contextlib.ExitStack | None = None
+        self._aborted: str | None = None
+        self._episode = -1
+        self._steps = 0
+        self._t0 = self._t_tick = self.clock.now()
+        self._overruns = 0
+        self._measured = np.zeros(7 * len(self.arms))
+        try:
+            self._connect()
+        except Exception:
+            self.close()
+            raise
+        self.guard = CommandGuard(spec, self.arms, cfg.safety, self.arm_drivers)
+        self.watchdog = FrameWatchdog(cfg.safety, self.cameras)
+
+    # ---- start-up ----------------------------------------------------------------
+    def _connect(self) -> None:
+        cfg, d = self.config, self.drivers
+        robot = d.interbotix_robot
+        self._ros_node = robot.create_interbotix_global_node("egogym")
+        bots = {}
+        for a in self.arms:
+            bots[a] = d.interbotix_arm.InterbotixManipulatorXS(
+                robot_model=cfg.robot_model, group_name="arm", gripper_name="gripper",
+                robot_name=cfg.robot_names[a], node=self._ros_node)
+        robot.robot_startup(self._ros_node)
+        for a in self.arms:
+            drv = ArmDriver(bots[a], self.spec.arm(a), cfg.gripper_motor_range[a], cfg.moving_time, cfg.accel_time)
+            drv.start()
+            self.arm_drivers[a] = drv
+        for c in self.cameras:
+            cam_spec = self.spec.camera(c)
+            if cam_spec.device == "aria":
+                dev = AriaCamera(d.aria_sdk, d.aria_calibration, cam_spec, self.image_size, self.clock,
+                                 cfg.aria_interface, cfg.aria_device_ip, cfg.aria_profile, cfg.start_timeout_s)
+            elif cam_spec.device == "d405":
+                dev = RealSenseCamera(d.realsense, c, cfg.d405_serials[c], self.image_size, self.clock,
+                                      cfg.d405_stream, cfg.start_timeout_s)
+            else:
+                raise UserError(f"camera {c}: no real driver for device {cam_spec.device!r}")
+            try:
+                dev.start()
+            except CameraFault as e:
+                raise UserError(str(e)) from None
+            self.camera_devices[c] = dev
+            if isinstance(dev, RealSenseCamera):
+                self._check_wrist_intrinsics(c, dev)
+
+    def _check_wrist_intrinsics(self, name: str, dev: RealSenseCamera) -> None:
+        w, h, _ = self.config.d405_stream
+        ours = self.calibration.K(name)
+        scale = np.diag([self.image_size[1] / w, self.image_size[0] / h, 1.0])
+        theirs = scale @ dev.intrinsics
+        if not np.allclose(ours, theirs, rtol=0.05, atol=2.0):
+            raise UserError(f"calibration {self.config.calibration}: intrinsics of {name} (fx {ours[0, 0]:.1f} px) "
+                            f"disagree with D405 {dev.serial}'s own (fx {theirs[0, 0]:.1f} px at {self.image_size}); "
+                            f"check d405_serials or re-write the camera's intrinsics into the calibration file")
+
+    # ---- Backend protocol --------------------------------------------------------
+    @property
+    def time(self) -> float:
+        """Wall-clock seconds since the episode started (0 before the first reset)."""
+        return self.clock.now() - self._t0 if self._episode >= 0 else 0.0
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Arms home (rate-limited), the operator sets the scene up, the episode clock starts.
+
+        rng is unused: on hardware a person places the objects."""
+        self._disarm()
+        self._episode += 1
+        self._aborted = None
+        self.estop.clear()
+        self._measured = self._read_arms()
+        self.guard.start(self._measured)
+        with self.estop.armed():
+            reached = self._move_home(stop_on_estop=True)
+        if self.estop.reason is not None:
+            self.stop_log.record("reset", f"{self.estop.reason} during the move home; arms hold where they are",
+                                 episode=self._episode)
+            raise OperatorQuit(f"{self.estop.reason} during the move home at reset")
+        if not reached:
+            raise UserError(f"the arms did not reach home within {self.config.safety.max_home_steps} steps at reset; "
+                            f"check the arms (stops.jsonl) before running again")
+        self.console.prepare(self.task, self._episode)
+        self.guard.clamped_steps = 0
+        self._steps, self._overruns = 0, 0
+        self._t0 = self._t_tick = self.clock.now()
+        self.watchdog.reset(self._t0)
+        for c, dev in self.camera_devices.items():
+            try:
+                dev.poll()
+            except CameraFault as e:
+                raise UserError(str(e)) from None
+        self._estop_ctx = contextlib.ExitStack()
+        self._estop_ctx.enter_context(self.estop.armed())
+
+    def apply(self, command: np.ndarray) -> np.ndarray:
+        """One control step: wait for the tick, check stop requests and cameras, send the
+        command through the safety layer, read the arms. Returns the command sent (after a
+        stop: the last command sent before it)."""
+        if self._aborted is not None:
+            raise RuntimeError(f"the episode was aborted ({self._aborted}); call reset() before stepping again")
+        if self._episode < 0:
+            raise RuntimeError("apply() before reset(): call reset() first")
+        self._wait_tick()
+        try:
+            reason = self.estop.poll()
+            if reason is not None:
+                raise SafetyStop(reason)
+            now = self.clock.now()
+            for c, dev in self.camera_devices.items():
+                try:
+                    dev.poll()
+                except CameraFault as e:
+                    raise SafetyStop(str(e)) from e
+                frame = dev.latest()
+                self.watchdog.check(c, frame.stamp if frame is not None else None, now)
+            sent = self.guard.step(command)
+            self._measured = self._read_arms()
+        except SafetyStop as e:
+            self._stop("stop", e.reason)
+            return self.guard.sent.copy()
+        except ArmFault as e:
+            self._stop("arm fault", str(e), failed=frozenset([e.arm]))
+            return self.guard.sent.copy()
+        except SafetyInvariantError as e:
+            self._stop("invariant", str(e))
+            raise
+        self._steps += 1
+        return sent
+
+    def judge(self) -> Score:
+        """On hardware only an abort is known during an episode (points come from the operator)."""
+        return Score(aborted=self._aborted)
+
+    def finish(self) -> OperatorScore:
+        """Arms home, then the operator's score of the episode (with safety statistics in terms)."""
+        self._disarm()
+        elapsed = self.time
+        if self._aborted is None and self._episode >= 0:
+            with self.estop.armed():
+                self._move_home(stop_on_estop=True)
+            if self.estop.reason is not None:
+                self.stop_log.record("finish", f"{self.estop.reason} during the move home after the episode",
+                                     episode=self._episode)
+        score = self.console.score(self.task, self._aborted, elapsed)
+        score.terms.update({"steps": float(self._steps), "control_rate_hz": self._steps / elapsed if elapsed > 0 else 0.0,
+                            "overruns": float(self._overruns), "clamped_steps": float(self.guard.clamped_steps)})
+        if self._operator_log is not None:
+            self._operator_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._operator_log, "a") as f:
+                f.write(json.dumps({"episode": self._episode, "points": score.points, "success": score.success,
+                                    "aborted": score.aborted, "notes": score.notes, "terms": score.terms}) + "\n")
+        return score
+
+    def observe(self) -> dict[str, np.ndarray]:
+        """Camera images (H, W, 3) uint8, joint_positions (7 per arm), ee_pose (3 per arm, m, Aria frame)."""
+        obs: dict[str, np.ndarray] = {}
+        for c, dev in self.camera_devices.items():
+            frame = dev.latest()
+            if frame is None:
+                raise RuntimeError(f"camera {c} has delivered no frame since it started")
+            obs[c] = frame.image.copy()
+        obs["joint_positions"] = self._measured.copy()
+        obs["ee_pose"] = self.ee_pose(self._measured)
+        return obs
+
+    def close(self) -> None:
+        """Stop the cameras and the ROS node (arms keep their last target, torque on)."""
+        self._disarm()
+        for dev in list(self.camera_devices.values()):
+            try:
+                dev.stop()
+            except Exception as e:  # keep closing the others; report it
+                LOG.error("closing camera %s: %s", dev.name, e)
+        self.camera_devices.clear()
+        if self._ros_node is not None:
+            self.drivers.interbotix_robot.robot_shutdown(self._ros_node)
+            self._ros_node = None
+
+    # ---- kinematics --------------------------------------------------------------
+    def ee_pose(self, joints: np.ndarray) -> np.ndarray:
+        """Pinch points (m) in the Aria camera frame for joints in this backend's layout."""
+        out = []
+        for i, a in enumerate(self.arms):
+            p = kinematics.pinch_in_base(self.spec.arm(a), joints[7 * i: 7 * i + 6])
+            out.append(geometry.transform_points(self.calibration.T_cam_base[a], p))
+        return np.concatenate(out)
+
+    # ---- internals ---------------------------------------------------------------
+    def _disarm(self) -> None:
+        if self._estop_ctx is not None:
+            self._estop_ctx.close()
+            self._estop_ctx = None
+
+    def _wait_tick(self) -> None:
+        t_next = self._t_tick + self.dt
+        now = self.clock.now()
+        if now < t_next:
+            self.clock.sleep(t_next - now)
+            self._t_tick = t_next
+        else:
+            if now - t_next > 0.5 * self.dt:
+                self._overruns += 1
+            self._t_tick = now
+
+    def _read_arms(self) -> np.ndarray:
+        out = []
+        for a in self.arms:
+            try:
+                out.append(self.arm_drivers[a].read())
+            except Exception as e:
+                raise ArmFault(a, f"reading joint states raised {type(e).__name__}: {e}") from e
+        return np.concatenate(out)
+
+    def _move_home(self, stop_on_estop: bool, failed: frozenset[str] = frozenset()) -> bool:
+        """Rate-limited move of the working arms to home; True when all working arms arrived."""
+        lim = self.config.safety
+        for _ in range(lim.max_home_steps):
+            if stop_on_estop and self.estop.poll() is not None:
+                return False
+            self._wait_tick()
+            try:
+                moved = self.guard.home_step(skip=failed)
+            except ArmFault as e:
+                self.stop_log.record("home", f"{e}; continuing without it", episode=self._episode)
+                failed = failed | {e.arm}
+                continue
+            if not moved:
+                break
+        arrived = True
+        target = self.guard.home_target()
+        for i, a in enumerate(self.arms):
+            if a in failed:
+                arrived = False
+                continue
+            try:
+                q = self.arm_drivers[a].read()
+            except Exception as e:
+                self.stop_log.record("home", f"arm {a}: reading joint states after the move home raised {e}",
+                                     episode=self._episode)
+                arrived = False
+                continue
+            self._measured[7 * i: 7 * i + 7] = q
+            err = float(np.max(np.abs(q[:6] - target[7 * i: 7 * i + 6])))
+            if err > lim.home_tolerance:
+                self.stop_log.record("home", f"arm {a}: {err:.3f} rad from home after the move "
+                                             f"(tolerance {lim.home_tolerance})", episode=self._episode)
+                arrived = False
+        return arrived
+
+    def _stop(self, kind: str, reason: str, failed: frozenset[str] = frozenset()) -> None:
+        """Abort the episode: log the reason, take the working arms home (rate-limited)."""
+        self._disarm()
+        self._aborted = reason
+        self.stop_log.record(kind, reason, episode=self._episode, step=self._steps, time_s=self.time)
+        reached = self._move_home(stop_on_estop=False, failed=failed)
+        self.stop_log.record("safe pose", "arms at home" if reached else "not every arm reached home (see above)",
+                             episode=self._episode)

@@ -1,0 +1,404 @@
+"""The safety layer: the only path from a policy's output to the real arms.
+
+Every command goes through `CommandGuard` before a driver sees it:
+
+1. NaN or inf anywhere -> `SafetyStop` (nothing is sent; the episode stops);
+2. each value is clipped into its limits: the spec's joint limits shrunk by
+   `SafetyLimits.joint_margin` (rad), the gripper into [0, 1];
+3. the change from the last command sent is clipped to `max_joint_step` (rad) per
+   joint and `max_gripper_step` per gripper, per control step;
+4. right before sending, the result is checked again against 2 and 3 (an invariant: a
+   violation raises `SafetyInvariantError` and nothing is sent).
+
+Because 2 and 3 clip towards a point that is already inside the limits, the result of a
+step always lies inside them: nothing outside the limits is ever sent, whatever the policy
+outputs. Moves home after a stop use the same path.
+
+`FrameWatchdog` stops an episode when a camera's newest frame is older than
+`stale_after_s`, when its frame counter has not advanced for `frozen_after_s`, or when
+it keeps serving byte-identical images that long. `EmergencyStop` turns Ctrl-C (SIGINT)
+and a key into a stop request that the backend honours at its next control step.
+`StopLog` records every stop with its reason (Python logging, plus a JSONL file).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from egogym.spec import RobotSpec
+
+LOG = logging.getLogger("egogym.real")
+
+
+class SafetyStop(Exception):
+    """A condition under which the arms must stop and go to the safe pose.
+
+    `reason` is the one-line explanation logged and returned as `Score.aborted`."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SafetyInvariantError(AssertionError):
+    """A command about to be sent lies outside the limits: a bug in the safety layer.
+
+    Raised before anything reaches a driver; never caught by the control loop's
+    fault handling except to stop the arms."""
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    """Limits the safety layer enforces on the real robot (units in each comment).
+
+    Validated on construction; `SafetyLimits.from_dict` names an unknown key."""
+
+    max_joint_step: float = 0.05  # rad per control step, each arm joint (2.5 rad/s at 50 Hz)
+    max_gripper_step: float = 0.1  # normalized gripper units per control step
+    joint_margin: float = 0.02  # rad kept clear of each spec joint limit
+    stale_after_s: float = 0.25  # s: a newest camera frame older than this stops the episode
+    frozen_after_s: float = 0.25  # s: a frame counter (or image) unchanged this long stops it
+    home_tolerance: float = 0.02  # rad: every joint this close to home counts as arrived
+    max_home_steps: int = 2000  # control steps a move home may take before it gives up
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"SafetyLimits.{f.name}={v!r}: give a finite number > 0")
+        if self.joint_margin >= 0.2:
+            raise ValueError(f"SafetyLimits.joint_margin={self.joint_margin}: keep it under 0.2 rad")
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "SafetyLimits":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"safety limits: unknown key(s) {unknown}; known keys are {sorted(known)}")
+        return cls(**d)
+
+
+class StopLog:
+    """Every stop with its reason: to Python logging (warning) and, with `path`, a JSONL file.
+
+    Each entry: {"time": wall-clock seconds since the epoch, "kind": str, "reason": str, ...}."""
+
+    def __init__(self, path: str | Path | None = None, wall_clock: Callable[[], float] = time.time):
+        self.path = Path(path) if path is not None else None
+        self.entries: list[dict] = []
+        self._wall = wall_clock
+
+    def record(self, kind: str, reason: str, **extra) -> dict:
+        entry = {"time": self._wall(), "kind": kind, "reason": reason, **extra}
+        self.entries.append(entry)
+        LOG.warning("safety %s: %s", kind, reason)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(json.dumps(entry, default=_jsonable) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        return entry
+
+
+def _jsonable(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON-serializable: {type(x).__name__}")
+
+
+class CommandSink:
+    """What the guard sends to: one arm's driver (see `egogym.real.devices.ArmDriver`)."""
+
+    def send(self, q: np.ndarray, gripper: float) -> None:  # pragma: no cover - protocol
+        """q: 6 joint targets (rad); gripper: normalized target in [0, 1]."""
+        raise NotImplementedError
+
+
+class ArmFault(Exception):
+    """A driver call failed; `arm` names the arm, the message the call and the error."""
+
+    def __init__(self, arm: str, message: str):
+        super().__init__(f"arm {arm}: {message}")
+        self.arm = arm
+
+
+class CommandGuard:
+    """Filters and sends commands in the layout of `arms` (7 per arm: 6 joints rad, gripper).
+
+    `start(measured)` must be called (with the measured joint positions) before the first
+    `step`; afterwards every sent command is within `bounds` and within one step of the
+    previous one. `sent` is the last command sent (None before `start`)."""
+
+    def __init__(self, spec: RobotSpec, arms: Sequence[str], limits: SafetyLimits,
+                 sinks: Mapping[str, CommandSink]):
+        self.spec, self.arms, self.limits = spec, tuple(arms), limits
+        missing = [a for a in self.arms if a not in sinks]
+        if missing:
+            raise ValueError(f"CommandGuard: no driver for arm(s) {missing}")
+        self.sinks = dict(sinks)
+        lo, hi, step = [], [], []
+        for a in self.arms:
+            arm = spec.arm(a)
+            lo.append(arm.lower + np.r_[np.full(6, limits.joint_margin), 0.0])
+            hi.append(arm.upper - np.r_[np.full(6, limits.joint_margin), 0.0])
+            step.append(np.r_[np.full(6, limits.max_joint_step), limits.max_gripper_step])
+        self.lower, self.upper = np.concatenate(lo), np.concatenate(hi)
+        self.spec_lower = np.concatenate([spec.arm(a).lower for a in self.arms])
+        self.spec_upper = np.concatenate([spec.arm(a).upper for a in self.arms])
+        self.max_step = np.concatenate(step)
+        self.sent: np.ndarray | None = None
+        self.clamped_steps = 0  # steps where the policy's command was changed by 2 or 3
+
+    @property
+    def size(self) -> int:
+        return 7 * len(self.arms)
+
+    def start(self, measured: np.ndarray) -> None:
+        """Take the measured positions as the last command sent (the rate limit starts there).
+
+        A joint outside the spec's limits raises SafetyStop (move the arm by hand or
+        reboot its motors); one inside the spec's limits but within the margin is taken
+        as the nearest point inside the margin."""
+        measured = np.asarray(measured, dtype=float)
+        if measured.shape != (self.size,) or not np.all(np.isfinite(measured)):
+            raise SafetyStop(f"measured joint positions {measured!r} are not {self.size} finite values")
+        tol = 1e-3
+        bad = np.flatnonzero((measured < self.spec_lower - tol) | (measured > self.spec_upper + tol))
+        if bad.size:
+            i = int(bad[0])
+            raise SafetyStop(f"{self._name(i)} measured at {measured[i]:.3f} is outside its limits "
+                             f"[{self.spec_lower[i]:.3f}, {self.spec_upper[i]:.3f}]; move the arm inside by hand "
+                             f"(torque off) before starting")
+        self.sent = np.clip(measured, self.lower, self.upper)
+
+    def _name(self, i: int) -> str:
+        arm = self.arms[i // 7]
+        j = i % 7
+        return f"{arm} {'gripper' if j == 6 else self.spec.arm(arm).joint_names[j]}"
+
+    def filter(self, command: np.ndarray) -> np.ndarray:
+        """The command to send for a requested one (no side effects).
+
+        Raises SafetyStop on a wrong shape or a non-finite value."""
+        if self.sent is None:
+            raise RuntimeError("CommandGuard.filter before start(): call start(measured) first")
+        c = np.asarray(command, dtype=float)
+        if c.shape != (self.size,):
+            raise SafetyStop(f"command has shape {c.shape}; expected ({self.size},) for arms {self.arms}")
+        bad = np.flatnonzero(~np.isfinite(c))
+        if bad.size:
+            raise SafetyStop(f"non-finite command: {self._name(int(bad[0]))} = {c[bad[0]]}")
+        c = np.clip(c, self.lower, self.upper)
+        return np.clip(c, self.sent - self.max_step, self.sent + self.max_step)
+
+    def check(self, command: np.ndarray) -> None:
+        """The invariant: finite, inside the limits, within one step of the last command sent."""
+        c = np.asarray(command, dtype=float)
+        eps = 1e-9
+        ok = (c.shape == (self.size,) and np.all(np.isfinite(c)) and np.all(c >= self.lower - eps)
+              and np.all(c <= self.upper + eps) and np.all(np.abs(c - self.sent) <= self.max_step + eps))
+        if not ok:
+            raise SafetyInvariantError(f"refusing to send {c!r}: outside limits or step (last sent {self.sent!r})")
+
+    def step(self, command: np.ndarray) -> np.ndarray:
+        """Filter `command`, check it, send it to every arm; return what was sent.
+
+        Raises SafetyStop (nothing sent) or ArmFault (a driver raised while sending)."""
+        safe = self.filter(command)
+        if not np.array_equal(safe, np.asarray(command, dtype=float)):
+            self.clamped_steps += 1
+        self._send(safe)
+        return safe
+
+    def _send(self, safe: np.ndarray, skip: frozenset[str] = frozenset()) -> None:
+        self.check(safe)
+        for i, a in enumerate(self.arms):
+            if a in skip:
+                continue
+            q = safe[7 * i: 7 * i + 6].copy()
+            g = float(safe[7 * i + 6])
+            try:
+                self.sinks[a].send(q, g)
+            except Exception as e:  # a driver error of any kind is a fault of that arm
+                # The arms before this one did receive the command: keep it as sent.
+                self.sent = np.concatenate([safe[: 7 * i], self.sent[7 * i:]])
+                raise ArmFault(a, f"sending a command raised {type(e).__name__}: {e}") from e
+        self.sent = safe
+
+    def home_target(self) -> np.ndarray:
+        """The safe pose: the spec's home command of every arm, inside the margins."""
+        home = np.concatenate([self.spec.arm(a).home_command for a in self.arms])
+        return np.clip(home, self.lower, self.upper)
+
+    def home_step(self, skip: frozenset[str] = frozenset()) -> bool:
+        """Send one rate-limited step from the last command towards the home target.
+
+        Arms in `skip` (failed ones) are left alone. Returns False when already home (nothing
+        sent). Raises ArmFault like `step`."""
+        cur = self.sent
+        nxt = np.clip(self.home_target(), cur - self.max_step, cur + self.max_step)
+        for i, a in enumerate(self.arms):
+            if a in skip:
+                nxt[7 * i: 7 * i + 7] = cur[7 * i: 7 * i + 7]
+        if np.array_equal(nxt, cur):
+            return False
+        self._send(nxt, skip)
+        return True
+
+    def home_steps_needed(self) -> int:
+        """Control steps the move home takes from the last command sent."""
+        d = np.abs(self.home_target() - self.sent) / self.max_step
+        return int(np.ceil(d.max())) if d.size else 0
+
+
+@dataclass(frozen=True)
+class FrameStamp:
+    """Identity of a camera's newest frame.
+
+    number: the device's frame counter; t_host: the backend clock's time (s) at which
+    this frame was first seen; digest: a hash of the image bytes."""
+
+    number: int
+    t_host: float
+    digest: bytes = b""
+
+
+def image_digest(image: np.ndarray) -> bytes:
+    """A short hash of an image's bytes (to spot a camera serving one frame forever)."""
+    return hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=8).digest()
+
+
+class FrameWatchdog:
+    """Stale / frozen / dropped camera detection, checked once per control step.
+
+    `reset(now)` at the start of an episode; `check(camera, stamp, now)` raises SafetyStop
+    when the camera's newest frame (stamp, or None when none has arrived) is too old, when
+    its counter or its image has not changed for `frozen_after_s`, or when no frame has
+    arrived `stale_after_s` after the reset. Times are in seconds of one clock."""
+
+    def __init__(self, limits: SafetyLimits, cameras: Sequence[str]):
+        self.limits, self.cameras = limits, tuple(cameras)
+        self._t0 = 0.0
+        self._last: dict[str, tuple[int, bytes, float, float]] = {}  # number, digest, t_number, t_digest
+
+    def reset(self, now: float) -> None:
+        self._t0 = now
+        self._last.clear()
+
+    def check(self, camera: str, stamp: FrameStamp | None, now: float) -> None:
+        lim = self.limits
+        if stamp is None:
+            if now - self._t0 > lim.stale_after_s:
+                raise SafetyStop(f"camera {camera}: no frame for {now - self._t0:.2f} s (limit {lim.stale_after_s} s)")
+            return
+        age = now - stamp.t_host
+        if age > lim.stale_after_s:
+            raise SafetyStop(f"camera {camera}: stale frame {stamp.number}, {age:.2f} s old (limit {lim.stale_after_s} s)")
+        prev = self._last.get(camera)
+        if prev is None:
+            self._last[camera] = (stamp.number, stamp.digest, now, now)
+            return
+        number, digest, t_number, t_digest = prev
+        if stamp.number != number:
+            t_number = now
+        if stamp.digest != digest or not stamp.digest:
+            t_digest = now
+        self._last[camera] = (stamp.number, stamp.digest, t_number, t_digest)
+        if now - t_number > lim.frozen_after_s:
+            raise SafetyStop(f"camera {camera}: frame counter stuck at {stamp.number} for {now - t_number:.2f} s "
+                             f"(limit {lim.frozen_after_s} s)")
+        if now - t_digest > lim.frozen_after_s:
+            raise SafetyStop(f"camera {camera}: identical image for {now - t_digest:.2f} s although frame numbers "
+                             f"advance (limit {lim.frozen_after_s} s); the driver is serving one frame")
+
+
+class EmergencyStop:
+    """A stop request from Ctrl-C, a key, or code (`trigger`), honoured at the next control step.
+
+    While `armed()`: SIGINT (Ctrl-C) triggers a stop instead of raising KeyboardInterrupt
+    (main thread only); when stdin is a terminal it is put in cbreak mode and `poll()`
+    triggers a stop on any of `keys` (default: space bar or Esc). The terminal and the
+    previous SIGINT handler are restored on exit."""
+
+    def __init__(self, keys: str = " \x1b", stdin=None):
+        self.keys = keys
+        self._stdin = stdin if stdin is not None else sys.stdin
+        self._reason: str | None = None
+        self._lock = threading.Lock()
+        self._tty_fd: int | None = None
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
+    def trigger(self, reason: str) -> None:
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+
+    def clear(self) -> None:
+        with self._lock:
+            self._reason = None
+
+    def poll(self) -> str | None:
+        """Read pending keys (non-blocking); return the stop reason, if any."""
+        if self._tty_fd is not None:
+            try:
+                while select.select([self._tty_fd], [], [], 0)[0]:
+                    ch = os.read(self._tty_fd, 1).decode(errors="replace")
+                    if ch and ch in self.keys:
+                        self.trigger(f"emergency stop: key {ch!r} pressed")
+            except OSError:
+                pass
+        return self._reason
+
+    @contextlib.contextmanager
+    def armed(self) -> Iterator["EmergencyStop"]:
+        old_handler = None
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            old_handler = signal.signal(signal.SIGINT, lambda *_: self.trigger("emergency stop: Ctrl-C"))
+        old_term = None
+        try:
+            fd = self._stdin.fileno()
+            if os.isatty(fd):
+                import termios
+                import tty
+
+                old_term = termios.tcgetattr(fd)
+                tty.setcbreak(fd)
+                self._tty_fd = fd
+        except (AttributeError, OSError, ValueError):
+            self._tty_fd = None
+        try:
+            yield self
+        finally:
+            if old_term is not None and self._tty_fd is not None:
+                import termios
+
+                termios.tcsetattr(self._tty_fd, termios.TCSADRAIN, old_term)
+            self._tty_fd = None
+            if in_main and old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+
+
+def limits_dict(limits: SafetyLimits) -> dict:
+    """JSON-able limits (for logs and run folders)."""
+    return asdict(limits)
