@@ -1,0 +1,533 @@
+"""Aria recordings (frames or VRS + MPS) to a human HDF5 file: `egogym convert aria`.
+
+    egogym convert aria REC [REC ...] --out human.hdf5 [--image-size H W] [--hands right]
+                        [--masks auto|recording|sam2] [--sam2-checkpoint PT --sam2-config YAML]
+
+A recording is a folder (layout in docs/HUMAN_DATA.md) holding
+- the RGB images: either a `.vrs` file (real glasses; read with projectaria_tools'
+  `data_provider`, the fisheye image undistorted to the linear camera of `egogym.spec`
+  with projectaria_tools' calibration functions and rotated upright as EgoMimic does),
+  or `frames/` (PNG images + `frames/timestamps.csv`) with `device_calibration.json`
+  (the simulated human, `egogym.sim.human`, writes these);
+- the MPS outputs `closed_loop_trajectory.csv` and `wrist_and_palm_poses.csv` or
+  `hand_tracking_results.csv`, anywhere below the folder (MPS's own layout works);
+- optionally `masks/` (hand masks; the simulator writes them from segmentation). Without
+  them the masks come from SAM2 (`egogym.data.sam2_masks`) prompted with the projected
+  palm and wrist.
+
+Palm chunks follow REFERENCE §2: for a frame t, the palm at frames t + 3k (k = 0..9,
+30 fps) goes from the device frame of its own time to the world with the SLAM pose and
+back into the RGB camera frame of time t,
+    p_cam(t) = inv(T_world_rgb(t)) @ T_world_rgb(t+3k) @ p_rgb(t+3k),
+and the 10 knots are linearly interpolated to 100 points. Frames are dropped where any
+knot's hand is untracked, any chunk point falls outside the image (or behind the
+camera), or fewer than 30 future frames remain. One demo per recording.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from egogym import geometry
+from egogym.cli import UserError
+from egogym.data import mps
+from egogym.data import schema as S
+from egogym.spec import ARIA_FOCAL_PX, Calibration
+
+CAMERA = S.FRONT
+RGB_LABEL = "camera-rgb"
+MIN_FUTURE_FRAMES = 30
+"""A frame is kept only if at least this many frames follow it (EgoMimic: 1 s at 30 fps)."""
+FOREARM_GUESS_M = 0.25
+"""Length (m) of the forearm segment drawn past the wrist for the red line (MPS gives no elbow)."""
+R_UPRIGHT_FROM_SENSOR = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+"""p_upright = R @ p_sensor for an image rotated 90 degrees clockwise (`np.rot90(img, k=-1)`)."""
+
+
+class RecordingError(UserError):
+    """A recording that cannot be converted; one line naming the file and the fix."""
+
+
+# =====================================================================================
+# frame math (pure numpy; property-tested in tests/human/test_frames.py)
+# =====================================================================================
+def knot_indices(t: int, stride: int = S.HUMAN_STRIDE_FRAMES, knots: int = S.HUMAN_KNOTS) -> np.ndarray:
+    """Frame indices t + stride * k, k = 0..knots-1."""
+    return t + stride * np.arange(knots)
+
+
+def knots_in_frame_t(T_world_rgb: np.ndarray, p_rgb: np.ndarray, t: int,
+                     stride: int = S.HUMAN_STRIDE_FRAMES, knots: int = S.HUMAN_KNOTS) -> np.ndarray:
+    """Future points expressed in the camera frame of time t.
+
+    T_world_rgb: (N, 4, 4) camera poses per frame. p_rgb: (N, ..., 3) points in each
+    frame's own camera frame (m). Returns (knots, ..., 3): inv(T_world_rgb[t]) @
+    T_world_rgb[t+sk] @ p_rgb[t+sk]."""
+    idx = knot_indices(t, stride, knots)
+    T_t_k = geometry.invert(T_world_rgb[t])[None] @ T_world_rgb[idx]  # (knots, 4, 4)
+    p = p_rgb[idx]
+    extra = p.ndim - 2
+    T = T_t_k.reshape(T_t_k.shape[:1] + (1,) * extra + (4, 4))
+    return geometry.transform_points(T, p)
+
+
+@dataclass
+class ChunkResult:
+    """Output of `palm_chunks`.
+
+    keep: (M,) frame indices kept. chunks: (M, 100, 3h) palm chunks in the camera frame
+    of each kept frame (m), hands in the order given. ee: (M, 3h) the palm now (= chunk
+    point 0). dropped: {"untracked", "out_of_image", "too_short"}: frames dropped for
+    each reason (first reason that applies, in that order of checking: too_short first).
+    """
+
+    keep: np.ndarray
+    chunks: np.ndarray
+    ee: np.ndarray
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def palm_chunks(T_world_rgb: np.ndarray, p_rgb: np.ndarray, tracked: np.ndarray, K: np.ndarray,
+                image_size: tuple[int, int], stride: int = S.HUMAN_STRIDE_FRAMES, knots: int = S.HUMAN_KNOTS,
+                horizon: int = S.CHUNK, min_future: int = MIN_FUTURE_FRAMES) -> ChunkResult:
+    """Palm action chunks of a recording (REFERENCE §2).
+
+    T_world_rgb: (N, 4, 4) upright RGB camera poses (OpenCV frame) per frame.
+    p_rgb: (N, h, 3) palm of each of h hands in that frame's camera frame (m); NaN allowed
+      where untracked. tracked: (N, h) bool. K: 3x3 intrinsics at image_size (H, W).
+    """
+    N = len(T_world_rgb)
+    p_rgb = np.asarray(p_rgb, float)
+    tracked = np.asarray(tracked, bool)
+    if p_rgb.ndim != 3 or p_rgb.shape[0] != N or tracked.shape != p_rgb.shape[:2]:
+        raise ValueError(f"palm_chunks: p_rgb {p_rgb.shape} and tracked {tracked.shape} must be (N, hands, 3) "
+                         f"and (N, hands) with N = {N}")
+    h, w = image_size
+    nh = p_rgb.shape[1]
+    keep, chunks = [], []
+    dropped = {"too_short": 0, "untracked": 0, "out_of_image": 0}
+    for t in range(N):
+        if N - 1 - t < min_future or t + stride * (knots - 1) > N - 1:
+            dropped["too_short"] += 1
+            continue
+        idx = knot_indices(t, stride, knots)
+        if not tracked[idx].all():
+            dropped["untracked"] += 1
+            continue
+        kn = knots_in_frame_t(T_world_rgb, p_rgb, t, stride, knots)  # (knots, h, 3)
+        ch = S.interpolate_chunk(kn.reshape(knots, nh * 3), horizon).reshape(horizon, nh, 3)
+        uv = geometry.project(K, ch)
+        if not (np.all(np.isfinite(uv)) and np.all(geometry.in_image(uv, h, w))):
+            dropped["out_of_image"] += 1
+            continue
+        keep.append(t)
+        chunks.append(ch.reshape(horizon, nh * 3))
+    keep_a = np.array(keep, dtype=np.int64)
+    ch_a = np.stack(chunks) if chunks else np.zeros((0, horizon, 3 * nh))
+    return ChunkResult(keep_a, ch_a, ch_a[:, 0, :].copy(), dropped)
+
+
+def hand_line_points(palm_cam: np.ndarray, wrist_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Pixels (3, 2) of the red line along a hand: a forearm point FOREARM_GUESS_M
+    behind the wrist (continuing the palm-to-wrist direction), the wrist, the palm.
+    Inputs are (3,) points (m) in the camera frame; points behind the camera give NaN."""
+    d = wrist_cam - palm_cam
+    n = np.linalg.norm(d)
+    elbow = wrist_cam + (d / n * FOREARM_GUESS_M if n > 1e-9 else 0.0)
+    return geometry.project(K, np.stack([elbow, wrist_cam, palm_cam]))
+
+
+def rotate_K_upright(K_sensor: np.ndarray, sensor_height: int) -> np.ndarray:
+    """Intrinsics of the image rotated 90 degrees clockwise from those of the sensor image
+    (height sensor_height): u' = H_s - v, v' = u."""
+    f_x, f_y, cx, cy = K_sensor[0, 0], K_sensor[1, 1], K_sensor[0, 2], K_sensor[1, 2]
+    return np.array([[f_y, 0.0, sensor_height - cy], [0.0, f_x, cx], [0.0, 0.0, 1.0]])
+
+
+# =====================================================================================
+# recordings
+# =====================================================================================
+class FrameSource:
+    """RGB frames of a recording, upright, at `image_size` (H, W).
+
+    timestamps_ns: (N,) device capture times. K: (3, 3) intrinsics of the upright image.
+    T_device_rgb: (4, 4) pose of the upright RGB camera in the device frame."""
+
+    image_size: tuple[int, int]
+    timestamps_ns: np.ndarray
+    K: np.ndarray
+    T_device_rgb: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.timestamps_ns)
+
+    def image(self, i: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class FolderFrames(FrameSource):
+    """`frames/NNNNNN.png` + `frames/timestamps.csv` + `device_calibration.json`
+    (linear camera; "orientation": "sensor" for frames that need a clockwise quarter
+    turn to be upright, "upright" otherwise). Frames are resized to image_size when
+    given (intrinsics scaled)."""
+
+    def __init__(self, root: Path, image_size: tuple[int, int] | None):
+        cal_path = root / "device_calibration.json"
+        if not cal_path.is_file():
+            raise RecordingError(f"{cal_path}: missing; a frames recording needs the device calibration "
+                                 "(or give a folder with a .vrs file)")
+        try:
+            cal = json.loads(cal_path.read_text())
+        except ValueError as e:
+            raise RecordingError(f"{cal_path}: not JSON ({e})") from None
+        for k in ("model", "focal_px", "image_width", "image_height", "T_device_camera", "orientation"):
+            if k not in cal:
+                raise RecordingError(f"{cal_path}: key {k!r} missing (see docs/HUMAN_DATA.md)")
+        if cal["model"] != "linear":
+            raise RecordingError(f"{cal_path}: model {cal['model']!r}; frames must be undistorted to 'linear' "
+                                 "(give the .vrs instead to undistort here)")
+        ws, hs = int(cal["image_width"]), int(cal["image_height"])
+        f = float(cal["focal_px"])
+        cx, cy = cal.get("principal_point", [ws / 2.0, hs / 2.0])
+        K_s = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
+        T_dc = np.asarray(cal["T_device_camera"], float)
+        if cal["orientation"] == "sensor":
+            self._rotate = True
+            K_up = rotate_K_upright(K_s, hs)
+            T_dc = T_dc @ geometry.make_transform(R_UPRIGHT_FROM_SENSOR.T, np.zeros(3))
+            native = (ws, hs)
+        elif cal["orientation"] == "upright":
+            self._rotate = False
+            K_up, native = K_s, (hs, ws)
+        else:
+            raise RecordingError(f"{cal_path}: orientation {cal['orientation']!r}; use 'sensor' or 'upright'")
+        ts_path = root / "frames" / "timestamps.csv"
+        if not ts_path.is_file():
+            raise RecordingError(f"{ts_path}: missing; write one row 'frame_index,capture_timestamp_ns' per frame")
+        with ts_path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows or "capture_timestamp_ns" not in rows[0]:
+            raise RecordingError(f"{ts_path}: column 'capture_timestamp_ns' missing or no rows")
+        self.timestamps_ns = np.array([int(r["capture_timestamp_ns"]) for r in rows], dtype=np.int64)
+        self.files = [root / "frames" / f"{int(r['frame_index']):06d}.png" for r in rows]
+        for p in (self.files[0], self.files[-1]):
+            if not p.is_file():
+                raise RecordingError(f"{p}: missing frame listed in {ts_path}")
+        self.native = native
+        self.image_size = tuple(image_size) if image_size else native
+        sy, sx = self.image_size[0] / native[0], self.image_size[1] / native[1]
+        self.K = np.diag([sx, sy, 1.0]) @ K_up
+        self.T_device_rgb = T_dc
+        self.mask_dir = root / "masks" if (root / "masks").is_dir() else None
+
+    def _load(self, path: Path, nearest: bool) -> np.ndarray:
+        im = Image.open(path)
+        a = np.asarray(im)
+        if self._rotate:
+            a = np.rot90(a, k=-1)
+        if a.shape[:2] != tuple(self.image_size):
+            im = Image.fromarray(np.ascontiguousarray(a))
+            im = im.resize((self.image_size[1], self.image_size[0]), Image.NEAREST if nearest else Image.BILINEAR)
+            a = np.asarray(im)
+        return np.ascontiguousarray(a)
+
+    def image(self, i: int) -> np.ndarray:
+        a = self._load(self.files[i], nearest=False)
+        if a.ndim != 3 or a.shape[2] < 3:
+            raise RecordingError(f"{self.files[i]}: not an RGB image (shape {a.shape})")
+        return a[..., :3].astype(np.uint8)
+
+    def mask(self, i: int) -> np.ndarray:
+        p = self.mask_dir / self.files[i].name
+        if not p.is_file():
+            raise RecordingError(f"{p}: missing hand mask for frame {i}")
+        return self._load(p, nearest=True).astype(bool)
+
+
+class VrsFrames(FrameSource):
+    """RGB frames of an Aria `.vrs` through projectaria_tools' `data_provider`.
+
+    Each fisheye frame is undistorted to a linear camera (focal ARIA_FOCAL_PX at 480 rows
+    of the upright image, scaled with image_size) with `calibration.distort_by_calibration`
+    and rotated 90 degrees clockwise to be upright; the upright camera's pose in the
+    device frame comes from `calibration.rotate_camera_calib_cw90deg`.
+
+    provider: an object with data_provider's interface (tests pass a fake); default
+    `data_provider.create_vrs_data_provider(path)`."""
+
+    def __init__(self, path: Path, image_size: tuple[int, int] | None, provider=None):
+        try:
+            from projectaria_tools.core import calibration, data_provider
+        except ImportError as e:
+            raise UserError(f"reading {path} needs projectaria_tools ({e.name}): pip install -e '.[aria]'") from None
+        self._calibration = calibration
+        if provider is None:
+            if not path.is_file():
+                raise RecordingError(f"{path}: no such VRS file")
+            provider = data_provider.create_vrs_data_provider(str(path))
+            if provider is None:
+                raise RecordingError(f"{path}: projectaria_tools could not open this VRS file")
+        self.provider = provider
+        self.path = path
+        self.stream = provider.get_stream_id_from_label(RGB_LABEL)
+        if self.stream is None:
+            raise RecordingError(f"{path}: no '{RGB_LABEL}' stream; record with a profile that has the RGB camera")
+        device_calib = provider.get_device_calibration()
+        self.src = device_calib.get_camera_calib(RGB_LABEL) if device_calib is not None else None
+        if self.src is None:
+            raise RecordingError(f"{path}: no calibration for '{RGB_LABEL}' in the VRS file")
+        self.image_size = tuple(image_size) if image_size else (480, 640)
+        H, W = self.image_size
+        f = ARIA_FOCAL_PX * H / 480.0
+        # Sensor orientation: the upright image's width is the sensor image's height.
+        self.dst = calibration.get_linear_camera_calibration(H, W, f, RGB_LABEL, self.src.get_transform_device_camera())
+        upright = calibration.rotate_camera_calib_cw90deg(self.dst)
+        self.T_device_rgb = np.asarray(upright.get_transform_device_camera().to_matrix(), float)
+        self.K = geometry.intrinsics(f, H, W)
+        n = provider.get_num_data(self.stream)
+        if n < 1:
+            raise RecordingError(f"{path}: the '{RGB_LABEL}' stream has no frames")
+        self._n = n
+        self.timestamps_ns = np.array([provider.get_image_data_by_index(self.stream, i)[1].capture_timestamp_ns
+                                       for i in range(n)], dtype=np.int64)
+        self.mask_dir = None
+
+    def image(self, i: int) -> np.ndarray:
+        data, _ = self.provider.get_image_data_by_index(self.stream, i)
+        raw = np.asarray(data.to_numpy_array())
+        lin = np.asarray(self._calibration.distort_by_calibration(raw, self.dst, self.src))
+        up = np.rot90(lin, k=-1)
+        if up.ndim == 2:
+            up = np.repeat(up[..., None], 3, axis=2)
+        return np.ascontiguousarray(up[..., :3]).astype(np.uint8)
+
+
+@dataclass
+class AriaRecording:
+    """One recording: frames, SLAM trajectory, hand tracking, and what was read from where."""
+
+    root: Path
+    frames: FrameSource
+    trajectory: mps.Trajectory
+    hands: dict[str, mps.HandTrack]
+    hands_file: Path
+    meta: dict
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+
+def open_recording(path: str | Path, image_size: tuple[int, int] | None = None,
+                   vrs_provider: Callable[[Path], object] | None = None) -> AriaRecording:
+    """Open a recording folder (or a `.vrs` file whose folder holds the MPS outputs).
+
+    vrs_provider: optional factory path -> provider with data_provider's interface (tests)."""
+    path = Path(path)
+    if not path.exists():
+        raise RecordingError(f"{path}: no such recording (give a folder or a .vrs file)")
+    if path.is_file() and path.suffix == ".vrs":
+        root, vrs = path.parent, path
+    else:
+        root = path
+        vrs_files = sorted(root.glob("*.vrs"))
+        vrs = vrs_files[0] if vrs_files else None
+    if vrs is not None:
+        frames: FrameSource = VrsFrames(vrs, image_size, vrs_provider(vrs) if vrs_provider else None)
+    else:
+        frames = FolderFrames(root, image_size)
+    traj_path = mps.find_mps_file(root, mps.CLOSED_LOOP_FILE)
+    if traj_path is None:
+        raise RecordingError(f"{root}: no {mps.CLOSED_LOOP_FILE} found; run MPS SLAM and put its output in the folder")
+    trajectory = mps.read_closed_loop(traj_path)
+    hands, hands_file = mps.read_hands(root)
+    meta = {}
+    if (root / "recording.json").is_file():
+        meta = json.loads((root / "recording.json").read_text())
+    return AriaRecording(root, frames, trajectory, hands, hands_file, meta)
+
+
+def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 5_000):
+    """Palm and wrist of `hands` at each frame, in the device frame of the hand sample.
+
+    Each frame takes the hand-tracking row nearest in time (within tolerance_us);
+    frames without one count as untracked. Returns (palm_dev (N,h,3), wrist_dev (N,h,3),
+    tracked (N,h), t_hand_us (N,)) with NaN where untracked."""
+    t_frames_us = np.round(rec.frames.timestamps_ns / 1000).astype(np.int64)
+    N = len(t_frames_us)
+    any_track = rec.hands[hands[0]]
+    t_h = any_track.t_us
+    j = np.clip(np.searchsorted(t_h, t_frames_us), 1, len(t_h) - 1) if len(t_h) > 1 else np.zeros(N, int)
+    if len(t_h) > 1:
+        j = np.where(np.abs(t_h[j - 1] - t_frames_us) <= np.abs(t_h[j] - t_frames_us), j - 1, j)
+    close = np.abs(t_h[j] - t_frames_us) <= tolerance_us
+    palm = np.full((N, len(hands), 3), np.nan)
+    wrist = np.full((N, len(hands), 3), np.nan)
+    tracked = np.zeros((N, len(hands)), bool)
+    for k, side in enumerate(hands):
+        tr = rec.hands[side]
+        ok = close & tr.tracked[j]
+        tracked[:, k] = ok
+        palm[ok, k] = tr.palm_device[j[ok]]
+        wrist[ok, k] = tr.wrist_device[j[ok]]
+    return palm, wrist, tracked, t_h[j]
+
+
+def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), masker=None,
+                      progress: bool = False) -> tuple[dict, dict, dict]:
+    """One recording -> (obs, actions, attrs) of a human demo (`DemoWriter.write_demo`).
+
+    masker: None to use the recording's `masks/`; else an object with
+    `mask(image, points_uv) -> (H, W) bool` (SAM2, `egogym.data.sam2_masks`)."""
+    from egogym.data.overlay import mask_and_line
+
+    fr = rec.frames
+    palm_dev, wrist_dev, tracked, t_hand_us = align_hands(rec, hands)
+    t_frames_us = np.round(fr.timestamps_ns / 1000).astype(np.int64)
+    lo, hi = rec.trajectory.t_us[0], rec.trajectory.t_us[-1]
+    inside = (t_frames_us >= lo) & (t_frames_us <= hi) & (t_hand_us >= lo) & (t_hand_us <= hi)
+    if not inside.any():
+        raise RecordingError(f"{rec.root}: no frame falls inside the SLAM trajectory's time span "
+                             f"({lo}..{hi} us); are the MPS outputs from this recording?")
+    # Frames outside the SLAM span cannot be placed: they count as untracked.
+    tracked &= inside[:, None]
+    t_frames_c = np.clip(t_frames_us, lo, hi)
+    T_world_rgb = rec.trajectory.at(t_frames_c) @ fr.T_device_rgb
+    # Hand samples are placed with the device pose at their own time.
+    T_world_dev_hand = rec.trajectory.at(np.clip(t_hand_us, lo, hi))
+    T_rgb_from_hand = geometry.invert(T_world_rgb) @ T_world_dev_hand  # (N, 4, 4)
+    palm_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(palm_dev))
+    wrist_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(wrist_dev))
+    palm_rgb[~tracked] = np.nan
+    res = palm_chunks(T_world_rgb, palm_rgb, tracked, fr.K, fr.image_size)
+    if len(res.keep) == 0:
+        raise RecordingError(f"{rec.root}: no usable frame (of {len(fr)}: {res.dropped['too_short']} too close to the "
+                             f"end, {res.dropped['untracked']} untracked, {res.dropped['out_of_image']} out of image)")
+    if masker is None and getattr(fr, "mask_dir", None) is None:
+        raise RecordingError(f"{rec.root}: no masks/ folder; give --sam2-checkpoint to mask the hand with SAM2")
+    H, W = fr.image_size
+    M = len(res.keep)
+    imgs = np.zeros((M, H, W, 3), np.uint8)
+    masked = np.zeros_like(imgs)
+    lined = np.zeros_like(imgs)
+    masks = np.zeros((M, H, W), bool)
+    it = enumerate(res.keep)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, total=M, desc=rec.name, leave=False, file=sys.stderr)
+    for m, t in it:
+        img = fr.image(int(t))
+        per_hand = [hand_line_points(palm_rgb[t, k], wrist_rgb[t, k], fr.K) for k in range(len(hands))]
+        pts = np.vstack([np.vstack([p, [[np.nan, np.nan]]]) for p in per_hand])[:-1]  # NaN row between hands
+        if masker is not None:
+            prompts = np.vstack([p[1:] for p in per_hand])  # wrist and palm of each hand
+            mk = np.asarray(masker.mask(img, prompts[np.all(np.isfinite(prompts), axis=1)]), bool)
+        else:
+            mk = fr.mask(int(t))
+        if mk.shape != (H, W):
+            raise RecordingError(f"{rec.root}: mask of frame {t} has shape {mk.shape}, expected {(H, W)}")
+        imgs[m] = img
+        masks[m] = mk
+        masked[m], lined[m] = mask_and_line(img, mk, pts)
+    obs = {S.FRONT: imgs, S.FRONT_MASKED: masked, S.FRONT_LINE: lined, S.FRONT_MASK: masks, S.EE_POSE: res.ee}
+    attrs = {"recording": str(rec.root), "frame_index": res.keep.tolist(), "n_frames": len(fr),
+             "dropped": res.dropped, "hands": list(hands), "hands_file": str(rec.hands_file),
+             "T_device_rgb": fr.T_device_rgb.tolist(), "fps": _fps(fr.timestamps_ns)}
+    if "seed" in rec.meta:
+        attrs["seed"] = int(rec.meta["seed"])
+    return obs, {"xyz_act": res.chunks}, attrs
+
+
+def _fps(t_ns: np.ndarray) -> float:
+    return float(1e9 / np.median(np.diff(t_ns))) if len(t_ns) > 1 else 0.0
+
+
+def human_calibration(K: np.ndarray, image_size: tuple[int, int], source: str) -> Calibration:
+    """Calibration stored in human files: the upright linear Aria camera; no arm bases."""
+    return Calibration({CAMERA: np.asarray(K, float)}, {CAMERA: tuple(image_size)}, {}, {}, source=source)
+
+
+def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[int, int] | None = None,
+            hands: tuple[str, ...] = ("right",), masks: str = "auto", sam2_checkpoint: str | None = None,
+            sam2_config: str | None = None, progress: bool = True, vrs_provider=None,
+            env_args: dict | None = None, log=None) -> list[str]:
+    """Convert recordings into `out` (created or appended). A recording that fails prints
+    one line (`log`, default stderr) and the others still convert. Returns demo names."""
+    from egogym.data.writer import DemoWriter
+
+    log = log or (lambda s: print(s, file=sys.stderr))
+    if masks not in ("auto", "recording", "sam2"):
+        raise UserError(f"--masks {masks!r}: use auto, recording or sam2")
+    masker = None
+    if masks == "sam2" or (masks == "auto" and sam2_checkpoint):
+        from egogym.data.sam2_masks import Sam2HandMasker
+        masker = Sam2HandMasker.from_checkpoint(sam2_checkpoint, sam2_config)
+    names: list[str] = []
+    writer = None
+    it = list(recordings)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(it), desc="convert aria", unit="rec", file=sys.stderr)
+    for path in it:
+        try:
+            rec = open_recording(path, image_size, vrs_provider)
+            if masks == "recording" and getattr(rec.frames, "mask_dir", None) is None:
+                raise RecordingError(f"{rec.root}: --masks recording, but the folder has no masks/")
+            obs, actions, attrs = convert_recording(rec, hands, masker, progress=False)
+            if writer is None:
+                writer = DemoWriter(out, "human", human_calibration(rec.frames.K, rec.frames.image_size,
+                                                                     "aria linear camera (egogym.spec)"),
+                                    arms=tuple(sorted(hands)), control_hz=30.0, image_size=rec.frames.image_size,
+                                    env_args=env_args or {"source": "egogym convert aria"}, embodiment="human")
+            names.append(writer.write_demo(obs, actions, attrs=attrs))
+        except UserError as e:
+            log(f"egogym convert: skipped {path}: {e}")
+        except (OSError, ValueError, KeyError) as e:
+            log(f"egogym convert: skipped {path}: {type(e).__name__}: {e}")
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if not names:
+        raise UserError(f"no recording converted ({len(it)} given); see the lines above")
+    return names
+
+
+# =====================================================================================
+# CLI: egogym convert aria ...
+# =====================================================================================
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", choices=("aria",), help="recording type (only 'aria')")
+    parser.add_argument("recordings", nargs="+", type=Path,
+                        help="recording folders (frames or .vrs + MPS outputs), or .vrs files")
+    parser.add_argument("--out", type=Path, required=True, help="human HDF5 file (created, or appended to)")
+    parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="output image size (default: the frames' size; 480 640 for .vrs)")
+    parser.add_argument("--hands", choices=("right", "left", "both"), default="right",
+                        help="which tracked hand(s) give the actions (default right)")
+    parser.add_argument("--masks", choices=("auto", "recording", "sam2"), default="auto",
+                        help="hand masks: the recording's masks/ folder, or SAM2 (auto: masks/ unless "
+                             "--sam2-checkpoint is given)")
+    parser.add_argument("--sam2-checkpoint", default=None, help="SAM2 checkpoint (.pt) for --masks sam2; never downloaded")
+    parser.add_argument("--sam2-config", default=None, help="SAM2 model config (default: sam2.1 hiera tiny)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    hands = ("left", "right") if args.hands == "both" else (args.hands,)
+    if args.image_size is not None and min(args.image_size) < 16:
+        raise UserError(f"--image-size {args.image_size[0]} {args.image_size[1]}: each at least 16 px")
+    names = convert(args.recordings, args.out, image_size=tuple(args.image_size) if args.image_size else None,
+                    hands=hands, masks=args.masks, sam2_checkpoint=args.sam2_checkpoint,
+                    sam2_config=args.sam2_config, progress=not args.no_progress)
+    print(f"{args.out}: wrote {len(names)} demo(s) from {len(args.recordings)} recording(s)")
+    return 0
