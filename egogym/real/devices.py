@@ -134,7 +134,8 @@ class ArmDriver(CommandSink):
     def gripper_to_motor(self, g: float) -> float:
         """Normalized gripper value in [0, 1] -> gripper motor position (rad)."""
         closed, opened = self.gripper_motor_range
-        return closed + float(np.clip(g, 0.0, 1.0)) * (opened - closed)
+        g = float(np.clip(g, 0.0, 1.0))
+        return float(np.clip((1.0 - g) * closed + g * opened, min(closed, opened), max(closed, opened)))
 
     def send(self, q: np.ndarray, gripper: float) -> None:
         ok = self.bot.arm.set_joint_positions([float(x) for x in q], blocking=False)
