@@ -312,3 +312,16 @@ def open_h5_checked(path: str | os.PathLike) -> h5py.File:
         return h5py.File(path, "r")
     except OSError as e:
         raise DataFormatError(f"{path}: not a readable HDF5 file ({e}); it may be truncated: re-record it") from None
+
+
+def demo_action_chunks(g: h5py.Group, info: S.FileInfo, key: str) -> np.ndarray:
+    """All chunks (T, 100, D) of action key `key` (`actions_joints_act` / `actions_xyz_act`)
+    of one demo group, as a sample would hold them: cut from per-step arrays in egogym
+    robot files, read as stored otherwise."""
+    if key not in S.SCHEMAS[info.domain].action_keys:
+        raise DataFormatError(f"{key!r} is not an action key of {info.domain} files "
+                              f"({', '.join(S.SCHEMAS[info.domain].action_keys)})")
+    if info.version is not None and info.domain == "robot":
+        per_step = g[S.ACTIONS_STEP][()] if key == S.JOINTS_ACT else g[S.OBS][S.EE_POSE][()]
+        return S.prestack(per_step, S.ROBOT_STRIDE)
+    return g[key][()]
