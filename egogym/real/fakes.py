@@ -226,6 +226,10 @@ class FakeRsDevice:
             raise ValueError(f"fault mode {mode!r}")
         self.mode_after, self.fault_at = mode, at
 
+    def clear(self) -> None:
+        """The device works again (a replugged cable)."""
+        self.mode_after, self.fault_at, self._frozen_n = "ok", float("inf"), None
+
     def _mode(self) -> str:
         return self.mode_after if self.clock.now() >= self.fault_at else "ok"
 
@@ -363,6 +367,10 @@ class FakeAria:
         if mode not in ("frozen", "dropped"):
             raise ValueError(f"fault mode {mode!r}")
         self.mode_after, self.fault_at = mode, at
+
+    def clear(self) -> None:
+        """The glasses stream again."""
+        self.mode_after, self.fault_at = "ok", float("inf")
 
     def calibration_json(self) -> str:
         return json.dumps({"cameras": [{"label": "camera-rgb", "width": self.raw_size, "height": self.raw_size,

@@ -1,0 +1,165 @@
+"""RealBackend through gymnasium.make with fakes: observations, the operator console,
+start-up errors, and the property that no policy output reaches the arms out of limits."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from egogym.cli import UserError
+from egogym.real.console import OperatorConsole, OperatorQuit
+from egogym.real.devices import MissingDriver, load_drivers
+from egogym.spec import EGOMIMIC
+
+from .conftest import SIZE, Rig, write_calibration
+
+
+def test_make_reset_step_observe(rig):
+    rig.answers = ["", "2", "y", "toy bounced once"]
+    env = rig.make_env()
+    obs, info = env.reset(seed=3)
+    assert set(obs) == {"front_img_1", "right_wrist_img", "joint_positions", "ee_pose"}
+    assert obs["front_img_1"].shape == SIZE + (3,) and obs["front_img_1"].dtype == np.uint8
+    assert obs["right_wrist_img"].shape == SIZE + (3,)
+    assert env.observation_space.contains(obs)
+    home = EGOMIMIC.arm("right").home_command
+    np.testing.assert_allclose(obs["joint_positions"], np.clip(home, env.unwrapped.backend.guard.lower,
+                                                                env.unwrapped.backend.guard.upper), atol=1e-9)
+    b = env.unwrapped.backend
+    assert b.time == 0.0
+    for k in range(25):
+        obs, r, term, trunc, info = env.step(obs["joint_positions"] + 0.01)
+        assert not term and info["aborted"] is None
+    assert info["time_s"] == pytest.approx(25 / 50)
+    # ee_pose is FK of the measured joints through the calibration's T_cam_base
+    from egogym import geometry
+    from egogym.real import kinematics
+
+    p = kinematics.pinch_in_base(EGOMIMIC.arm("right"), obs["joint_positions"][:6])
+    np.testing.assert_allclose(obs["ee_pose"], geometry.transform_points(b.calibration.T_cam_base["right"], p))
+    score = env.unwrapped.finish_episode()
+    assert (score.points, score.success, score.aborted, score.notes) == (2, True, None, "toy bounced once")
+    assert score.terms["steps"] == 25 and score.terms["control_rate_hz"] == pytest.approx(50.0)
+    assert any("operator" not in p and "Scene ready" in p for p in rig.prompts)
+    ops = [json.loads(line) for line in open(f"{rig.options['log_dir']}/operator.jsonl")]
+    assert ops == [{"episode": 0, "points": 2, "success": True, "aborted": None, "notes": "toy bounced once",
+                    "terms": score.terms}]
+    env.close()
+    assert rig.hw.nodes_started == 0
+
+
+def test_aria_undistortion_rotates_clockwise(rig):
+    """A raw image whose rows carry their index shows them as columns, right to left."""
+    rig.answers = [""]
+    env = rig.make_env()
+    env.reset(seed=0)
+    cam = env.unwrapped.backend.camera_devices["front_img_1"]
+    raw = np.zeros((48, 48, 3), np.uint8)
+    raw[:, :, 0] = np.arange(48)[:, None] * 5  # row index, top to bottom
+    up = cam.undistort(raw)
+    assert up.shape == SIZE + (3,)
+    centre_row = up[SIZE[0] // 2, :, 0].astype(int)
+    assert (centre_row > 0).sum() > SIZE[1] // 2
+    assert np.all(np.diff(centre_row[centre_row > 0]) <= 0)  # raw top row ends up on the right
+    env.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-7, 7)),
+                         min_size=7, max_size=7), min_size=1, max_size=15))
+def test_no_command_outside_the_limits_whatever_the_policy(options, actions):
+    rig = Rig(options)
+    rig.answers = ["", "0", "n", ""]
+    env = rig.make_env()
+    env.reset(seed=0)
+    for a in actions:
+        _, _, term, _, info = env.step(np.array(a))
+        if term:
+            assert "non-finite" in info["aborted"]
+            break
+    env.unwrapped.finish_episode()
+    env.close()
+    arm, fake = EGOMIMIC.arm("right"), rig.hw.arms["right"]
+    lim = env.unwrapped.backend.config.safety
+    q = np.vstack([fake.arm_commands()])
+    assert np.all(np.isfinite(q))
+    assert np.all(q >= arm.lower[:6] + lim.joint_margin - 1e-9) and np.all(q <= arm.upper[:6] - lim.joint_margin + 1e-9)
+    # the first target is within one step of where the arm stood; then each within one step of the last
+    from egogym.real.fakes import FAKE_START_POSE
+
+    steps = np.abs(np.diff(np.vstack([FAKE_START_POSE, q]), axis=0))
+    assert np.all(steps <= lim.max_joint_step + 1e-9)
+    g = fake.gripper_commands()
+    assert np.all((g >= -0.62) & (g <= 1.49))
+
+
+def test_bad_options_and_calibration_are_one_clear_line(rig, options, tmp_path):
+    with pytest.raises(UserError, match="real backend option 'calibraton' is unknown; did you mean 'calibration'"):
+        _make(rig, dict(options, calibraton="x"))
+    bad = dict(options)
+    del bad["gripper_motor_range"]
+    with pytest.raises(UserError, match="needs 'gripper_motor_range'"):
+        _make(rig, bad)
+    with pytest.raises(UserError, match="d405_serials has no entry for camera 'right_wrist_img'"):
+        _make(rig, dict(options, d405_serials={}))
+    with pytest.raises(UserError, match="no calibration file"):
+        _make(rig, dict(options, calibration=str(tmp_path / "missing.json")))
+    T = np.eye(4)
+    T[0, 0] = 2.0
+    path = write_calibration(tmp_path / "scaled.json", {"left": T, "right": T})
+    with pytest.raises(UserError, match=r"T_cam_base\['right'\] is not a 4x4 rigid transform"):
+        _make(rig, dict(options, calibration=path))
+    path = write_calibration(tmp_path / "no_right.json", {"left": np.eye(4)})
+    with pytest.raises(UserError, match="no T_cam_base for arm 'right'"):
+        _make(rig, dict(options, calibration=path))
+
+
+def _make(rig, opts):
+    import gymnasium as gym
+
+    import egogym  # noqa: F401
+
+    return gym.make("egogym/ObjectInBowl-v0", backend="real", image_size=SIZE,
+                    backend_options=dict(opts, drivers=rig.hw.drivers, clock=rig.clock, input_fn=rig.input_fn))
+
+
+def test_hardware_file_supplies_options(rig, options, tmp_path):
+    hw = tmp_path / "hardware.json"
+    hw.write_text(json.dumps({k: v for k, v in options.items() if k != "calibration"}))
+    rig.answers = [""]
+    env = _make(rig, {"hardware": str(hw), "calibration": options["calibration"]})
+    env.reset(seed=0)
+    env.close()
+
+
+def test_missing_vendor_packages_say_what_to_install():
+    with pytest.raises(MissingDriver) as e:
+        load_drivers(arms=True, aria=True, realsense=True)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert "comes with the Interbotix ROS 2" in msg and "pip install projectaria-client-sdk" in msg
+    assert "pip install pyrealsense2" in msg
+
+
+def test_console_reprompts_and_quits():
+    answers = iter(["x", "", "-1", "three", "3", "maybe", "y", "ok"])
+    out = []
+    c = OperatorConsole(lambda p: next(answers), out.append)
+    from egogym.tasks import make_task
+
+    task = make_task("object_in_bowl")
+    c.prepare(task, 0)
+    s = c.score(task, None, 40.0)
+    assert (s.points, s.success, s.notes) == (3, True, "ok")
+    assert any("'x': press Enter" in o for o in out) and any("'three': enter a whole number" in o for o in out)
+    assert any(task.operator_instructions in o for o in out)
+    answers = iter(["a", "toy fell off the table", "reset it"])
+    s = OperatorConsole(lambda p: next(answers), out.append).score(task, None, 10.0)
+    assert s.aborted == "operator: toy fell off the table" and s.notes == "reset it"
+    with pytest.raises(OperatorQuit):
+        OperatorConsole(lambda p: "q", out.append).prepare(task, 1)
+    with pytest.raises(OperatorQuit, match="EOF"):
+        OperatorConsole(lambda p: (_ for _ in ()).throw(EOFError()), out.append).prepare(task, 1)
