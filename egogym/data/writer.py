@@ -25,6 +25,14 @@ from egogym.data.schema import DataFormatError
 from egogym.spec import Calibration, active_arms
 
 
+def calibration_at(calibration: Calibration, image_size: Sequence[int]) -> Calibration:
+    """The same calibration with every camera's intrinsics rescaled to image_size (height, width) px."""
+    size = (int(image_size[0]), int(image_size[1]))
+    return Calibration(intrinsics={c: calibration.K(c, size) for c in calibration.intrinsics},
+                       image_sizes={c: size for c in calibration.intrinsics}, T_cam_base=dict(calibration.T_cam_base),
+                       T_gripper_cam=dict(calibration.T_gripper_cam), source=calibration.source)
+
+
 def _arms_tuple(arms: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(arms, str):
         try:
@@ -75,6 +83,10 @@ class DemoWriter:
         Calibration.from_dict(calib)  # raises on a malformed calibration
         if len(image_size) != 2 or min(int(x) for x in image_size) < 1:
             raise DataFormatError(f"DemoWriter: image_size={tuple(image_size)}; give (height, width)")
+        cal_size = tuple(calib.get("image_sizes", {}).get(S.FRONT, ()))
+        if cal_size != tuple(int(x) for x in image_size):
+            raise DataFormatError(f"DemoWriter: the calibration's {S.FRONT} intrinsics are for {cal_size}, the images "
+                                  f"are {tuple(image_size)}: pass calibration_at(calibration, image_size)")
         if not control_hz or control_hz <= 0:
             raise DataFormatError(f"DemoWriter: control_hz={control_hz}; give the rate in Hz (> 0)")
         try:
