@@ -1,0 +1,191 @@
+"""Training throughput of the policy presets, against this machine's dense matmul rate.
+
+For each preset: training samples/s (one robot + one human batch per optimizer step,
+and robot-only), the latency of one query (batch 1, z = 0, eval mode), the model's
+FLOPs per training sample (counted by torch's FlopCounterMode over forward + backward:
+matmuls, convolutions, attention), and the machine's dense fp32 matmul rate measured
+in the same run. Utilization = FLOPs/sample x samples/s / matmul rate.
+
+Inputs are synthetic in-memory batches at the preset's image size, so the numbers are
+the model's, not the data loader's. `--design` also measures the candidate shapes the
+`cpu` preset was chosen from (docs/POLICIES.md).
+
+    python bench/train_throughput.py                    # smoke + cpu (+ paper at --paper-size)
+    python bench/train_throughput.py --design           # the cpu-preset design table
+    python bench/train_throughput.py --presets cpu --seconds 20
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from policies.batch import ModelInputs  # noqa: E402
+from policies.config import Config, preset  # noqa: E402
+from policies.model import EgoACT  # noqa: E402
+from policies.objective import cotrain_loss  # noqa: E402
+
+# Candidate shapes measured for the cpu preset (overrides on top of `cpu`), in the order tried.
+DESIGN = {
+    "A: issue baseline (h256, 2/2/2, 100 q, 100 style pts)": {
+        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 2, "model.queries": 100,
+        "model.style_points": 100, "model.conv_channels": "32,64,128,256"},
+    "B: A with 10 queries": {
+        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 2, "model.queries": 10,
+        "model.style_points": 100, "model.conv_channels": "32,64,128,256"},
+    "C: B with 10 style pts": {
+        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 2, "model.queries": 10,
+        "model.style_points": 10, "model.conv_channels": "32,64,128,256"},
+    "D: C, 1 style layer": {
+        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 1, "model.queries": 10,
+        "model.style_points": 10, "model.conv_channels": "32,64,128,256"},
+    "E: cpu preset (D at h128, ff512)": {},
+    "F: E at 96x96": {"model.image_size": "96,96"},
+    "G: E, batch 32": {"train.batch_size": 32},
+    "H: E at h256, ff1024, batch 32": {"model.hidden": 256, "model.ff": 1024, "model.heads": 8,
+                                       "train.batch_size": 32},
+    "I: E with 100 queries": {"model.queries": 100},
+}
+
+
+def matmul_gflops(n: int = 1024, seconds: float = 2.0) -> float:
+    """Best dense fp32 matmul rate (GFLOP/s) of n x n by n x n products over `seconds`."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best, t_end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        best = max(best, 4 * 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def synthetic_inputs(cfg: Config, domain: str, batch: int, arms: int = 1) -> ModelInputs:
+    """Normalized random inputs of one domain's batch (the model's view; no I/O)."""
+    h, w = cfg.model.image_size
+    g = torch.Generator().manual_seed(0)
+    images = {"front": torch.rand(batch, 3, h, w, generator=g)}
+    if domain == "robot" and cfg.model.wrist_key:
+        images["wrist"] = torch.rand(batch, 3, h, w, generator=g)
+    a_dim = 10 * arms if domain == "robot" else 3 * arms
+    p_dim = 7 * arms if domain == "robot" else 3 * arms
+    return ModelInputs(domain, images, torch.randn(batch, p_dim, generator=g),
+                       torch.randn(batch, cfg.model.chunk, a_dim, generator=g),
+                       torch.zeros(batch, cfg.model.chunk, dtype=torch.bool))
+
+
+def measure(cfg: Config, batch: int, seconds: float, human: bool = True) -> dict:
+    torch.manual_seed(0)
+    domains = ("robot", "human") if human else ("robot",)
+    model = EgoACT(cfg.model, 1, domains)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    robot = synthetic_inputs(cfg, "robot", batch)
+    hum = synthetic_inputs(cfg, "human", batch) if human else None
+    per_step = batch * (2 if human else 1)
+
+    def step():
+        loss, _ = cotrain_loss(model, robot, hum, cfg.train)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    with FlopCounterMode(display=False) as fc:
+        loss, _ = cotrain_loss(model, robot, hum, cfg.train)
+        loss.backward()
+    flops_per_sample = fc.get_total_flops() / per_step
+    step()  # warm-up
+    times, t_end = [], time.perf_counter() + seconds
+    while time.perf_counter() < t_end or len(times) < 2:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    # The machine is shared: the fastest step approximates an uncontended one, the median a typical one.
+    sps, sps_median = per_step / min(times), per_step / statistics.median(times)
+    # One query: batch 1, eval mode, z = 0.
+    model.eval()
+    one = synthetic_inputs(cfg, "robot", 1)
+    lat = []
+    with torch.no_grad():
+        model("robot", one.images, one.proprio)
+        for _ in range(25):
+            t0 = time.perf_counter()
+            model("robot", one.images, one.proprio)
+            lat.append(time.perf_counter() - t0)
+    return {"params_M": sum(p.numel() for p in model.parameters()) / 1e6, "batch": batch,
+            "samples_per_s": sps, "steps_timed": len(times), "flops_per_sample_G": flops_per_sample / 1e9,
+            "samples_per_s_median": sps_median, "query_ms": 1e3 * min(lat),
+            "query_ms_median": 1e3 * statistics.median(lat)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default="smoke,cpu,paper", help="comma-separated presets")
+    ap.add_argument("--design", action="store_true", help="also measure the cpu-preset design candidates")
+    ap.add_argument("--seconds", type=float, default=8.0, help="timed training seconds per row")
+    ap.add_argument("--batch", type=int, default=0, help="per-domain batch (0: the preset's)")
+    ap.add_argument("--paper-size", default="96,128", help="paper preset image size H,W here (its own: 480,640)")
+    ap.add_argument("--paper-batch", type=int, default=2, help="paper preset per-domain batch here")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = []
+    rate = matmul_gflops()
+    print(f"dense fp32 matmul (1024^3, {torch.get_num_threads()} threads): {rate:.1f} GFLOP/s; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    todo = []
+    for name in [p for p in args.presets.split(",") if p]:
+        cfg = preset(name)
+        batch = args.batch or cfg.train.batch_size
+        label = name
+        if name == "paper":
+            cfg = cfg.with_overrides({"model.image_size": args.paper_size})
+            batch = args.paper_batch
+            label = f"paper @ {args.paper_size.replace(',', 'x')}"
+        todo.append((label, cfg, batch))
+    if args.design:
+        base = preset("cpu")
+        for label, ov in DESIGN.items():
+            cfg = base.with_overrides(ov)
+            todo.append((label, cfg, args.batch or cfg.train.batch_size))
+    for label, cfg, batch in todo:
+        for human in (True, False):
+            r = measure(cfg, batch, args.seconds, human)
+            r.update(name=label, cotrain=human, matmul_gflops=rate,
+                     utilization=r["flops_per_sample_G"] * r["samples_per_s"] / rate,
+                     utilization_median=r["flops_per_sample_G"] * r["samples_per_s_median"] / rate)
+            rows.append(r)
+            print(f"{label:55s} {'robot+human' if human else 'robot only ':11s} batch {batch:3d}  "
+                  f"{r['params_M']:6.2f} M params  {r['samples_per_s']:7.2f} samples/s  "
+                  f"(median {r['samples_per_s_median']:7.2f})  {r['flops_per_sample_G']:7.3f} GFLOP/sample  "
+                  f"util {100 * r['utilization']:5.1f}% (median {100 * r['utilization_median']:5.1f}%)  "
+                  f"query {r['query_ms']:6.1f} ms (median {r['query_ms_median']:6.1f})", flush=True)
+    rate_end = matmul_gflops()
+    print(f"dense fp32 matmul at the end: {rate_end:.1f} GFLOP/s (start {rate:.1f})")
+    print("\nbest step (median step in brackets); utilization against the best matmul rate at the start")
+    print("| preset | data | batch/domain | params (M) | samples/s | GFLOP/sample | utilization | one query (ms) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {'robot+human' if r['cotrain'] else 'robot only'} | {r['batch']} | "
+              f"{r['params_M']:.2f} | {r['samples_per_s']:.1f} ({r['samples_per_s_median']:.1f}) | "
+              f"{r['flops_per_sample_G']:.3f} | {100 * r['utilization']:.0f}% ({100 * r['utilization_median']:.0f}%) | "
+              f"{r['query_ms']:.1f} ({r['query_ms_median']:.1f}) |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"matmul_gflops": [rate, rate_end], "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
