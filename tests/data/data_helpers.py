@@ -1,0 +1,60 @@
+"""Small synthetic data for the data-layer tests: tiny images, few steps."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from egogym import geometry
+from egogym.data import schema as S
+from egogym.data.writer import DemoWriter
+from egogym.spec import Calibration
+
+H, W = 24, 32
+
+
+def calibration(size=(H, W)) -> Calibration:
+    K = geometry.intrinsics(13.3, *size)
+    T = np.eye(4)
+    T[:3, 3] = [0.1, -0.2, 0.5]
+    return Calibration({S.FRONT: K, S.RIGHT_WRIST: K, S.LEFT_WRIST: K},
+                       {S.FRONT: size, S.RIGHT_WRIST: size, S.LEFT_WRIST: size},
+                       {"right": T, "left": T}, source="test")
+
+
+def robot_demo(T: int, rng: np.random.Generator, arms=("right",)):
+    n = len(arms)
+    img = lambda: rng.integers(0, 256, (T, H, W, 3), dtype=np.uint8)  # noqa: E731
+    obs = {S.FRONT: img(), S.FRONT_MASKED: img(), S.FRONT_LINE: img(),
+           S.JOINT_POSITIONS: rng.normal(size=(T, 7 * n)), S.EE_POSE: rng.normal(size=(T, 3 * n))}
+    for a in arms:
+        obs[S.WRIST_OF_ARM[a]] = img()
+    return obs, {"joints": rng.normal(size=(T, 7 * n))}
+
+
+def human_demo(T: int, rng: np.random.Generator):
+    img = lambda: rng.integers(0, 256, (T, H, W, 3), dtype=np.uint8)  # noqa: E731
+    obs = {S.FRONT: img(), S.FRONT_MASKED: img(), S.FRONT_LINE: img(),
+           S.FRONT_MASK: rng.random((T, H, W)) < 0.3, S.EE_POSE: rng.normal(size=(T, 3))}
+    return obs, {"xyz_act": rng.normal(size=(T, S.CHUNK, 3))}
+
+
+def writer(path: Path, domain="robot", arms="right", **kw) -> DemoWriter:
+    return DemoWriter(path, domain, calibration(), arms=arms, control_hz=50.0 if domain == "robot" else 30.0,
+                      image_size=(H, W), env_args={"test": True}, **kw)
+
+
+def write_robot_file(path: Path, lengths=(5, 60, 230), seed=0, **kw) -> list[tuple[dict, dict]]:
+    rng = np.random.default_rng(seed)
+    demos = []
+    with writer(path, "robot", **kw) as w:
+        for T in lengths:
+            obs, act = robot_demo(T, rng)
+            w.write_demo(obs, act, attrs={"seed": seed})
+            demos.append((obs, act))
+    return demos
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
