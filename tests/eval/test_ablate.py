@@ -1,0 +1,113 @@
+"""The ablation grid: config checks, the cell plan, the report, and resume of a real
+(small) grid. Training is replaced by a stand-in (the policies package trains for real;
+here the "trained" policy of every cell is the scripted expert), everything else runs:
+robot and human data collection, splits, evaluations, report."""
+import json
+
+import pytest
+
+import eval.ablate as ablate
+import eval.loop as loop
+from egogym.cli import UserError
+from eval.ablate import config_from_dict, equal_time_robot, plan_cells, write_report
+
+
+def small_config(**over):
+    d = {"name": "t", "image_size": [32, 32],
+         "data": {"robot": [2], "human": [0, 2], "robot_max_steps": 300,
+                  "robot_task_options": {"toy_region": [[0.08, 0.30], [-0.36, -0.19]]}},
+         "train": {"steps": 2, "seeds": [0]},
+         "eval": {"episodes": 2, "max_steps": 100, "workers": 1},
+         "controls": {"equal_time": False}}
+    d.update(over)
+    return d
+
+
+def test_config_errors_are_one_line():
+    with pytest.raises(UserError, match=r"\[train\]: unknown key 'step'; did you mean 'steps'"):
+        config_from_dict(small_config(train={"step": 3}))
+    with pytest.raises(UserError, match=r"needs a \[data\] table"):
+        config_from_dict({"name": "x"})
+    with pytest.raises(UserError, match="robot demo counts"):
+        config_from_dict(small_config(data={"robot": [], "human": [0]}))
+
+
+def test_plan_and_controls():
+    assert equal_time_robot(10, 1400) == 145  # one hour of human data ~ one hour of robot data
+    assert equal_time_robot(10, 100) == 20
+    cfg = config_from_dict(small_config(data={"robot": [10, 20], "human": [0, 100]}, train={"seeds": [0, 1]},
+                                        controls={"equal_time": True, "equal_episodes": True},
+                                        ablations=[{"name": "no_line", "train_args": ["--x"]}]))
+    cells = plan_cells(cfg)
+    names = {c.name for c in cells}
+    assert len(names) == len(cells)
+    # grid 2x2, equal time (10+10=20 duplicates the grid's r20_h0; 20+10=30), equal episodes (110, 120), 1 ablation
+    for s in (0, 1):
+        for n in ("r10_h0_base", "r10_h100_base", "r20_h0_base", "r20_h100_base", "r30_h0_base", "r110_h0_base",
+                  "r120_h0_base", "r20_h100_no_line"):
+            assert f"{n}_s{s}" in names
+    assert len(cells) == 16
+
+
+def fake_summary(k, n):
+    return {"successes": k, "episodes": n, "success_rate": k / n, "mean_points": k / n}
+
+
+def test_report_numbers(tmp_path):
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0, 100]}, train={"seeds": [0, 1]},
+                                        controls={"equal_time": True}))
+    res = []
+    for s, (k0, k1, k2) in enumerate([(10, 30, 20), (14, 34, 22)]):
+        for (n, m), k in (((10, 0), k0), ((10, 100), k1), ((20, 0), k2)):
+            res.append({"cell": {"robot": n, "human": m, "seed": s, "variant": "base"}, "summary": fake_summary(k, 50)})
+    write_report(cfg, res, tmp_path)
+    out = json.loads((tmp_path / "results.json").read_text())
+    groups = {(g["robot"], g["human"]): g for g in out["groups"]}
+    assert groups[(10, 100)]["successes"] == 64 and groups[(10, 100)]["episodes"] == 100
+    assert groups[(10, 0)]["per_seed"] == [0.2, 0.28]
+    t = {x["reference"]: x for x in out["tests"]}
+    assert t["robot-only, same robot demos"]["difference"] == pytest.approx(0.64 - 0.24)
+    assert t["equal time (robot-only)"]["reference_cell"] == [20, 0]
+    assert t["robot-only, same robot demos"]["p_value"] < 1e-6
+    assert (tmp_path / "scaling.png").stat().st_size > 10_000
+    assert "| 10 | 100 | base | 0.15 | 64/100 = 64.0%" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
+    calls = []
+    real_cli = ablate._cli
+
+    def fake_cli(argv, step):
+        if argv[0] == "train":
+            calls.append(argv)
+            out = argv[argv.index("--out") + 1]
+            import pathlib
+            pathlib.Path(out).mkdir(parents=True, exist_ok=True)
+            return
+        real_cli(argv, step)
+
+    from egogym.sim.experts import make_expert
+
+    monkeypatch.setattr(ablate, "_cli", fake_cli)
+    monkeypatch.setattr(loop, "make_policy", lambda spec, env: make_expert(env))
+    cfg = config_from_dict(small_config())
+    results, report = ablate.run_ablation(cfg, tmp_path, progress=False)
+    assert len(calls) == 2
+    co = [c for c in calls if "--human" in c]
+    assert len(co) == 1 and co[0][co[0].index("--human") + 1].endswith("human_2.hdf5")
+    assert all("--resume" not in c for c in calls)
+    assert (tmp_path / "data" / "robot_2.done").exists() and (tmp_path / "data" / "human_2.done").exists()
+    assert {r["summary"]["episodes"] for r in results} == {2}
+    assert report.exists() and (tmp_path / "scaling.png").exists()
+    # a rerun keeps every finished cell
+    calls.clear()
+    ablate.run_ablation(cfg, tmp_path, progress=False)
+    assert calls == []
+    # an unfinished cell (no cell.json, a run folder left by a killed training) is resumed
+    (tmp_path / "cells" / "r2_h2_base_s0" / "cell.json").unlink()
+    ablate.run_ablation(cfg, tmp_path, progress=False)
+    assert len(calls) == 1 and "--resume" in calls[0]
+    # the same folder with another config is refused
+    with pytest.raises(UserError, match="another config"):
+        ablate.run_ablation(config_from_dict(small_config(train={"steps": 3, "seeds": [0]})), tmp_path)
