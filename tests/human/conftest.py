@@ -1,0 +1,56 @@
+"""Shared fixtures of the human-data tests: two short simulated recordings at 96x128."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import egogym  # noqa: F401  (sets MUJOCO_GL)
+
+pytest.importorskip("projectaria_tools", reason="the human-data tests need the aria extra: pip install -e '.[aria]'")
+
+SIZE = (96, 128)
+SEEDS = (11, 12)
+
+
+@pytest.fixture(scope="session")
+def sim_recordings(tmp_path_factory):
+    """Two recordings of the simulated human (seeds SEEDS) at SIZE; returns their folders."""
+    from egogym.sim.human import HumanConfig, HumanDemonstrator
+
+    root = tmp_path_factory.mktemp("human_recordings")
+    out = []
+    with HumanDemonstrator(HumanConfig(image_size=SIZE)) as h:
+        for s in SEEDS:
+            out.append(h.record_episode(s, root / f"ep{s}"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def human_h5(sim_recordings, tmp_path_factory):
+    """The recordings converted with the CLI (`egogym convert aria ...`)."""
+    from egogym.cli import main
+
+    path = tmp_path_factory.mktemp("human_h5") / "human.hdf5"
+    code = main(["convert", "aria", *map(str, sim_recordings), "--out", str(path), "--no-progress"])
+    assert code == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def human_consts():
+    """(SIZE, SEEDS, truth_chunks) for the test modules (tests/ is not a package)."""
+    return SIZE, SEEDS, truth_chunks
+
+
+def truth_chunks(truth, keep: np.ndarray) -> np.ndarray:
+    """Ground-truth palm chunks (M, 100, 3) from the simulator's world positions and
+    camera poses: knots inv(T_world_rgb(t)) @ p_world(t+3k), interpolated to 100."""
+    from egogym import geometry
+    from egogym.data.schema import interpolate_chunk
+
+    out = []
+    for t in keep:
+        idx = t + 3 * np.arange(10)
+        kn = geometry.transform_points(geometry.invert(truth["T_world_rgb"][t]), truth["palm_world"][idx])
+        out.append(interpolate_chunk(kn))
+    return np.stack(out)

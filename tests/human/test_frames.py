@@ -1,0 +1,138 @@
+"""Property tests of the human-side frame code (egogym.data.aria)."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from egogym import geometry
+from egogym.data import aria
+from egogym.data.mps import Trajectory, slerp_rotations
+
+finite = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
+quat = arrays(np.float64, 4, elements=st.floats(-1, 1, allow_nan=False)).filter(lambda q: np.linalg.norm(q) > 0.1)
+vec3 = arrays(np.float64, 3, elements=finite)
+
+
+def pose(q, t):
+    return geometry.make_transform(geometry.quat_to_mat(q), t)
+
+
+@st.composite
+def head_paths(draw, n=40):
+    """A random head trajectory: n camera poses (OpenCV frames) near the origin."""
+    qs = draw(st.lists(quat, min_size=n, max_size=n))
+    ts = draw(st.lists(vec3, min_size=n, max_size=n))
+    return np.stack([pose(q, 0.1 * t) for q, t in zip(qs, ts)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(q=quat, t=vec3, pts=arrays(np.float64, (5, 3), elements=finite))
+def test_world_to_camera_and_back_is_identity(q, t, pts):
+    T_world_cam = pose(q, t)
+    p_cam = geometry.transform_points(geometry.invert(T_world_cam), pts)
+    back = geometry.transform_points(T_world_cam, p_cam)
+    np.testing.assert_allclose(back, pts, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=head_paths(), P=vec3, t=st.integers(0, 12))
+def test_world_fixed_point_gives_the_same_chunk_whatever_the_head_does(T, P, t):
+    # The palm rests at P in the world; every frame sees it in its own camera frame.
+    p_rgb = geometry.transform_points(geometry.invert(T), np.broadcast_to(P, (len(T), 3)))
+    knots = aria.knots_in_frame_t(T, p_rgb, t)
+    expected = geometry.transform_points(geometry.invert(T[t]), P)
+    np.testing.assert_allclose(knots, np.broadcast_to(expected, knots.shape), atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=head_paths(), P=arrays(np.float64, (40, 3), elements=finite), t=st.integers(0, 12))
+def test_knots_are_the_future_points_seen_from_time_t(T, P, t):
+    # A moving palm: knot k is palm(t+3k) in the world, expressed in the camera of time t.
+    p_rgb = geometry.transform_points(geometry.invert(T), P)
+    knots = aria.knots_in_frame_t(T, p_rgb, t)
+    idx = t + 3 * np.arange(10)
+    np.testing.assert_allclose(knots, geometry.transform_points(geometry.invert(T[t]), P[idx]), atol=1e-9)
+
+
+def _static_scene(n=60):
+    """A still camera at the origin looking along +z, palm 0.5 m ahead moving sideways."""
+    T = np.repeat(np.eye(4)[None], n, axis=0)
+    p = np.stack([np.array([0.002 * i - 0.05, 0.0, 0.5]) for i in range(n)])[:, None, :]
+    K = geometry.intrinsics(53.3, 96, 128)
+    return T, p, np.ones((n, 1), bool), K
+
+
+def test_chunk_interpolates_the_ten_knots_to_100_points():
+    T, p, tracked, K = _static_scene()
+    res = aria.palm_chunks(T, p, tracked, K, (96, 128))
+    t = int(res.keep[0])
+    knots = p[t + 3 * np.arange(10), 0]
+    np.testing.assert_allclose(res.chunks[0][::11], knots, atol=1e-12)  # knot k sits at point 11k
+    np.testing.assert_allclose(res.ee[0], p[t, 0])
+    assert res.chunks.shape == (len(res.keep), 100, 3)
+
+
+def test_frames_with_fewer_than_30_future_frames_are_dropped():
+    T, p, tracked, K = _static_scene(60)
+    res = aria.palm_chunks(T, p, tracked, K, (96, 128))
+    assert res.keep.tolist() == list(range(0, 30))  # frame 29 has 30 frames after it; frame 30 has 29
+    assert res.dropped["too_short"] == 30
+
+
+def test_untracked_knot_drops_every_frame_that_needs_it():
+    T, p, tracked, K = _static_scene(60)
+    tracked[10] = False
+    res = aria.palm_chunks(T, p, tracked, K, (96, 128))
+    needs_10 = {t for t in range(30) if (10 - t) >= 0 and (10 - t) % 3 == 0 and (10 - t) // 3 < 10}
+    assert set(res.keep.tolist()) == set(range(30)) - needs_10
+    assert res.dropped["untracked"] == len(needs_10)
+
+
+def test_out_of_image_or_behind_camera_is_dropped():
+    T, p, tracked, K = _static_scene(60)
+    p[20, 0] = [0.0, 0.0, -0.3]  # behind the camera
+    p[40, 0] = [5.0, 0.0, 0.5]  # far right, outside the image (frame 40 is only a knot of t <= 29)
+    res = aria.palm_chunks(T, p, tracked, K, (96, 128))
+    bad = {t for t in range(30) for j in (20, 40) if 0 <= j - t <= 27 and (j - t) % 3 == 0}
+    assert set(res.keep.tolist()) == set(range(30)) - bad
+    assert res.dropped["out_of_image"] == len(bad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(r=st.integers(0, 127), c=st.integers(0, 95), z=st.floats(0.2, 3.0))
+def test_sensor_to_upright_rotation_matches_rot90_clockwise(r, c, z):
+    # A point seen at a sensor pixel's centre lands, after np.rot90(img, k=-1), on the
+    # pixel where the upright camera (R_UPRIGHT_FROM_SENSOR, rotate_K_upright) projects it.
+    Hs, Ws = 128, 96  # sensor image: rows = upright width
+    K_s = geometry.intrinsics(53.3, Hs, Ws)
+    p = geometry.unproject(K_s, np.array([c + 0.5, r + 0.5]), np.array(z))
+    img = np.zeros((Hs, Ws), np.uint8)
+    img[r, c] = 255
+    up = np.rot90(img, k=-1)
+    K_up = aria.rotate_K_upright(K_s, Hs)
+    uv_up = geometry.project(K_up, aria.R_UPRIGHT_FROM_SENSOR @ p)
+    assert up.shape == (Ws, Hs)
+    assert up[int(np.floor(uv_up[1])), int(np.floor(uv_up[0]))] == 255
+
+
+@settings(max_examples=40, deadline=None)
+@given(q0=quat, q1=quat, t0=vec3, t1=vec3)
+def test_trajectory_interpolation_hits_samples_and_stays_rigid(q0, q1, t0, t1):
+    T = np.stack([pose(q0, t0), pose(q1, t1)])
+    traj = Trajectory(np.array([0, 1000], np.int64), T, np.ones(2))
+    ends = traj.at(np.array([0, 1000]))
+    np.testing.assert_allclose(ends, T, atol=1e-9)
+    mid = traj.at(np.array([500]))[0]
+    np.testing.assert_allclose(mid[:3, :3] @ mid[:3, :3].T, np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(mid[:3, 3], (t0 + t1) / 2, atol=1e-9)
+
+
+def test_slerp_halves_a_rotation_about_one_axis():
+    R0 = np.eye(3)
+    a = 1.2
+    R1 = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    Rm = slerp_rotations(R0[None], R1[None], np.array([0.5]))[0]
+    np.testing.assert_allclose(Rm, [[np.cos(a / 2), -np.sin(a / 2), 0], [np.sin(a / 2), np.cos(a / 2), 0], [0, 0, 1]],
+                               atol=1e-9)
