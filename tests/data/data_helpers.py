@@ -15,7 +15,7 @@ H, W = 24, 32
 
 
 def calibration(size=(H, W)) -> Calibration:
-    K = geometry.intrinsics(13.3, *size)
+    K = geometry.intrinsics(13.3 * size[0] / H, *size)  # focal scales with the image
     T = np.eye(4)
     T[:3, 3] = [0.1, -0.2, 0.5]
     return Calibration({S.FRONT: K, S.RIGHT_WRIST: K, S.LEFT_WRIST: K},
