@@ -162,8 +162,11 @@ class EgoDataset:
         if obs0 is None:
             raise DataFormatError(f"{self.path}: {S.DATA}/{self.demos[0]} has no '{S.OBS}' group")
         schema = S.SCHEMAS[self.domain]
-        if keys is None:
-            return tuple(k for k in schema.allowed_obs() if k in obs0)
+        if keys is None:  # every required key (checked in every demo) and the optional ones demo 0 has
+            required = schema.required_obs_for(self.info.arms)
+            if self.egomimic_layout and self.domain == "human":
+                required = tuple(k for k in required if k != S.FRONT_MASK)  # not in every EgoMimic human file
+            return required + tuple(k for k in schema.allowed_obs() if k in obs0 and k not in required)
         keys = tuple(keys)
         for k in keys:
             if k not in S.OBS_KEYS:
