@@ -346,13 +346,19 @@ def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progr
     return results
 
 
-def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address: str | None) -> list[dict]:
+def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address: str | None,
+                  runtime_env: dict | None = None) -> list[dict]:
+    """Run the cells as Ray tasks (one CPU per evaluation worker each) and wait for all.
+
+    address: a Ray cluster (None: start a local instance); runtime_env: Ray's runtime
+    environment (env vars, setup hook, working dir). The output folder must be shared
+    storage when the cluster has more than one machine."""
     try:
         import ray
     except ImportError:
         raise UserError("--executor ray needs Ray: pip install -e '.[ray]'") from None
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=True)
-    task = ray.remote(num_cpus=1)(run_cell)
+    ray.init(address=address, runtime_env=runtime_env, ignore_reinit_error=True, include_dashboard=False)
+    task = ray.remote(num_cpus=max(1, cfg.eval.workers))(run_cell)
     refs = [task.remote(cfg.to_dict(), dataclasses.asdict(c), str(out_dir.resolve()), False) for c in cells]
     return ray.get(refs)
 
@@ -480,7 +486,8 @@ def plot_scaling(cfg: AblationConfig, g: dict, path: Path) -> None:
 # ---- command --------------------------------------------------------------------
 
 def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ray_address: str | None = None,
-                 progress: bool = True) -> tuple[list[dict], Path]:
+                 progress: bool = True, ray_runtime_env: dict | None = None) -> tuple[list[dict], Path]:
+    """Data, then every cell (kept if finished), then the report; returns (cell results, report path)."""
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = out_dir / "ablation_config.json"
@@ -497,7 +504,7 @@ def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ra
     for m in sorted({c.human for c in cells if c.human}):
         ensure_human_data(cfg, data, m, progress)
     if executor == "ray":
-        results = run_cells_ray(cfg, cells, out_dir, ray_address)
+        results = run_cells_ray(cfg, cells, out_dir, ray_address, ray_runtime_env)
     else:
         results = run_cells_local(cfg, cells, out_dir, progress)
     report = write_report(cfg, results, out_dir, wall_s=time.perf_counter() - t0)

@@ -111,3 +111,28 @@ def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
     # the same folder with another config is refused
     with pytest.raises(UserError, match="another config"):
         ablate.run_ablation(config_from_dict(small_config(train={"steps": 3, "seeds": [0]})), tmp_path)
+
+
+@pytest.mark.slow
+def test_ray_executor_on_a_local_instance(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).parent)
+    monkeypatch.syspath_prepend(here)
+    import ray_hooks
+
+    ray_hooks.stand_in_training()  # the driver collects data; cells run in Ray workers
+    env = {"env_vars": {"PYTHONPATH": here + ":" + ":".join(p for p in sys.path if p)},
+           "worker_process_setup_hook": "ray_hooks.stand_in_training"}
+    cfg = config_from_dict(small_config())
+    try:
+        results, report = ablate.run_ablation(cfg, tmp_path, executor="ray", progress=False, ray_runtime_env=env)
+    finally:
+        ray.shutdown()
+    assert sorted(r["name"] for r in results) == ["r2_h0_base_s0", "r2_h2_base_s0"]
+    for r in results:
+        assert (tmp_path / "cells" / r["name"] / "run" / "trained_by_ray_worker").exists()
+        assert r["summary"]["episodes"] == 2
+    assert report.exists()
