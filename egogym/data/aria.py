@@ -296,8 +296,10 @@ class VrsFrames(FrameSource):
         if n < 1:
             raise RecordingError(f"{path}: the '{RGB_LABEL}' stream has no frames")
         self._n = n
-        self.timestamps_ns = np.array([provider.get_image_data_by_index(self.stream, i)[1].capture_timestamp_ns
-                                       for i in range(n)], dtype=np.int64)
+        from projectaria_tools.core.sensor_data import TimeDomain
+        self.timestamps_ns = np.asarray(provider.get_timestamps_ns(self.stream, TimeDomain.DEVICE_TIME), dtype=np.int64)
+        if len(self.timestamps_ns) != n:
+            raise RecordingError(f"{path}: {len(self.timestamps_ns)} timestamps for {n} '{RGB_LABEL}' frames")
         self.mask_dir = None
 
     def image(self, i: int) -> np.ndarray:
@@ -458,16 +460,19 @@ def human_calibration(K: np.ndarray, image_size: tuple[int, int], source: str) -
 def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[int, int] | None = None,
             hands: tuple[str, ...] = ("right",), masks: str = "auto", sam2_checkpoint: str | None = None,
             sam2_config: str | None = None, progress: bool = True, vrs_provider=None,
-            env_args: dict | None = None, log=None) -> list[str]:
+            env_args: dict | None = None, log=None, masker=None) -> list[str]:
     """Convert recordings into `out` (created or appended). A recording that fails prints
-    one line (`log`, default stderr) and the others still convert. Returns demo names."""
+    one line (`log`, default stderr) and the others still convert. Returns demo names.
+
+    masker: an object with `mask(image, points_uv)` used instead of building SAM2 from
+    `sam2_checkpoint` (tests pass a fake with SAM2ImagePredictor's interface wrapped in
+    `Sam2HandMasker`). vrs_provider: factory path -> data_provider-like object."""
     from egogym.data.writer import DemoWriter
 
     log = log or (lambda s: print(s, file=sys.stderr))
     if masks not in ("auto", "recording", "sam2"):
         raise UserError(f"--masks {masks!r}: use auto, recording or sam2")
-    masker = None
-    if masks == "sam2" or (masks == "auto" and sam2_checkpoint):
+    if masker is None and (masks == "sam2" or (masks == "auto" and sam2_checkpoint)):
         from egogym.data.sam2_masks import Sam2HandMasker
         masker = Sam2HandMasker.from_checkpoint(sam2_checkpoint, sam2_config)
     names: list[str] = []
