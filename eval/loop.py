@@ -77,6 +77,8 @@ class EvalConfig:
             raise UserError(f"--max-steps {self.max_steps}: give at least 1")
         if self.videos and self.cameras is not None and "front_img_1" not in self.cameras:
             raise UserError("--videos draws on the Aria image: add front_img_1 to --cameras")
+        if self.workers > 1 and self.backend != "sim":
+            raise UserError(f"--workers {self.workers}: the real backend drives one robot; use --workers 1")
         if self.policy == "scripted" and self.backend != "sim":
             raise UserError("--policy scripted reads the simulator's state: use --backend sim, or give a run directory")
 
@@ -225,7 +227,12 @@ class EpisodeRunner:
                                  self.env_hz)
         on_frame = None if video is None else (
             lambda obs, policy: video.add(obs["front_img_1"], getattr(policy, "last_chunk_xyz", None)))
-        rec = run_episode(self.env, self.policy, seed, episode, self.config, self.repeat, on_frame)
+        try:
+            rec = run_episode(self.env, self.policy, seed, episode, self.config, self.repeat, on_frame)
+        except BaseException:
+            if video is not None:
+                video.discard()
+            raise
         if video is not None:
             video.write()
         return rec

@@ -69,16 +69,26 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 
 def describe_env(config: EvalConfig) -> dict:
-    """The env's configuration for the summary: id, task description, arms, cameras, image size, rates."""
-    env = make_env(config)
-    try:
-        u = env.unwrapped
-        return {"env_id": config.env_id, "backend": config.backend, "task": u.task.describe(), "arms": list(u.arms),
-                "cameras": list(u.cameras), "image_size": list(u.image_size), "control_hz": u.robot.control_hz,
-                "loop_hz": config.loop_hz or u.robot.control_hz,
-                "max_episode_steps": env.spec.max_episode_steps if env.spec is not None else None}
-    finally:
-        env.close()
+    """The env's configuration for the summary: id, task description, arms, cameras, image size, rates.
+
+    Read from the registration and the task, without building an env (on hardware,
+    building one would connect to the robot again)."""
+    import gymnasium as gym
+
+    import egogym  # noqa: F401  (registers the ids)
+    from egogym.env import DEFAULT_CAMERAS
+    from egogym.tasks import make_task
+
+    reg = gym.spec(config.env_id)
+    kwargs = {**reg.kwargs}
+    robot = kwargs.get("robot", egogym.EGOMIMIC)
+    task = make_task(kwargs["task"], **config.task_options) if isinstance(kwargs.get("task"), str) else kwargs["task"]
+    arms = kwargs.get("arms") or task.default_arms
+    return {"env_id": config.env_id, "backend": config.backend, "task": task.describe(), "arms": arms,
+            "cameras": list(config.cameras or DEFAULT_CAMERAS[arms]),
+            "image_size": list(config.image_size or (480, 640)), "control_hz": robot.control_hz,
+            "loop_hz": config.loop_hz or robot.control_hz,
+            "max_episode_steps": config.max_steps or reg.max_episode_steps}
 
 
 def describe_policy(spec: str) -> dict:

@@ -35,7 +35,9 @@ def chunk_points(chunk_xyz: np.ndarray | None) -> np.ndarray | None:
 
 
 class OverlayVideo:
-    """Collects frames of one episode and writes them as an mp4.
+    """Streams the frames of one episode into an mp4 (nothing is buffered: a 40 s episode
+    at 50 Hz is 2000 frames). Frames go to a temp file, renamed by `write`, so a killed
+    run leaves no half video under the final name.
 
     K: 3x3 intrinsics of `front_img_1` at the evaluation's image size (px).
     fps: frames per second of the video (the env's control rate: one frame per step).
@@ -48,7 +50,9 @@ class OverlayVideo:
         self.scale = max(1, -(-MIN_VIDEO_HEIGHT // h))  # ceil
         self.size = (h * self.scale, w * self.scale)
         self.fps = fps
-        self.frames: list[np.ndarray] = []
+        self.frames = 0
+        self._tmp = self.path.with_name(self.path.stem + ".tmp.mp4")
+        self._writer = None
 
     def add(self, image: np.ndarray, chunk_xyz: np.ndarray | None) -> None:
         """Add one frame: `image` (H, W, 3) uint8 Aria RGB; `chunk_xyz` as in the module doc."""
@@ -71,16 +75,25 @@ class OverlayVideo:
                     colour = tuple(int(c) for c in base * fade + 255 * (1 - fade) * 0.3)
                     draw.line([tuple(a), tuple(b)], fill=colour, width=max(1, self.scale))
             img = np.asarray(pil)
-        self.frames.append(img)
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = imageio.get_writer(self._tmp, fps=self.fps, codec="libx264", macro_block_size=2,
+                                              ffmpeg_log_level="error")
+        self._writer.append_data(np.ascontiguousarray(img))
+        self.frames += 1
 
     def write(self) -> Path:
-        """Write the mp4 (through a temp file, so a killed run leaves no half video)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.stem + ".tmp.mp4")
-        with imageio.get_writer(tmp, fps=self.fps, codec="libx264", macro_block_size=2,
-                                ffmpeg_log_level="error") as w:
-            for f in self.frames:
-                w.append_data(f)
-        os.replace(tmp, self.path)
-        self.frames = []
+        """Finish the mp4 and move it to its final name."""
+        if self._writer is None:
+            raise RuntimeError(f"{self.path}: no frames were added")
+        self._writer.close()
+        self._writer = None
+        os.replace(self._tmp, self.path)
         return self.path
+
+    def discard(self) -> None:
+        """Drop an unfinished video (the episode failed)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._tmp.unlink(missing_ok=True)
