@@ -48,6 +48,15 @@ def collect_human(args) -> int:
             if not (folder / "recording.json").is_file():
                 human.record_episode(seed + i, folder)
             folders.append(folder)
+    if out.exists():  # --resume: convert only the episodes the file does not hold yet
+        import h5py
+
+        with h5py.File(out, "r") as f:
+            done = {str(g.attrs.get("recording", "")) for g in f["data"].values()} if "data" in f else set()
+        folders = [p for p in folders if str(p) not in done]
+        if not folders:
+            print(f"{out}: all {episodes} episode(s) already converted")
+            return 0
     names = convert(folders, out, progress=progress, env_args={
         "source": "egogym collect --embodiment human", "task": "object_in_bowl", "seed": seed,
         "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size)})

@@ -19,7 +19,10 @@ Units: metres, microseconds for `tracking_timestamp_us`. Quaternions in MPS file
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,6 +189,21 @@ def _count_rows(path: Path) -> int:
         return max(0, sum(1 for line in f if line.strip()) - 1)
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence the C++ readers' "Loaded #... records" lines (written to fd 1); our own
+    checks report every problem, so nothing is lost."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _import_mps():
     try:
         from projectaria_tools.core import mps
@@ -208,7 +226,8 @@ def read_closed_loop(path: str | Path) -> Trajectory:
         [f"q{a}_world_device" for a in "xyzw"]
     _check_header(path, required, "SLAM closed-loop trajectory")
     mps = _import_mps()
-    poses = mps.read_closed_loop_trajectory(str(path))
+    with _quiet_stdout():
+        poses = mps.read_closed_loop_trajectory(str(path))
     n_rows = _count_rows(path)
     if len(poses) != n_rows or len(poses) < 2:
         raise MpsError(f"{path}: projectaria_tools read {len(poses)} of {n_rows} rows; "
@@ -242,7 +261,7 @@ def read_wrist_and_palm(path: str | Path) -> dict[str, HandTrack]:
     _check_header(path, required, "hand tracking (wrist and palm)")
     mps = _import_mps()
     import warnings
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_stdout():
         warnings.simplefilter("ignore")  # MPS deprecates this file (a UserWarning); we still read it
         rows = mps.hand_tracking.read_wrist_and_palm_poses(str(path))
     n_rows = _count_rows(path)
@@ -273,7 +292,8 @@ def read_hand_tracking_results(path: str | Path) -> dict[str, HandTrack]:
         + [f"t{a}_{side}_landmark_{i}_device" for i in range(21) for a in "xyz"]]
     _check_header(path, required, "hand tracking results")
     mps = _import_mps()
-    rows = mps.hand_tracking.read_hand_tracking_results(str(path))
+    with _quiet_stdout():
+        rows = mps.hand_tracking.read_hand_tracking_results(str(path))
     n_rows = _count_rows(path)
     if len(rows) != n_rows or not rows:
         raise MpsError(f"{path}: projectaria_tools read {len(rows)} of {n_rows} rows; check the rows' values")
