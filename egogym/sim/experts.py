@@ -10,17 +10,26 @@ Experts follow the evaluation's Policy protocol: `reset()`, then `act(obs) -> ac
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+from absl import logging as absl_logging
 from dm_control.utils import inverse_kinematics as ik
 
 from egogym import geometry
 from egogym.sim.scene import toy_half_extents
+from egogym.tasks.base import finger_geoms, geoms_touch
 from egogym.tasks.handover import HandOver
 from egogym.tasks.object_in_bowl import BOWL_HEIGHT, ObjectInBowl
 
 GRASP_TILTS = (0.55, 0.35, 0.75, 0.95, 0.15, 1.2)
+HOLDING_TILTS = GRASP_TILTS + (-0.15, -0.35, -0.55)
+"""Holding a round bar, the gripper may also lean back toward the base about the bar."""
+TABLE_HOLDING_TILTS = (0.0, 0.15, -0.15, 0.3, -0.3, 0.45, -0.45, 0.6)
+"""Leaning about a bar tilts the fingers sideways; near the table the lower finger would
+strike it first, so table grasps lean as little as the wrist allows."""
+BAR_OPEN = 0.6  # gripper opening for the 32 mm bar: clear by about 1 cm on each side
 """Tilts (rad) of the approach axis from straight down, tried in this order. The arms
 hang upside-down, so a slightly forward-leaning grasp keeps the wrist inside its limits."""
 
@@ -30,6 +39,18 @@ SPEED = 0.45  # m/s, mean end-effector speed of transit moves
 
 class IKFailure(RuntimeError):
     pass
+
+
+@contextlib.contextmanager
+def _quiet_ik():
+    # dm_control's IK logs a warning for every unconverged attempt; the expert tries
+    # many on purpose and reports its own failure.
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(level)
 
 
 class ArmIK:
@@ -62,21 +83,45 @@ class ArmIK:
         x = np.sin(tilt) * d + np.cos(tilt) * np.array([0.0, 0.0, -1.0])
         return np.stack([x, g, np.cross(x, g)], axis=1)
 
+    def rotation_holding(self, target: np.ndarray, object_axis: np.ndarray, tilt: float) -> np.ndarray:
+        """Gripper orientation that holds a round bar lying along the horizontal
+        `object_axis` (the gripper's z axis): the approach axis leans by `tilt` about the
+        bar, away from the arm's base. Any tilt keeps the bar where it is."""
+        b = np.array([object_axis[0], object_axis[1], 0.0])
+        b /= np.linalg.norm(b)
+        d = np.append(self.lean(target), 0.0)
+        d -= b * (d @ b)
+        n = np.linalg.norm(d)
+        d = d / n if n > 1e-6 else np.cross([0.0, 0.0, 1.0], b)
+        x = np.sin(tilt) * d + np.cos(tilt) * np.array([0.0, 0.0, -1.0])
+        return np.stack([x, np.cross(b, x), b], axis=1)
+
     def solve(self, target: np.ndarray, grip_axis: np.ndarray, seed: np.ndarray,
-              lean: np.ndarray | None = None) -> np.ndarray:
+              lean: np.ndarray | None = None, tilts: tuple[float, ...] | None = None,
+              holding: bool = False) -> np.ndarray:
         """Joint angles (6,) that put the pinch point at `target` (m, world), within the
         joint limits, closest to `seed`. Both signs of the grip axis are tried (the
-        gripper is symmetric); `lean` as in `rotation`."""
+        gripper is symmetric); `lean` as in `rotation`. `grip_axis` may also be a list of
+        candidate axes (for a toy whose in-hand heading does not matter). With
+        `holding=True` the axis is that of a round bar to hold (see `rotation_holding`)."""
+        axes = [np.asarray(a, float) for a in grip_axis] if isinstance(grip_axis, list) else [np.asarray(grip_axis, float)]
+        tilts = tilts or (HOLDING_TILTS if holding else GRASP_TILTS)
         best, best_cost = None, np.inf
-        # Seeds: the caller's (continuity), then the home pose (a well-conditioned start).
-        for start in (np.asarray(seed, float), np.array(self.spec.home)):
-            for rank, tilt in enumerate(GRASP_TILTS):
-                for g in (grip_axis, -np.asarray(grip_axis)):
-                    quat = geometry.mat_to_quat(self.rotation(target, g, tilt, lean))
+        # Seeds: the caller's (continuity), then the home pose turned toward the target
+        # (a well-conditioned start), then the plain home pose.
+        toward = np.array(self.spec.home)
+        rel = np.asarray(target[:2], float) - self.base_xy
+        toward[0] = np.arctan2(-rel[1], rel[0])  # the base frame is the world's turned about x
+        for start in (np.asarray(seed, float), toward, np.array(self.spec.home)):
+            for rank, tilt in enumerate(tilts):
+                for g in [sign * a for a in axes for sign in (1.0, -1.0)]:
+                    R = self.rotation_holding(target, g, tilt) if holding else self.rotation(target, g, tilt, lean)
+                    quat = geometry.mat_to_quat(R)
                     self.physics.named.data.qpos[self.joints] = start
-                    res = ik.qpos_from_site_pose(self.physics, f"{self.arm}/pinch", target_pos=target,
-                                                 target_quat=quat, joint_names=self.joints, tol=1e-12,
-                                                 max_steps=200, inplace=True)
+                    with _quiet_ik():
+                        res = ik.qpos_from_site_pose(self.physics, f"{self.arm}/pinch", target_pos=target,
+                                                     target_quat=quat, joint_names=self.joints, tol=1e-12,
+                                                     max_steps=200, inplace=True)
                     if not res.success:
                         continue
                     q = self._wrap_near(np.array(self.physics.named.data.qpos[self.joints]), seed)
@@ -199,13 +244,17 @@ class ObjectInBowlExpert:
         lift = grasp + [0, 0, 0.13]
         release = np.array([bowl[0], bowl[1], bowl[2] + BOWL_HEIGHT + hz + 0.02])
         above = release + [0, 0, 0.05]
+        # Over the bowl the toy's heading does not matter: let the wrist take any.
+        any_axis = [np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, np.pi, 8, endpoint=False)]
         q = current[:6]
         frames = []
         pinch = self.backend.pinch_world(self.arm)
-        for target, grip, dur in ((pre, OPEN, _move_time(pinch, pre, 0.6)), (grasp, OPEN, 0.5), (grasp, CLOSED, 0.45),
-                                  (lift, CLOSED, 0.5), (above, CLOSED, _move_time(lift, above)),
-                                  (release, CLOSED, 0.35), (release, OPEN, 0.3), (above, OPEN, 0.3)):
-            q = self.ik.solve(target, axis, q)
+        for target, grip, dur, axes in ((pre, OPEN, _move_time(pinch, pre, 0.6), axis), (grasp, OPEN, 0.5, axis),
+                                        (grasp, CLOSED, 0.45, axis), (lift, CLOSED, 0.5, axis),
+                                        (above, CLOSED, _move_time(lift, above), any_axis),
+                                        (release, CLOSED, 0.35, any_axis), (release, OPEN, 0.3, any_axis),
+                                        (above, OPEN, 0.3, any_axis)):
+            q = self.ik.solve(target, axes, q)
             frames.append(Keyframe(np.append(q, grip), dur))
         return frames
 
@@ -241,73 +290,103 @@ class HandOverExpert:
         current = self._current()
         toy_pos, toy_yaw = task.toy_pose(physics)
         bowl = task.bowl_position(physics)
+        home = np.concatenate([self.backend.spec.arm(a).home_command for a in ("left", "right")])
         if np.linalg.norm(toy_pos[:2] - bowl[:2]) < 0.09 and toy_pos[2] < bowl[2] + BOWL_HEIGHT + 0.03:
-            return JointPlan(current, [Keyframe(current, 0.2)], hz)
+            return JointPlan(current, [Keyframe(current, 0.2)], hz)  # in the bowl: wait for the point
+        held_by_right = geoms_touch(physics, task._toy_geom, finger_geoms(physics, "right"))
         try:
-            return JointPlan(current, self._handover(current, toy_pos, toy_yaw, bowl), hz)
+            if held_by_right and toy_pos[2] > task.table_z + 0.08:
+                # Phase 2, planned from where the bar really is in the right hand.
+                return JointPlan(current, self._transfer(current, physics, bowl), hz)
+            return JointPlan(current, self._pick(current, toy_pos, toy_yaw), hz)
         except IKFailure:
-            home = np.concatenate([self.backend.spec.arm(a).home_command for a in ("left", "right")])
             return JointPlan(current, [Keyframe(home, 1.0)], hz)
 
-    def _handover(self, current, toy_pos, toy_yaw, bowl) -> list[Keyframe]:
-        spec = self.backend.spec
-        ikl, ikr = self.ik["left"], self.ik["right"]
-        ql, qr = current[:6], current[7:13]
-        home_l = np.array(spec.arm("left").home)
-        gl, gr = current[6], current[13]
-        frames: list[Keyframe] = []
+    @staticmethod
+    def _kf(dur, ql, gl, qr, gr) -> Keyframe:
+        return Keyframe(np.concatenate([ql, [gl], qr, [gr]]), dur)
 
-        # Each arm keeps one lean direction while it holds the bar, so the bar stays level.
-        lean = {}
-
-        def add(dur, left=None, right=None):
-            nonlocal ql, qr, gl, gr
-            if left is not None:
-                ql = ikl.solve(left[0], left[1], ql, lean.get("left")) if left[0] is not None else ql
-                gl = left[2]
-            if right is not None:
-                qr = ikr.solve(right[0], right[1], qr, lean.get("right")) if right[0] is not None else qr
-                gr = right[2]
-            frames.append(Keyframe(np.concatenate([ql, [gl], qr, [gr]]), dur))
-
-        # Bar axis points from its right end to its left end (+y side).
+    def _pick(self, current, toy_pos, toy_yaw) -> list[Keyframe]:
+        """Phase 1: the right arm picks the bar near its right end and lifts it to the
+        hand-over point, held along y. The bar is nearly round, so each gripper may lean
+        freely about it and the bar stays level."""
         a = np.array([np.cos(toy_yaw), np.sin(toy_yaw), 0.0])
-        if a[1] < 0:
-            a = -a
-        axis = a[:2]
-        grip = np.array([-axis[1], axis[0]])  # across the bar
-        r_grasp = toy_pos - 0.035 * a + [0, 0, 0.002]
-        lean["right"] = -a[:2]
+        a = -a if a[1] < 0 else a  # from the bar's right end to its left end
+        h_r = np.array([self.HANDOVER_POINT[0], self.HANDOVER_POINT[1], self.env.task.table_z + 0.16])
+        ikr = self.ik["right"]
+        for offset in (0.035, 0.045, 0.025):  # along the bar, from its centre toward the right end
+            r_grasp = toy_pos - offset * a
+            try:
+                q_grasp = ikr.solve(r_grasp, a, current[7:13], holding=True, tilts=TABLE_HOLDING_TILTS)
+                # Close to the base the wrist runs out of range first: come in and leave lower there.
+                q_pre = self._first_reachable(ikr, r_grasp, a, q_grasp, (0.09, 0.06, 0.04), TABLE_HOLDING_TILTS)
+                q_lift = self._first_reachable(ikr, r_grasp, a, q_grasp, (0.12, 0.08, 0.05))
+                q_hand = ikr.solve(h_r, np.array([0.0, 1.0]), q_lift, holding=True)
+                right = [q_pre, q_grasp, q_lift, q_hand]
+                break
+            except IKFailure:
+                continue
+        else:
+            raise IKFailure("right arm: no grasp along the bar is reachable")
+        home_l = np.array(self.backend.spec.arm("left").home)
         pinch_r = self.backend.pinch_world("right")
-        add(_move_time(pinch_r, r_grasp + [0, 0, 0.09], 0.6), right=(r_grasp + [0, 0, 0.09], grip, OPEN))
-        add(0.5, right=(r_grasp, grip, OPEN))
-        add(0.45, right=(r_grasp, grip, CLOSED))
-        add(0.5, right=(r_grasp + [0, 0, 0.12], grip, CLOSED))
-        # In the middle, the bar is held along y: fingers close along x.
-        table_z = self.env.task.table_z
-        h_r = np.array([self.HANDOVER_POINT[0], self.HANDOVER_POINT[1], table_z + 0.16])
-        across = np.array([1.0, 0.0])
-        add(_move_time(r_grasp, h_r), right=(h_r, across, CLOSED))
-        h_l = h_r + [0, 0.07, 0]
-        lean["left"] = np.array([0.0, -1.0])
-        add(1.0, left=(h_l + [0, 0, 0.06], across, OPEN))
-        add(0.5, left=(h_l, across, OPEN))
-        add(0.45, left=(h_l, across, CLOSED))
-        add(0.35, right=(None, None, OPEN))
-        add(0.5, right=(h_r + [0, -0.06, 0.04], across, OPEN))
-        hz = toy_half_extents("bar")[2]
-        release = np.array([bowl[0], bowl[1], bowl[2] + BOWL_HEIGHT + hz + 0.02])
+        kf = self._kf
+        return [
+            kf(_move_time(pinch_r, r_grasp + [0, 0, 0.09], 0.6), home_l, OPEN, right[0], BAR_OPEN),
+            kf(0.5, home_l, OPEN, right[1], BAR_OPEN),
+            kf(0.45, home_l, OPEN, right[1], CLOSED),
+            kf(0.5, home_l, OPEN, right[2], CLOSED),
+            kf(_move_time(r_grasp, h_r), home_l, OPEN, right[3], CLOSED),
+            kf(0.3, home_l, OPEN, right[3], CLOSED),
+        ]
+
+    @staticmethod
+    def _first_reachable(ik_arm: ArmIK, point, axis, seed, heights, tilts=None) -> np.ndarray:
+        """Joints for the first of `heights` (m) above `point` that the arm reaches holding
+        a bar along `axis`."""
+        for h in heights:
+            try:
+                return ik_arm.solve(point + [0, 0, h], axis, seed, holding=True, tilts=tilts)
+            except IKFailure:
+                continue
+        raise IKFailure(f"{ik_arm.arm} arm: nothing reachable above {np.round(point, 3)}")
+
+    def _transfer(self, current, physics, bowl) -> list[Keyframe]:
+        """Phase 2: the left arm takes the bar's left end where the bar actually is, the
+        right lets go and goes home, the left puts the bar in the bowl."""
+        task = self.env.task
+        q = physics.named.data.qpos[task.toy_joint]
+        R = geometry.quat_to_mat(q[3:7])
+        a = R[:, 0] if R[1, 0] >= 0 else -R[:, 0]  # bar axis, toward its left end
+        axis = a[:2]
+        l_grasp = np.asarray(q[:3]) + 0.035 * a
+        bar_hz = toy_half_extents("bar")[2]
         # The left gripper holds the bar 0.035 m left of its centre: aim the centre at the bowl.
-        release_l = release + [0, 0.035, 0]
-        add(_move_time(h_l, release_l + [0, 0, 0.06]), left=(release_l + [0, 0, 0.06], across, CLOSED),
-            right=(None, None, OPEN))
-        frames[-1].command[7:13] = spec.arm("right").home
-        qr = np.array(spec.arm("right").home)
-        add(0.4, left=(release_l, across, CLOSED))
-        add(0.3, left=(None, None, OPEN))
-        add(0.3, left=(release_l + [0, 0, 0.06], across, OPEN))
-        frames.append(Keyframe(np.concatenate([home_l, [OPEN], qr, [OPEN]]), 0.8))
-        return frames
+        release = np.array([bowl[0], bowl[1] + 0.035, bowl[2] + BOWL_HEIGHT + bar_hz + 0.02])
+        ikl, ql, left = self.ik["left"], current[:6], []
+        for target, ax in ((l_grasp + [0, 0, 0.15], axis), (l_grasp + [0, 0, 0.05], axis), (l_grasp, axis),
+                           (release + [0, 0, 0.06], np.array([0.0, 1.0])), (release, np.array([0.0, 1.0]))):
+            ql = ikl.solve(target, ax, ql, holding=True)
+            left.append(ql)
+        qr = current[7:13]
+        pinch_r = self.backend.pinch_world("right")
+        r_retreat = self.ik["right"].solve(pinch_r + [0, -0.06, 0.04], axis, qr, holding=True)
+        home_l, home_r = np.array(self.backend.spec.arm("left").home), np.array(self.backend.spec.arm("right").home)
+        kf = self._kf
+        # The left comes in from above so it never sweeps through the bar.
+        return [
+            kf(0.9, left[0], BAR_OPEN, qr, CLOSED),
+            kf(0.5, left[1], BAR_OPEN, qr, CLOSED),
+            kf(0.6, left[2], BAR_OPEN, qr, CLOSED),
+            kf(0.45, left[2], CLOSED, qr, CLOSED),
+            kf(0.35, left[2], CLOSED, qr, OPEN),
+            kf(0.5, left[2], CLOSED, r_retreat, OPEN),
+            kf(_move_time(l_grasp, release), left[3], CLOSED, home_r, OPEN),
+            kf(0.4, left[4], CLOSED, home_r, OPEN),
+            kf(0.3, left[4], OPEN, home_r, OPEN),
+            kf(0.3, left[3], OPEN, home_r, OPEN),
+            kf(0.8, home_l, OPEN, home_r, OPEN),
+        ]
 
 
 EXPERTS = {"object_in_bowl": ObjectInBowlExpert, "handover": HandOverExpert}

@@ -67,16 +67,20 @@ def _build_arm(arm: ArmSpec, wrist_camera: CameraSpec | None) -> mjcf.RootElemen
         parent = body
     g = arm.gripper
     gripper = parent
-    gripper.add("geom", type="box", size=[0.02, 0.045, 0.018], pos=[g.finger_offset[0] - 0.01, 0, 0],
+    # The palm sits well behind the pinch point so that a held bar never touches it.
+    gripper.add("geom", type="box", size=[0.02, 0.045, 0.018], pos=[g.finger_offset[0] - 0.025, 0, 0],
                 material="robot_accent", mass=0.1)
     gripper.add("site", name="pinch", pos=[g.pinch_offset, 0, 0], size=[0.006], rgba=[1, 0, 0, 0], group=4)
     lo, hi = g.finger_range
     for side, sign in (("left_finger", 1.0), ("right_finger", -1.0)):
         finger = gripper.add("body", name=side, pos=list(g.finger_offset), gravcomp=1)
         finger.add("joint", name=side, type="slide", axis=[0, sign, 0], range=[lo, hi], damping=5.0, armature=0.01)
-        # The pad's inner face sits at FINGER_PAD_INSET inside the slide position.
+        # The pad's inner face sits at FINGER_PAD_INSET inside the slide position; its tip
+        # reaches just past the pinch point, so a toy resting on the table can be pinched
+        # at its middle without the fingertips striking the table first.
+        tip = g.pinch_offset + 0.005 - g.finger_offset[0]
         finger.add("geom", name=f"{side}_pad", type="box", size=[0.022, 0.006, 0.013],
-                   pos=[0.025, sign * (0.006 - FINGER_PAD_INSET), 0], material="robot_finger",
+                   pos=[tip - 0.022, sign * (0.006 - FINGER_PAD_INSET), 0], material="robot_finger",
                    friction=[1.5, 0.05, 0.002], mass=0.03, condim=4)
         model.actuator.add("position", name=side, joint=side, kp=g.kp, ctrlrange=[lo, hi])
     if wrist_camera is not None:
@@ -170,7 +174,8 @@ def toy_half_extents(shape: str) -> tuple[float, float, float]:
 
 
 def add_toy(root: mjcf.RootElement, name: str, shape: str) -> mjcf.Element:
-    """A small free-floating toy of `shape` in TOY_SHAPES (about 40 g)."""
+    """A small free-floating toy of `shape` in TOY_SHAPES (about 40 g): a cube, an
+    upright cylinder, or a round bar lying on its side (for the hand-over)."""
     if shape not in TOY_SHAPES:
         raise ValueError(f"toy shape {shape!r}: choose one of {TOY_SHAPES}")
     body = root.worldbody.add("body", name=name, pos=[0.2, 0.0, 0.8])
@@ -180,6 +185,13 @@ def add_toy(root: mjcf.RootElement, name: str, shape: str) -> mjcf.Element:
     kw = dict(rgba=rgba, mass=0.04, condim=4, friction=[1.2, 0.02, 0.002])
     if shape == "cylinder":
         body.add("geom", name=f"{name}_geom", type="cylinder", size=[hx, hz], **kw)
+    elif shape == "bar":
+        # An octagonal bar lying along the body's x axis: nearly round, so it can be
+        # pinched at any roll, yet it does not roll away on the table as a cylinder would.
+        ring = [(hz * np.cos(a), hz * np.sin(a)) for a in np.pi / 8 + np.arange(8) * np.pi / 4]
+        verts = [c for x in (-hx, hx) for (y, z) in ring for c in (x, y, z)]
+        root.asset.add("mesh", name=f"{name}_mesh", vertex=verts)
+        body.add("geom", name=f"{name}_geom", type="mesh", mesh=f"{name}_mesh", **kw)
     else:
         body.add("geom", name=f"{name}_geom", type="box", size=[hx, hy, hz], **kw)
     return body

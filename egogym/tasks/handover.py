@@ -1,13 +1,14 @@
 """Bimanual hand-over: the right arm picks a bar and passes it to the left, which puts
 it in the bowl.
 
-The bar starts on the right half of the table, the bowl on the left half. A point
+The bar starts right of the middle of the table, the bowl left of it, between the arms. A point
 counts when the bar comes to rest in the bowl after a hand-over: a moment when both
 grippers held the bar off the table. Scoring, re-placing and the 40 s limit are those of
 Object-in-Bowl.
 """
 from __future__ import annotations
 
+import numpy as np
 from dm_control import mjcf
 
 from egogym.tasks.base import Score, finger_geoms, geoms_touch
@@ -17,19 +18,22 @@ from egogym.tasks.object_in_bowl import ObjectInBowl, Region
 class HandOver(ObjectInBowl):
     """Hand the bar from the right gripper to the left one, then into the bowl.
 
-    Arguments: as ObjectInBowl; the toy is always the bar, and both arms act.
+    Arguments: as ObjectInBowl; the toy is always the bar, lying across the table (left
+    to right, within `toy_yaw` of the y axis), and both arms act.
     """
 
     name = "handover"
     default_arms = "both"
 
-    def __init__(self, toy_region: Region = ((0.10, 0.26), (-0.34, -0.20)),
-                 bowl_region: Region = ((0.10, 0.26), (0.20, 0.34)),
-                 rest_steps: int = 10, time_limit_s: float = 40.0, arms: str = "both"):
+    def __init__(self, toy_region: Region = ((0.10, 0.26), (-0.20, -0.08)),
+                 bowl_region: Region = ((0.10, 0.26), (0.08, 0.20)),
+                 rest_steps: int = 10, time_limit_s: float = 40.0, arms: str = "both",
+                 toy_yaw: tuple[float, float] = (np.pi / 2 - 0.6, np.pi / 2 + 0.6)):
         if arms != "both":
             raise ValueError("handover: arms must be 'both' (it is a bimanual task)")
         super().__init__(toys=("bar",), toy_region=toy_region, bowl_region=bowl_region,
-                         min_separation=0.3, rest_steps=rest_steps, time_limit_s=time_limit_s, arms=arms)
+                         min_separation=0.2, rest_steps=rest_steps, time_limit_s=time_limit_s, arms=arms,
+                         toy_yaw=toy_yaw)
         self.handed_over = False
 
     def initialize_episode(self, physics: mjcf.Physics, rng) -> None:

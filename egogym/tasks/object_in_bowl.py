@@ -29,6 +29,7 @@ class ObjectInBowl(Task):
       toy_region, bowl_region: ((x_lo, x_hi), (y_lo, y_hi)) in metres, world frame, where
         the toy and the bowl centre are drawn uniformly.
       min_separation: least distance between toy and bowl centres (m).
+      toy_yaw: (low, high) range of the toy's heading (rad), drawn uniformly.
       rest_steps: control steps the toy must rest in the bowl before the point counts.
     """
 
@@ -39,7 +40,7 @@ class ObjectInBowl(Task):
                  toy_region: Region = ((0.08, 0.30), (-0.36, -0.02)),
                  bowl_region: Region = ((0.08, 0.30), (-0.36, -0.02)),
                  min_separation: float = 0.16, rest_steps: int = 10, time_limit_s: float = 40.0,
-                 arms: str = "right"):
+                 arms: str = "right", toy_yaw: tuple[float, float] = (-np.pi, np.pi)):
         super().__init__()
         for t in toys:
             if t not in TOY_SHAPES:
@@ -48,6 +49,7 @@ class ObjectInBowl(Task):
         self.toy_region = toy_region
         self.bowl_region = bowl_region
         self.min_separation = min_separation
+        self.toy_yaw = toy_yaw
         self.rest_steps = rest_steps
         self.time_limit_s = time_limit_s
         self.arms = ("left", "right") if arms == "both" else (arms,)
@@ -86,7 +88,7 @@ class ObjectInBowl(Task):
         else:
             raise ValueError(f"{self.name}: toy_region leaves no place {self.min_separation} m from the bowl")
         z = self.table_z + toy_half_extents(self.toy)[2] + 0.001
-        set_free_pose(physics, self.toy_joint, np.array([xy[0], xy[1], z]), self._rng.uniform(-np.pi, np.pi))
+        set_free_pose(physics, self.toy_joint, np.array([xy[0], xy[1], z]), self._rng.uniform(*self.toy_yaw))
 
     @property
     def toy_joint(self) -> str:
@@ -139,4 +141,5 @@ class ObjectInBowl(Task):
 
     def describe(self) -> dict:
         return {**super().describe(), "toys": list(self.toys), "toy_region": self.toy_region,
-                "bowl_region": self.bowl_region, "min_separation": self.min_separation}
+                "bowl_region": self.bowl_region, "min_separation": self.min_separation,
+                "toy_yaw": list(self.toy_yaw)}
