@@ -143,7 +143,10 @@ def make_policy(spec: str, env):
     except ImportError as e:
         raise UserError(f"--policy {spec}: trained policies need policies.load_policy, which cannot be imported "
                         f"({e}); install the train extra: pip install -e '.[train]'") from None
-    return load_policy(run_dir, env)
+    try:
+        return load_policy(run_dir, env)
+    except (FileNotFoundError, KeyError, ValueError) as e:  # a checkpoint the loader refuses: one line
+        raise UserError(f"--policy {spec}: {e}") from None
 
 
 def env_rates(env, config: EvalConfig) -> tuple[float, int]:
