@@ -176,14 +176,15 @@ LOWDIM_OBS = tuple(k for k, s in OBS_KEYS.items() if s.kind == "lowdim")
 IMAGE_OBS = tuple(k for k, s in OBS_KEYS.items() if s.kind in ("image", "mask"))
 
 # ---- image compression ------------------------------------------------------------------
-IMAGE_CODECS = ("blosc-lz4hc", "blosc-lz4", "blosc-zstd", "gzip", "lzf", "none")
+IMAGE_CODECS = ("blosc-lz4", "blosc-lz4hc", "blosc-zstd", "gzip", "lzf", "none")
 """Lossless per-frame codecs the writer offers (lossless so that masks and the red line
-survive bit for bit). Measured by bench/data_io.py (docs/BENCHMARKS.md, "Data I/O"): on
-rendered 480x640 frames blosc-lz4hc (level 5, no shuffle) stores about 1/35 of the raw
-bytes and decodes as fast as an uncompressed read; blosc-lz4 writes 10x faster at about
-1/20; zstd and gzip compress a little more but decode 2-3x slower; byte/bit shuffling
-only hurts uint8 images."""
-DEFAULT_IMAGE_CODEC = "blosc-lz4hc"
+survive bit for bit). Measured by bench/data_io.py on rendered 480x640 frames
+(docs/BENCHMARKS.md, "Data I/O"): blosc-lz4 (level 5, no shuffle) stores 1/19 of
+EgoMimic's bytes per step, writes fastest of the compressing codecs (27 ms/step) and
+reads fastest from a cold cache (1.3x the uncompressed layout); lz4hc and zstd/gzip
+compress 2-2.5x more but write 1.5-5x slower and read slower; shuffling only hurts
+uint8 images."""
+DEFAULT_IMAGE_CODEC = "blosc-lz4"
 
 
 def codec_kwargs(codec: str) -> dict:
