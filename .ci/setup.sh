@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets egogym up on a fresh Debian machine: GL libraries for offscreen MuJoCo rendering,
+# a virtual env at .venv, and the package with its training, test and Aria extras.
+# Idempotent: a second run installs nothing new. Used by both README commands and CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GL_PACKAGES="libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgles2"
+missing=""
+for p in $GL_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+# torch==2.13.0 (in the train extra) is the CPU build; never ask for an open range.
+if ! .venv/bin/python -c "import egogym, policies, eval, torch, pytest, projectaria_tools" 2>/dev/null \
+   || [ pyproject.toml -nt .venv/.egogym-installed ]; then
+  echo "setup: installing egogym and its dependencies into .venv (a few minutes the first time)"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[train,test,aria]" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import egogym, policies, eval, torch, pytest, projectaria_tools"
+  touch .venv/.egogym-installed
+fi
+echo "setup: ready (.venv)"

@@ -1,0 +1,103 @@
+"""Env steps per second of egogym/ObjectInBowl-v0 against gym-aloha, in one run.
+
+egogym renders the Aria and the right wrist camera (at 120x160 and at 480x640); the
+reference is gym-aloha's `gym_aloha/AlohaTransferCube-v0` with its default observation,
+run in its own virtual env (it pins mujoco<3.9 and dm-control<1.1), created on first use
+under bench/.aloha-venv. Measurements alternate between the two, round after round, so
+that both see the same machine load; the ratio is of medians.
+
+    python bench/env_throughput.py [--rounds 3] [--steps 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ALOHA_VENV = HERE / ".aloha-venv"
+
+EGOGYM_WORKER = r"""
+import json, sys, time
+import numpy as np, gymnasium as gym, egogym
+h, w, steps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+env = gym.make("egogym/ObjectInBowl-v0", image_size=(h, w), cameras=("front_img_1", "right_wrist_img"))
+env.reset(seed=0)
+rng = np.random.default_rng(0)
+home = env.unwrapped.robot.arm("right").home_command
+acts = [home + rng.normal(0, 0.05, 7) for _ in range(steps)]
+env.step(acts[0])
+t = time.perf_counter()
+for a in acts:
+    env.step(a)
+dt = time.perf_counter() - t
+env.close()
+print(json.dumps({"steps_per_s": steps / dt}))
+"""
+
+ALOHA_WORKER = r"""
+import json, sys, time
+import numpy as np, gymnasium as gym, gym_aloha
+steps = int(sys.argv[1])
+env = gym.make("gym_aloha/AlohaTransferCube-v0")
+env.reset(seed=0)
+rng = np.random.default_rng(0)
+acts = [rng.uniform(-0.05, 0.05, env.action_space.shape) for _ in range(steps)]
+env.step(acts[0])
+t = time.perf_counter()
+for a in acts:
+    env.step(a)
+dt = time.perf_counter() - t
+env.close()
+print(json.dumps({"steps_per_s": steps / dt}))
+"""
+
+
+def ensure_aloha_venv() -> Path:
+    py = ALOHA_VENV / "bin" / "python"
+    if py.exists() and subprocess.run([str(py), "-c", "import gym_aloha"], capture_output=True).returncode == 0:
+        return py
+    print("creating bench/.aloha-venv with gym-aloha (once)...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(ALOHA_VENV)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "gym-aloha==0.1.5"],
+                   check=True)
+    return py
+
+
+def run(cmd: list[str]) -> float:
+    env = {"MUJOCO_GL": "egl", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark worker failed: {' '.join(cmd[:2])}\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])["steps_per_s"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=200)
+    args = ap.parse_args()
+    aloha_py = ensure_aloha_venv()
+    results: dict[str, list[float]] = {"egogym 120x160": [], "egogym 480x640": [], "gym-aloha": []}
+    for r in range(args.rounds):
+        for name, cmd in (
+            ("egogym 120x160", [sys.executable, "-c", EGOGYM_WORKER, "120", "160", str(args.steps)]),
+            ("gym-aloha", [str(aloha_py), "-c", ALOHA_WORKER, str(args.steps)]),
+            ("egogym 480x640", [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps)]),
+        ):
+            results[name].append(run(cmd))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in results.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"\nmedian steps/s over {args.rounds} rounds of {args.steps} steps ({time.strftime('%Y-%m-%d')}):")
+    for k, v in med.items():
+        print(f"  {k:16s} {v:8.1f}")
+    print(f"  ratio egogym 480x640 / gym-aloha: {med['egogym 480x640'] / med['gym-aloha']:.2f}x (target >= 5x)")
+    print(f"  ratio egogym 120x160 / gym-aloha: {med['egogym 120x160'] / med['gym-aloha']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
