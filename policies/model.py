@@ -233,9 +233,11 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def masked_l1(pred: Tensor, target: Tensor, pad_mask: Tensor | None) -> Tensor:
-    """Mean absolute error over valid chunk points. pred, target (B, chunk, D); pad_mask (B, chunk) True = padding."""
-    err = (pred - target).abs()
+    """Mean absolute error over each sample's valid chunk points, then over the batch (every
+    sample weighs the same, so averaging per-rank losses under DDP equals the global loss).
+    pred, target (B, chunk, D); pad_mask (B, chunk) True = padding."""
+    err = (pred - target).abs().mean(-1)  # (B, chunk)
     if pad_mask is None:
         return err.mean()
-    valid = (~pad_mask.bool()).to(err.dtype)[..., None]
-    return (err * valid).sum() / (valid.sum() * err.shape[-1]).clamp(min=1)
+    valid = (~pad_mask.bool()).to(err.dtype)
+    return ((err * valid).sum(1) / valid.sum(1).clamp(min=1)).mean()

@@ -34,7 +34,8 @@ import torch.distributed as dist
 from torch import nn
 
 from egogym.cli import UserError
-from egogym.data.reader import EgoDataset
+from egogym.data.reader import EgoDataset, open_h5_checked
+from egogym.data.schema import read_file_info
 from egogym.data.schema import DataFormatError
 from egogym.data.stats import NormStats
 from policies.batch import BatchPlan, collate, model_inputs, step_generator
@@ -84,12 +85,13 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
 
 def _open(path: Path, split: str, domain: str, keys: list[str]) -> EgoDataset:
     try:
-        ds = EgoDataset(path, split=split, keys=keys)
+        with open_h5_checked(path) as f:
+            found = read_file_info(f, str(path)).domain
+        if found != domain:
+            raise UserError(f"{path} holds {found} data; pass it as --{found}")
+        return EgoDataset(path, split=split, keys=keys)
     except DataFormatError as e:
         raise UserError(str(e)) from None
-    if ds.domain != domain:
-        raise UserError(f"{path} holds {ds.domain} data; pass it as --{ds.domain}")
-    return ds
 
 
 def open_files(cfg: Config, robot: Path, human: Path | None) -> tuple[dict, dict]:

@@ -1,0 +1,85 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from egogym.policy import Policy
+from egogym.spec import EGOMIMIC
+from policies import load_policy
+from policies.checkpoint import CheckpointError
+from policies.config import TemporalEnsemble, preset
+from policies.synthetic import SyntheticEgoData, synthetic_calibration, synthetic_stats
+from policies.train import Trainer
+
+
+class FakeEnv:
+    """The parts of EgoEnv a Policy reads: arms, observation_space, robot, calibration."""
+
+    def __init__(self, keys=("front_img_1", "front_img_1_line", "right_wrist_img")):
+        self.arms, self.robot = ("right",), EGOMIMIC
+        self.calibration = synthetic_calibration((32, 32))
+        sp = {k: gym.spaces.Box(0, 255, (32, 32, 3), np.uint8) for k in keys}
+        sp["joint_positions"] = gym.spaces.Box(-4, 4, (7,), np.float64)
+        self.observation_space = gym.spaces.Dict(sp)
+
+    def obs(self, rng):
+        return {k: (rng.integers(0, 255, s.shape).astype(np.uint8) if s.dtype == np.uint8
+                    else rng.uniform(-0.5, 0.5, s.shape)) for k, s in self.observation_space.spaces.items()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("policy") / "run"
+    r, h = SyntheticEgoData(16, "robot", image_size=(32, 32)), SyntheticEgoData(16, "human", image_size=(32, 32))
+    cfg = preset("smoke").with_overrides({"train.video_frames": 0})
+    Trainer(cfg, {"robot": (r, r), "human": (h, h)}, {"robot": synthetic_stats(r), "human": synthetic_stats(h)},
+            out, 1, progress=False).fit()
+    return out
+
+
+def test_policy_queries_every_k_points_holds_each_point_and_resets(run):
+    env = FakeEnv()
+    pol = load_policy(run, env)
+    assert isinstance(pol, Policy)
+    rng = np.random.default_rng(0)
+    queries, actions = [], []
+    for t in range(120):
+        a = pol.act(env.obs(rng))
+        actions.append(a)
+        if pol.last_query_step == t:
+            queries.append(t)
+    assert queries == [0, 50, 100]  # k=25 chunk points, 2 control steps each: one query a second at 50 Hz
+    assert actions[0].shape == (7,) and np.all(np.isfinite(actions))
+    np.testing.assert_array_equal(actions[0], actions[1])  # each chunk point held for 2 steps
+    assert pol.last_chunk_xyz.shape == (100, 3) and pol.last_chunk_fk_xyz.shape == (100, 3)
+    pol.reset()
+    pol.act(env.obs(rng))
+    assert pol.last_query_step == 0
+
+
+def test_policy_first_action_is_the_first_predicted_point(run):
+    env = FakeEnv()
+    pol = load_policy(run, env)
+    obs = env.obs(np.random.default_rng(1))
+    a = pol.act(obs)
+    joints, _ = pol.predict_chunk(obs)
+    np.testing.assert_allclose(a, joints[0], rtol=1e-6)
+
+
+def test_temporal_ensembling_policy_queries_at_every_chunk_point(run):
+    env = FakeEnv()
+    pol = load_policy(run, env, execution=TemporalEnsemble(0.01))
+    rng = np.random.default_rng(2)
+    q = []
+    for t in range(6):
+        pol.act(env.obs(rng))
+        q.append(pol.last_query_step)
+    assert q == [0, 0, 2, 2, 4, 4]
+
+
+def test_policy_refuses_an_env_without_the_model_inputs(run):
+    with pytest.raises(CheckpointError, match="front_img_1_line"):
+        load_policy(run, FakeEnv(keys=("front_img_1", "right_wrist_img")))
+    env = FakeEnv()
+    env.arms = ("left", "right")
+    with pytest.raises(CheckpointError, match="arm"):
+        load_policy(run, env)
