@@ -24,8 +24,15 @@ ALOHA_VENV = HERE / ".aloha-venv"
 EGOGYM_WORKER = r"""
 import json, sys, time
 import numpy as np, gymnasium as gym, egogym
-h, w, steps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+h, w, steps, quality = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 env = gym.make("egogym/ObjectInBowl-v0", image_size=(h, w), cameras=("front_img_1", "right_wrist_img"))
+if quality:  # what egogym turns off: shadows and 4x multisampling
+    import mujoco
+    b = env.unwrapped.backend
+    b.model.vis.quality.offsamples, b.model.vis.quality.shadowsize = 4, 4096
+    b.model.light_castshadow[:] = 1
+    b._renderer = b._make_renderer()
+    b._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = True
 env.reset(seed=0)
 rng = np.random.default_rng(0)
 home = env.unwrapped.robot.arm("right").home_command
@@ -82,21 +89,26 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     args = ap.parse_args()
     aloha_py = ensure_aloha_venv()
-    results: dict[str, list[float]] = {"egogym 120x160": [], "egogym 480x640": [], "gym-aloha": []}
+    results: dict[str, list[float]] = {"egogym 120x160": [], "egogym 480x640": [], "gym-aloha": [],
+                                       "egogym 480x640 shadows+4xMSAA": []}
     for r in range(args.rounds):
         for name, cmd in (
-            ("egogym 120x160", [sys.executable, "-c", EGOGYM_WORKER, "120", "160", str(args.steps)]),
+            ("egogym 120x160", [sys.executable, "-c", EGOGYM_WORKER, "120", "160", str(args.steps), "0"]),
             ("gym-aloha", [str(aloha_py), "-c", ALOHA_WORKER, str(args.steps)]),
-            ("egogym 480x640", [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps)]),
+            ("egogym 480x640", [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps), "0"]),
+            ("egogym 480x640 shadows+4xMSAA",
+             [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps), "1"]),
         ):
             results[name].append(run(cmd))
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in results.items()), flush=True)
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"\nmedian steps/s over {args.rounds} rounds of {args.steps} steps ({time.strftime('%Y-%m-%d')}):")
     for k, v in med.items():
-        print(f"  {k:16s} {v:8.1f}")
+        print(f"  {k:30s} {v:8.1f}")
     print(f"  ratio egogym 480x640 / gym-aloha: {med['egogym 480x640'] / med['gym-aloha']:.2f}x (target >= 5x)")
     print(f"  ratio egogym 120x160 / gym-aloha: {med['egogym 120x160'] / med['gym-aloha']:.2f}x")
+    print(f"  shadows+4xMSAA cost at 480x640: {med['egogym 480x640'] / med['egogym 480x640 shadows+4xMSAA']:.2f}x "
+          "slower (why observation cameras have them off)")
 
 
 if __name__ == "__main__":

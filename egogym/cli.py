@@ -13,7 +13,6 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("egogym.demo", "run the scripted expert for a few episodes; write a video and a summary"),
     "collect": ("egogym.data.collect", "record scripted robot (or simulated human) episodes to HDF5"),
     "convert": ("egogym.data.aria", "convert Aria recordings (VRS/frames + MPS) to a human HDF5 file"),
     "split": ("egogym.data.commands", "write disjoint train/valid masks into an HDF5 file"),
