@@ -51,6 +51,11 @@ class Backend(Protocol):
         """Release renderers, devices and connections."""
 
 
+DERIVED_VIEWS = {"front_img_1_masked": "front_img_1", "front_img_1_line": "front_img_1"}
+"""Image keys computed from a camera: the Aria image with the arms blacked out, and the
+same plus a red line along the active arms (EgoMimic's cross-embodiment views; one
+drawing function, `egogym.data.overlay.mask_and_line`, for robot and human data)."""
+
 DEFAULT_CAMERAS = {"right": ("front_img_1", "right_wrist_img"), "left": ("front_img_1", "left_wrist_img"),
                    "both": ("front_img_1", "right_wrist_img", "left_wrist_img")}
 
@@ -73,6 +78,9 @@ class EgoEnv(gym.Env):
     - `front_img_1`: Aria RGB (H, W, 3) uint8, linear camera (focal 266.5 px at 480x640,
       scaled with the image size);
     - `right_wrist_img`, `left_wrist_img`: D405 RGB (H, W, 3) uint8 (those asked for);
+    - `front_img_1_masked`, `front_img_1_line` (when asked for in `cameras`): the Aria image
+      with both arms blacked out, and the same with a red line drawn along the active
+      arms (`DERIVED_VIEWS`), as EgoMimic's policies see it;
     - `joint_positions`: (7 * n_arms,) float64, the layout of the action;
     - `ee_pose`: (3 * n_arms,) float64, each arm's pinch point (m) in the current Aria
       camera frame (OpenCV: x right, y down, z forward).
@@ -94,7 +102,8 @@ class EgoEnv(gym.Env):
     - `task`: a task name (`egogym.tasks.TASKS`) or a `Task`; `task_options`: its kwargs.
     - `backend`: "sim" (default) or "real"; `backend_options`: kwargs of RealBackend.
     - `arms`: "right", "left" or "both" (default: the task's).
-    - `cameras`: spec camera names in the observation (default: Aria + the active wrists).
+    - `cameras`: spec camera names and `DERIVED_VIEWS` in the observation (default: Aria +
+      the active wrists).
     - `image_size`: (height, width) of every camera image, default (480, 640).
     - `render_mode`: None or "rgb_array" (the Aria image).
     - `robot`: the `RobotSpec` (default `egogym.spec.EGOMIMIC`); `env.robot` holds it
@@ -119,7 +128,8 @@ class EgoEnv(gym.Env):
         cameras = tuple(cameras) if cameras is not None else DEFAULT_CAMERAS[arms]
         spec = self.robot = robot
         for c in cameras:
-            spec.camera(c)  # raises on an unknown name
+            if c not in DERIVED_VIEWS:
+                spec.camera(c)  # raises on an unknown name
         if len(image_size) != 2 or min(image_size) < 16:
             raise ValueError(f"image_size={tuple(image_size)}: give (height, width), each at least 16 px")
         self.cameras, self.image_size = cameras, (int(image_size[0]), int(image_size[1]))

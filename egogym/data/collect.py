@@ -26,7 +26,6 @@ import numpy as np
 
 from egogym.cli import UserError
 from egogym.data import schema as S
-from egogym.data.overlay import mask_and_line
 from egogym.data.writer import DemoWriter
 
 
@@ -100,7 +99,13 @@ def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0
         raise UserError(f"{out} exists: pass --resume to append its missing episodes, or choose another --out")
     image_size = (int(image_size[0]), int(image_size[1]))
     try:
-        env = EgoEnv(task=task, task_options=task_options, arms=arms, image_size=image_size)
+        from egogym.env import DEFAULT_CAMERAS
+        from egogym.tasks import TASKS
+
+        # An unknown task falls through to EgoEnv, which names the nearest one.
+        arms_layout = arms or getattr(TASKS.get(task), "default_arms", "right")
+        cameras = (*DEFAULT_CAMERAS[arms_layout], S.FRONT_MASKED, S.FRONT_LINE)
+        env = EgoEnv(task=task, task_options=task_options, arms=arms, image_size=image_size, cameras=cameras)
     except (ValueError, KeyError) as e:
         raise UserError(str(e)) from None
     try:
@@ -140,32 +145,16 @@ def record_episode(env, expert, seed: int, limit: int, stop_after_points: int | 
 
     obs[k][t] is the observation the expert acted on at step t; actions["joints"][t]
     the command applied at t; states[t] = [qpos, qvel] when obs[t] was taken."""
-    import mujoco
-
-    from egogym import geometry
-
     backend = env.unwrapped.backend
-    K = env.calibration.K(S.FRONT, env.image_size)
-    arm_geoms = np.concatenate([backend.arm_geom_ids(a.name) for a in backend.spec.arms])
-    geom_type = int(mujoco.mjtObj.mjOBJ_GEOM)
     o, _ = env.reset(seed=seed)
     expert.reset()
-    rec: dict[str, list] = {k: [] for k in (*env.cameras, S.FRONT_MASKED, S.FRONT_LINE, S.JOINT_POSITIONS, S.EE_POSE)}
+    rec: dict[str, list] = {k: [] for k in o}
     joints, states = [], []
     info = {"points": 0, "success": False}
     for _ in range(limit):
         states.append(np.concatenate([backend.data.qpos, backend.data.qvel]))
-        for c in env.cameras:
-            rec[c].append(o[c])
-        rec[S.JOINT_POSITIONS].append(o[S.JOINT_POSITIONS])
-        rec[S.EE_POSE].append(o[S.EE_POSE])
-        seg = backend.render_segmentation(S.FRONT)
-        mask = (seg[..., 1] == geom_type) & np.isin(seg[..., 0], arm_geoms)
-        uv = [geometry.project(K, backend.to_camera(backend.arm_keypoints(a))) for a in env.arms]
-        line_pts = np.concatenate([p for u in uv for p in (u, np.full((1, 2), np.nan))])[:-1]
-        masked, line = mask_and_line(o[S.FRONT], mask, line_pts)
-        rec[S.FRONT_MASKED].append(masked)
-        rec[S.FRONT_LINE].append(line)
+        for k, v in o.items():
+            rec[k].append(v)
         o, _, terminated, truncated, info = env.step(expert.act(o))
         joints.append(info["applied_action"])
         if terminated or truncated or (stop_after_points is not None and info["points"] >= stop_after_points):

@@ -9,6 +9,8 @@ import numpy as np
 from dm_control import mjcf
 
 from egogym import geometry
+from egogym.data.overlay import mask_and_line
+from egogym.env import DERIVED_VIEWS
 from egogym.spec import Calibration, RobotSpec, command_bounds
 from egogym.sim.scene import body_pose, build_robot_scene, calibration_from_model, camera_element_name, camera_pose
 from egogym.tasks.base import Score, Task
@@ -64,6 +66,7 @@ class SimBackend:
         self.lower, self.upper = command_bounds(spec, self.arms)
         self._renderer: mujoco.Renderer | None = None
         self._seg_renderer: mujoco.Renderer | None = None
+        self._arm_geoms: np.ndarray | None = None
         self._targets = {a.name: a.home_command for a in spec.arms}
         self.steps = 0
         _LIVE.add(self)
@@ -112,7 +115,13 @@ class SimBackend:
 
     def observe(self) -> dict[str, np.ndarray]:
         """Observation dict: images of self.cameras, joint_positions, ee_pose (see EgoEnv)."""
-        obs = {c: self.render(c) for c in self.cameras}
+        obs = {c: self.render(c) for c in self.cameras if c not in DERIVED_VIEWS}
+        if any(c in DERIVED_VIEWS for c in self.cameras):
+            front = obs["front_img_1"] if "front_img_1" in obs else self.render("front_img_1")
+            masked, line = self.masked_and_line(front)
+            for c, img in (("front_img_1_masked", masked), ("front_img_1_line", line)):
+                if c in self.cameras:
+                    obs[c] = img
         obs["joint_positions"] = self.joint_positions()
         obs["ee_pose"] = self.ee_pose()
         return obs
@@ -187,6 +196,20 @@ class SimBackend:
             self._seg_renderer.enable_segmentation_rendering()
         self._seg_renderer.update_scene(self.data, camera=self._cam_ids[camera])
         return self._seg_renderer.render()
+
+    def masked_and_line(self, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`front_img_1_masked` and `front_img_1_line` from the Aria image `front`: every arm
+        blacked out by the segmentation render, a red line through the active arms'
+        projected keypoints (one polyline per arm)."""
+        seg = self.render_segmentation("front_img_1")
+        if self._arm_geoms is None:
+            self._arm_geoms = np.concatenate([self.arm_geom_ids(a.name) for a in self.spec.arms])
+        mask = (seg[..., 1] == int(mujoco.mjtObj.mjOBJ_GEOM)) & np.isin(seg[..., 0], self._arm_geoms)
+        K = self.calibration.K("front_img_1", self.image_size)
+        gap = np.full((1, 2), np.nan)  # breaks the polyline between arms
+        uv = [geometry.project(K, self.to_camera(self.arm_keypoints(a))) for a in self.arms]
+        points = np.concatenate([p for u in uv for p in (u, gap)])[:-1]
+        return mask_and_line(front, mask, points)
 
     def arm_geom_ids(self, arm: str) -> np.ndarray:
         """Geom ids of every body of an arm (for segmentation masks)."""

@@ -182,3 +182,17 @@ def test_render_rgb_array():
     frame = env.render()
     assert frame.shape == (*SMALL, 3) and frame.dtype == np.uint8 and frame.std() > 1
     env.close()
+
+
+def test_masked_and_line_views():
+    """The derived Aria views: arms blacked out, a red line along the active arm."""
+    env = make(image_size=(120, 160), cameras=("front_img_1", "front_img_1_masked", "front_img_1_line"))
+    obs, _ = env.reset(seed=0)
+    front, masked, line = obs["front_img_1"], obs["front_img_1_masked"], obs["front_img_1_line"]
+    assert env.observation_space.contains(obs)
+    black = (masked == 0).all(-1)
+    assert black.mean() > 0.01  # the arms occupy part of the view
+    np.testing.assert_array_equal(masked[~black], front[~black])
+    red = (line[..., 0] > 200) & (line[..., 1] < 60) & (line[..., 2] < 60)
+    assert red.sum() > 20 and (red & black).sum() > 0.5 * red.sum()  # the line runs over the masked arm
+    env.close()
