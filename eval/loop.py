@@ -118,8 +118,9 @@ def make_env(config: EvalConfig):
         kwargs["task_options"] = dict(config.task_options)
     if config.image_size is not None:
         kwargs["image_size"] = tuple(config.image_size)
-    if config.cameras is not None:
-        kwargs["cameras"] = tuple(config.cameras)
+    cameras = config.cameras if config.cameras is not None else policy_cameras(config.policy)
+    if cameras is not None:
+        kwargs["cameras"] = tuple(cameras)
     if config.max_steps is not None:
         kwargs["max_episode_steps"] = config.max_steps
     try:
@@ -127,6 +128,21 @@ def make_env(config: EvalConfig):
     except (TypeError, ValueError, KeyError) as e:
         msg = str(e).split(" was raised from the environment creator")[0]
         raise UserError(f"--env {config.env_id} (options {kwargs}): {msg}") from None
+
+
+def policy_cameras(spec: str) -> tuple[str, ...] | None:
+    """The observation cameras a trained policy reads, from its run folder's `config.json`
+    (`model.front_key`, `model.wrist_key`; see policies/checkpoint.py), plus the plain
+    Aria image for videos. None for the scripted expert (the env's default cameras)."""
+    cfg_path = Path(spec) / "config.json"
+    if spec == "scripted" or not cfg_path.is_file():
+        return None
+    try:
+        model = json.loads(cfg_path.read_text())["model"]
+        keys = ["front_img_1", model["front_key"], model.get("wrist_key") or ""]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise UserError(f"{cfg_path}: cannot read the model's camera keys ({e!r}); give --cameras explicitly") from None
+    return tuple(dict.fromkeys(k for k in keys if k))
 
 
 def make_policy(spec: str, env):
@@ -144,7 +160,8 @@ def make_policy(spec: str, env):
         raise UserError(f"--policy {spec}: trained policies need policies.load_policy, which cannot be imported "
                         f"({e}); install the train extra: pip install -e '.[train]'") from None
     try:
-        return load_policy(run_dir, env)
+        # The EgoEnv itself: Gymnasium 1.x wrappers do not forward attributes (arms, robot, calibration).
+        return load_policy(run_dir, env.unwrapped)
     except (FileNotFoundError, KeyError, ValueError) as e:  # a checkpoint the loader refuses: one line
         raise UserError(f"--policy {spec}: {e}") from None
 

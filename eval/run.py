@@ -50,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-option", action="append", metavar="K=V",
                    help="task keyword argument, value as JSON, e.g. toy_region='[[0.08,0.3],[-0.36,-0.02]]'")
     p.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="camera image size (default 480 640)")
-    p.add_argument("--cameras", nargs="+", help="observation cameras (default: the env's)")
+    p.add_argument("--cameras", nargs="+", help="observation cameras (default: those a trained policy reads, from its config.json; "
+                   "the env's default for the scripted expert)")
     p.add_argument("--loop-hz", type=float, help="policy query rate in Hz (default: the env's 50; EgoMimic: 25)")
     p.add_argument("--max-steps", type=int, help="env steps per episode (default: the env's limit, 2000)")
     p.add_argument("--episode-timeout", type=float, help="wall-clock seconds after which an episode stops (status timeout)")
@@ -78,6 +79,7 @@ def describe_env(config: EvalConfig) -> dict:
     import egogym  # noqa: F401  (registers the ids)
     from egogym.env import DEFAULT_CAMERAS
     from egogym.tasks import make_task
+    from eval.loop import policy_cameras
 
     reg = gym.spec(config.env_id)
     kwargs = {**reg.kwargs}
@@ -85,7 +87,7 @@ def describe_env(config: EvalConfig) -> dict:
     task = make_task(kwargs["task"], **config.task_options) if isinstance(kwargs.get("task"), str) else kwargs["task"]
     arms = kwargs.get("arms") or task.default_arms
     return {"env_id": config.env_id, "backend": config.backend, "task": task.describe(), "arms": arms,
-            "cameras": list(config.cameras or DEFAULT_CAMERAS[arms]),
+            "cameras": list(config.cameras or policy_cameras(config.policy) or DEFAULT_CAMERAS[arms]),
             "image_size": list(config.image_size or (480, 640)), "control_hz": robot.control_hz,
             "loop_hz": config.loop_hz or robot.control_hz,
             "max_episode_steps": config.max_steps or reg.max_episode_steps}
