@@ -27,7 +27,7 @@ from policies.batch import images_to_tensor
 from policies.checkpoint import CheckpointError, load_checkpoint
 from policies.config import Execution
 from policies.execution import make_executor
-from policies.kinematics import pinch_in_camera
+from egogym.kinematics import pinch_in_camera
 
 
 class EgoPolicy:

@@ -41,7 +41,7 @@ from egogym.data.stats import NormStats
 from policies.batch import BatchPlan, collate, model_inputs, step_generator
 from policies.checkpoint import CheckpointError, load_checkpoint, load_optimizer, resolve, save_checkpoint
 from policies.config import Config, ConfigError, preset
-from policies.kinematics import pinch_in_camera
+from egogym.kinematics import pinch_in_camera
 from policies.model import EgoACT
 from policies.normalize import MissingStatsError, Normalizer
 from policies.objective import chunk_errors, cotrain_loss

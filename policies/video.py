@@ -2,7 +2,7 @@
 
 Colours as in EgoMimic's validation videos (seed walkthrough):
 - green: the ground-truth xyz chunk stored in the file (`actions_xyz_act`);
-- purple: the joint head's chunk, through forward kinematics (`policies.kinematics`)
+- purple: the joint head's chunk, through forward kinematics (`egogym.kinematics`)
   and `Calibration.T_cam_base` into the Aria camera frame (robot only);
 - red: the pose head's xyz chunk.
 All three are points in the Aria camera frame of time t (m), projected with the

@@ -35,7 +35,7 @@ import numpy as np
 
 from egogym import geometry
 from egogym.cli import UserError
-from egogym.real import kinematics
+from egogym import kinematics
 from egogym.real.config import RealConfig
 from egogym.real.console import OperatorConsole, OperatorQuit, OperatorScore
 from egogym.real.devices import (AriaCamera, ArmDriver, CameraFault, Clock, Drivers, RealSenseCamera, WallClock,

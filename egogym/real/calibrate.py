@@ -15,7 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
-from egogym.real import kinematics
+from egogym import kinematics
 from egogym.real.devices import linear_intrinsics
 from egogym.spec import Calibration, RobotSpec
 

@@ -36,7 +36,7 @@ def test_make_reset_step_observe(rig):
     assert info["time_s"] == pytest.approx(25 / 50)
     # ee_pose is FK of the measured joints through the calibration's T_cam_base
     from egogym import geometry
-    from egogym.real import kinematics
+    from egogym import kinematics
 
     p = kinematics.pinch_in_base(EGOMIMIC.arm("right"), obs["joint_positions"][:6])
     np.testing.assert_allclose(obs["ee_pose"], geometry.transform_points(b.calibration.T_cam_base["right"], p))

@@ -7,7 +7,7 @@ import pytest
 from egogym import geometry
 from egogym.real.backend import load_checked_calibration
 from egogym.real.calibrate import pinch_points, solve_T_cam_base, write_calibration
-from egogym.real.kinematics import axis_rotation
+from egogym.kinematics import axis_rotation
 from egogym.spec import EGOMIMIC
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from egogym import geometry
-from egogym.real import kinematics
+from egogym import kinematics
 from egogym.spec import EGOMIMIC
 
 

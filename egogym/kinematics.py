@@ -1,4 +1,7 @@
-"""Forward kinematics of the ViperX 300 S from the spec's joint declarations.
+"""Forward kinematics of the ViperX 300 S from the spec's joint declarations (numpy only).
+
+Used by the real backend (ee_pose from joint readings), its hand-eye calibration, and the
+policies' validation videos (the joint head's chunk drawn in Aria pixels).
 
 The chain is the one `egogym.spec.VX300S_JOINTS` declares (and the MuJoCo twin is
 built from): each joint's child body sits at `offset` (m) in its parent's frame and
@@ -12,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from egogym import geometry
-from egogym.spec import ArmSpec
+from egogym.spec import ArmSpec, Calibration
 
 
 def axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -50,3 +53,23 @@ def keypoints_in_base(arm: ArmSpec, q: np.ndarray) -> np.ndarray:
     The same points `SimBackend.arm_keypoints` gives (there in the world frame)."""
     Ts = link_poses(arm, q)
     return np.concatenate([np.zeros((1, 3)), Ts[:, :3, 3], pinch_in_base(arm, q)[None]], axis=0)
+
+
+def pinch_in_camera(arms: tuple[ArmSpec, ...], calibration: Calibration, joints: np.ndarray) -> np.ndarray:
+    """Pinch points (m) in the Aria (`front_img_1`) camera frame, OpenCV axes.
+
+    joints: (..., 7 * len(arms)) in the env's layout (per arm 6 joints (rad) + gripper;
+    the gripper does not move the pinch point). Returns (..., 3 * len(arms)), xyz per arm
+    like `ee_pose`, through each arm's `calibration.T_cam_base` (which includes its mount).
+    """
+    joints = np.asarray(joints, dtype=float)
+    if joints.shape[-1] != 7 * len(arms):
+        raise ValueError(f"joints have {joints.shape[-1]} values; {len(arms)} arm(s) take {7 * len(arms)}")
+    flat = joints.reshape(-1, joints.shape[-1])
+    out = []
+    for i, arm in enumerate(arms):
+        if arm.name not in calibration.T_cam_base:
+            raise KeyError(f"calibration has no T_cam_base for arm {arm.name!r} (has {sorted(calibration.T_cam_base)})")
+        p = np.stack([pinch_in_base(arm, q[7 * i: 7 * i + 7]) for q in flat])
+        out.append(geometry.transform_points(np.asarray(calibration.T_cam_base[arm.name], float), p))
+    return np.concatenate(out, axis=-1).reshape(joints.shape[:-1] + (3 * len(arms),))

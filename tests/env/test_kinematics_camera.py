@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from egogym.spec import EGOMIMIC
-from policies.kinematics import pinch_in_camera
+from egogym.kinematics import pinch_in_camera
 
 
 @pytest.fixture(scope="module")
