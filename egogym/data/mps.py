@@ -241,9 +241,27 @@ def read_closed_loop(path: str | Path) -> Trajectory:
     return Trajectory(t_us, T, q)
 
 
-def _hand_arrays(n: int) -> dict:
-    return dict(tracked=np.zeros(n, bool), palm=np.full((n, 3), np.nan), wrist=np.full((n, 3), np.nan),
-                conf=np.full(n, -1.0))
+def _hand_tracks(path: Path, rows: list, palm_wrist) -> dict[str, "HandTrack"]:
+    """Per-hand arrays from projectaria_tools' hand-tracking rows, after checking that it
+    read every row of `path` (its readers skip bad rows silently). palm_wrist(hand) ->
+    (palm, wrist) positions in the device frame (m)."""
+    n_rows = _count_rows(path)
+    if len(rows) != n_rows or not rows:
+        raise MpsError(f"{path}: projectaria_tools read {len(rows)} of {n_rows} rows; check the rows' values")
+    t = np.array([_t_us(r.tracking_timestamp) for r in rows], dtype=np.int64)
+    out = {}
+    for side in HANDS:
+        n = len(rows)
+        tracked, conf = np.zeros(n, bool), np.full(n, -1.0)
+        palm, wrist = np.full((n, 3), np.nan), np.full((n, 3), np.nan)
+        for i, r in enumerate(rows):
+            h = getattr(r, f"{side}_hand")
+            if h is None or h.confidence < 0:
+                continue
+            tracked[i], conf[i] = True, float(h.confidence)
+            palm[i], wrist[i] = (np.asarray(v, float) for v in palm_wrist(h))
+        out[side] = HandTrack(t, tracked, palm, wrist, conf)
+    return out
 
 
 def _t_us(td) -> int:
@@ -264,23 +282,7 @@ def read_wrist_and_palm(path: str | Path) -> dict[str, HandTrack]:
     with warnings.catch_warnings(), _quiet_stdout():
         warnings.simplefilter("ignore")  # MPS deprecates this file (a UserWarning); we still read it
         rows = mps.hand_tracking.read_wrist_and_palm_poses(str(path))
-    n_rows = _count_rows(path)
-    if len(rows) != n_rows or not rows:
-        raise MpsError(f"{path}: projectaria_tools read {len(rows)} of {n_rows} rows; check the rows' values")
-    t = np.array([_t_us(r.tracking_timestamp) for r in rows], dtype=np.int64)
-    out = {}
-    for side in HANDS:
-        a = _hand_arrays(len(rows))
-        for i, r in enumerate(rows):
-            h = getattr(r, f"{side}_hand")
-            if h is None or h.confidence < 0:
-                continue
-            a["tracked"][i] = True
-            a["palm"][i] = np.asarray(h.palm_position_device, float)
-            a["wrist"][i] = np.asarray(h.wrist_position_device, float)
-            a["conf"][i] = float(h.confidence)
-        out[side] = HandTrack(t, a["tracked"], a["palm"], a["wrist"], a["conf"])
-    return out
+    return _hand_tracks(path, rows, lambda h: (h.palm_position_device, h.wrist_position_device))
 
 
 def read_hand_tracking_results(path: str | Path) -> dict[str, HandTrack]:
@@ -294,24 +296,11 @@ def read_hand_tracking_results(path: str | Path) -> dict[str, HandTrack]:
     mps = _import_mps()
     with _quiet_stdout():
         rows = mps.hand_tracking.read_hand_tracking_results(str(path))
-    n_rows = _count_rows(path)
-    if len(rows) != n_rows or not rows:
-        raise MpsError(f"{path}: projectaria_tools read {len(rows)} of {n_rows} rows; check the rows' values")
-    t = np.array([_t_us(r.tracking_timestamp) for r in rows], dtype=np.int64)
-    out = {}
-    for side in HANDS:
-        a = _hand_arrays(len(rows))
-        for i, r in enumerate(rows):
-            h = getattr(r, f"{side}_hand")
-            if h is None or h.confidence < 0:
-                continue
-            lm = np.asarray(h.landmark_positions_device, float).reshape(-1, 3)
-            a["tracked"][i] = True
-            a["palm"][i] = lm[LANDMARK_PALM_CENTER]
-            a["wrist"][i] = lm[LANDMARK_WRIST]
-            a["conf"][i] = float(h.confidence)
-        out[side] = HandTrack(t, a["tracked"], a["palm"], a["wrist"], a["conf"])
-    return out
+    def palm_wrist(h):
+        lm = np.asarray(h.landmark_positions_device, float).reshape(-1, 3)
+        return lm[LANDMARK_PALM_CENTER], lm[LANDMARK_WRIST]
+
+    return _hand_tracks(path, rows, palm_wrist)
 
 
 def find_mps_file(root: Path, name: str) -> Path | None:

@@ -83,3 +83,45 @@ def test_non_increasing_timestamps_are_refused(tmp_path):
     mps.write_closed_loop(path, np.array([0, 1000, 1000, 3000]), _poses(4, np.random.default_rng(3)))
     with pytest.raises(mps.MpsError, match="does not increase"):
         mps.read_closed_loop(path)
+
+
+def test_hand_tracking_results_csv(tmp_path):
+    """`hand_tracking_results.csv` (21 landmarks per hand) read through projectaria_tools:
+    palm = landmark PALM_CENTER, wrist = landmark WRIST, untracked hand = confidence -1."""
+    import csv
+
+    from egogym.data.mps import LANDMARK_PALM_CENTER, LANDMARK_WRIST, read_hand_tracking_results
+
+    cols = ["tracking_timestamp_us"]
+    for side in ("left", "right"):
+        cols += [f"{side}_tracking_confidence"] + [f"t{a}_{side}_landmark_{i}_device" for i in range(21) for a in "xyz"]
+    for side in ("left", "right"):
+        cols += [f"t{a}_{side}_device_wrist" for a in "xyz"] + [f"q{a}_{side}_device_wrist" for a in "xyzw"]
+        cols += [f"n{a}_{side}_{part}_device" for part in ("palm", "wrist") for a in "xyz"]
+    rows = []
+    for k in range(4):
+        r = {c: 0.0 for c in cols}
+        r.update(tracking_timestamp_us=1000 * k, left_tracking_confidence=0.9, right_tracking_confidence=-1,
+                 qw_left_device_wrist=1.0, qw_right_device_wrist=1.0)
+        for i in range(21):
+            for j, a in enumerate("xyz"):
+                r[f"t{a}_left_landmark_{i}_device"] = 0.01 * i + 0.001 * j + k
+        rows.append(r)
+    path = tmp_path / "hand_tracking_results.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    hands = read_hand_tracking_results(path)
+    left, right = hands["left"], hands["right"]
+    assert left.tracked.all() and not right.tracked.any()
+    for k in range(4):
+        np.testing.assert_allclose(left.palm_device[k], 0.01 * LANDMARK_PALM_CENTER + np.array([0, 0.001, 0.002]) + k)
+        np.testing.assert_allclose(left.wrist_device[k], 0.01 * LANDMARK_WRIST + np.array([0, 0.001, 0.002]) + k)
+    np.testing.assert_array_equal(left.t_us, [0, 1000, 2000, 3000])
+    # A missing landmark column gives one line naming the file and the column.
+    with open(path) as f:
+        text = f.read().replace("tx_left_landmark_20_device", "tx_left_landmark_20_devic")
+    path.write_text(text)
+    with pytest.raises(Exception, match="tx_left_landmark_20_device"):
+        read_hand_tracking_results(path)
