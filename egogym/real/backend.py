@@ -94,13 +94,16 @@ class RealBackend:
         `egogym.real.fakes`, for rehearsals) or a `Drivers`;
       console: an OperatorConsole (default: one on stdin/stdout); input_fn: shorthand
         for OperatorConsole(input_fn);
-      clock: a `Clock` (default wall clock); estop: an EmergencyStop.
+      clock: a `Clock` (default wall clock); estop: an EmergencyStop;
+      leader_arms: also connect the WidowX leader arm of every active arm
+        (`leader_names`, `leader_model`; torque off, read-only) into `leader_bots`, for
+        teleoperation (`egogym.real.teleop`). Nothing is ever sent to a leader.
     """
 
     def __init__(self, spec: RobotSpec, task: Task, arms: tuple[str, ...], cameras: tuple[str, ...],
                  image_size: tuple[int, int], *, drivers: str | Drivers = "real",
                  console: OperatorConsole | None = None, input_fn=None, clock: Clock | None = None,
-                 estop: EmergencyStop | None = None, **options: Any):
+                 estop: EmergencyStop | None = None, leader_arms: bool = False, **options: Any):
         self.spec, self.task, self.arms, self.cameras = spec, task, tuple(arms), tuple(cameras)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         try:
@@ -133,6 +136,8 @@ class RealBackend:
         self.drivers = drivers
         self._ros_node = None
         self.arm_drivers: dict[str, ArmDriver] = {}
+        self.leader_arms = bool(leader_arms)
+        self.leader_bots: dict[str, Any] = {}
         self.camera_devices: dict[str, AriaCamera | RealSenseCamera] = {}
         self._estop_ctx: contextlib.ExitStack | None = None
         self._aborted: str | None = None
@@ -159,6 +164,14 @@ class RealBackend:
             bots[a] = d.interbotix_arm.InterbotixManipulatorXS(
                 robot_model=cfg.robot_model, group_name="arm", gripper_name="gripper",
                 robot_name=cfg.robot_names[a], node=self._ros_node)
+        if self.leader_arms:  # created before robot_startup, like the followers (one ROS node)
+            for a in self.arms:
+                if a not in cfg.leader_names:
+                    raise UserError(f"leader_names has no entry for arm {a!r}: add the Interbotix robot_name of "
+                                    f"its WidowX leader to the hardware file")
+                self.leader_bots[a] = d.interbotix_arm.InterbotixManipulatorXS(
+                    robot_model=cfg.leader_model, group_name="arm", gripper_name="gripper",
+                    robot_name=cfg.leader_names[a], node=self._ros_node)
         robot.robot_startup(self._ros_node)
         for a in self.arms:
             drv = ArmDriver(bots[a], self.spec.arm(a), cfg.gripper_motor_range[a], cfg.moving_time, cfg.accel_time)
@@ -271,14 +284,8 @@ class RealBackend:
 
     def finish(self) -> OperatorScore:
         """Arms home, then the operator's score of the episode (with safety statistics in terms)."""
-        self._disarm()
         elapsed = self.time
-        if self._aborted is None and self._episode >= 0:
-            with self.estop.armed():
-                self._move_home(stop_on_estop=True)
-            if self.estop.reason is not None:
-                self.stop_log.record("finish", f"{self.estop.reason} during the move home after the episode",
-                                     episode=self._episode)
+        self.home()
         score = self.console.score(self.task, self._aborted, elapsed)
         score.terms.update({"steps": float(self._steps), "control_rate_hz": self._steps / elapsed if elapsed > 0 else 0.0,
                             "overruns": float(self._overruns), "clamped_steps": float(self.guard.clamped_steps)})
@@ -288,6 +295,25 @@ class RealBackend:
                 f.write(json.dumps({"episode": self._episode, "points": score.points, "success": score.success,
                                     "aborted": score.aborted, "notes": score.notes, "terms": score.terms}) + "\n")
         return score
+
+    def home(self) -> None:
+        """End of an episode without a score: disarm the episode's emergency stop and, unless
+        the episode was aborted (the arms went home then), move the arms home (rate-limited;
+        an emergency stop during the move leaves them where they are, logged)."""
+        self._disarm()
+        if self._aborted is None and self._episode >= 0:
+            with self.estop.armed():
+                self._move_home(stop_on_estop=True)
+            if self.estop.reason is not None:
+                self.stop_log.record("finish", f"{self.estop.reason} during the move home after the episode",
+                                     episode=self._episode)
+
+    def abort(self, reason: str) -> None:
+        """Stop the episode from outside the control step (e.g. a teleoperation leader arm
+        failed): nothing more is sent, the arms go home, the stop is logged with `reason`,
+        and `judge()` reports it."""
+        if self._aborted is None:
+            self._stop("stop", reason)
 
     def observe(self) -> dict[str, np.ndarray]:
         """Camera images (H, W, 3) uint8, joint_positions (7 per arm), ee_pose (3 per arm, m, Aria frame)."""

@@ -36,6 +36,11 @@ class RealConfig:
     start_timeout_s: float = 5.0  # s to wait for each camera's first frame
     safety: SafetyLimits = field(default_factory=SafetyLimits)
     log_dir: str | None = None  # folder for stops.jsonl and operator.jsonl (None: logging only)
+    # Teleoperation (`egogym collect --embodiment real`, egogym.real.teleop); unused by evaluations.
+    leader_names: dict[str, str] = field(default_factory=lambda: {"left": "leader_left", "right": "leader_right"})
+    leader_model: str = "wx250s"  # Interbotix model name of the WidowX leader arms
+    leader_gripper_range: dict[str, tuple[float, float]] = field(default_factory=dict)  # arm -> leader gripper
+    # joint (closed, open) position (rad), mapped to the follower's normalized gripper 0 and 1
 
     def __post_init__(self) -> None:
         if self.aria_interface not in ("usb", "wifi"):
@@ -46,9 +51,10 @@ class RealConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name}={v!r}: give a number of seconds > 0")
-        for arm, rng in self.gripper_motor_range.items():
-            if len(rng) != 2 or not all(math.isfinite(float(x)) for x in rng) or rng[0] == rng[1]:
-                raise ValueError(f"gripper_motor_range[{arm!r}]={rng!r}: give (closed, open) motor positions in rad")
+        for key in ("gripper_motor_range", "leader_gripper_range"):
+            for arm, rng in getattr(self, key).items():
+                if len(rng) != 2 or not all(math.isfinite(float(x)) for x in rng) or rng[0] == rng[1]:
+                    raise ValueError(f"{key}[{arm!r}]={rng!r}: give (closed, open) positions in rad")
 
     def check_for(self, spec: RobotSpec, arms: Sequence[str], cameras: Sequence[str]) -> None:
         """Every active arm and camera has what it needs; raise ValueError naming the missing key."""
@@ -88,6 +94,9 @@ class RealConfig:
         if isinstance(merged.get("safety"), Mapping):
             merged["safety"] = SafetyLimits.from_dict(merged["safety"])
         merged["gripper_motor_range"] = {k: tuple(float(x) for x in v) for k, v in merged["gripper_motor_range"].items()}
+        if "leader_gripper_range" in merged:
+            merged["leader_gripper_range"] = {k: tuple(float(x) for x in v)
+                                              for k, v in merged["leader_gripper_range"].items()}
         if "d405_stream" in merged:
             merged["d405_stream"] = tuple(int(x) for x in merged["d405_stream"])
         merged["calibration"] = str(merged["calibration"])

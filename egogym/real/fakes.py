@@ -20,7 +20,9 @@
 `FakeHardware` builds all of them on one clock and injects faults: a frozen camera
 (counter stops, or the same image with advancing numbers), a dropped camera (the
 driver raises, or frames stop), an arm that raises. Every command an arm receives is
-kept in `FakeArm.sent` for checking.
+kept in `FakeArm.sent` for checking. `FakeLeaderArm` is a WidowX leader arm (an
+`InterbotixManipulatorXS` too, reached by its `leader_names` robot name) whose
+joint_states replay a scripted trajectory; it refuses every command.
 """
 from __future__ import annotations
 
@@ -174,6 +176,81 @@ class FakeArm:
     def gripper_commands(self) -> np.ndarray:
         """(N,) every gripper motor target received (rad)."""
         return np.array([q for kind, q, _ in self.sent if kind == "gripper"], dtype=float)
+
+
+class FakeLeaderCore(FakeCore):
+    """The leader's `core`: joint_states from the scripted trajectory; no joint commands."""
+
+    @property
+    def joint_states(self):
+        o = self._o
+        if o.fail_reads:
+            raise RuntimeError(f"{o.robot_name}: joint_states stopped (xs_sdk node gone)")
+        row = o.current()
+        closed, opened = o.gripper_range
+        grip = closed + float(row[6]) * (opened - closed)
+        return SimpleNamespace(name=list(ARM_JOINT_NAMES) + ["gripper", "left_finger", "right_finger"],
+                               position=[float(x) for x in row[:6]] + [grip, 0.03, -0.03],
+                               velocity=[0.0] * 9, effort=[0.0] * 9)
+
+    def robot_write_joint_command(self, joint_name: str, command: float) -> None:
+        raise AssertionError(f"a command ({joint_name} <- {command}) was sent to leader arm {self._o.robot_name}")
+
+
+class FakeLeaderGroup:
+    def __init__(self, owner: "FakeLeaderArm"):
+        self._o = owner
+
+    def set_joint_positions(self, *a, **k):
+        raise AssertionError(f"set_joint_positions was called on leader arm {self._o.robot_name}")
+
+    def set_trajectory_time(self, *a, **k) -> None:
+        pass
+
+
+class FakeLeaderArm:
+    """A WidowX leader arm moved by a scripted hand: joint_states replay `trajectory`.
+
+    trajectory: (N, 7) rows [6 joint angles (rad), gripper normalized in [0, 1]] at
+    `rate_hz`, starting at the first joint_states read after construction or `script()`;
+    after the last row it holds that row, or with loop=True starts over. The gripper
+    joint reads as `gripper_range` (closed, open) rad interpolated by the normalized value.
+    The default script is a 4 s periodic motion around the follower's home command."""
+
+    def __init__(self, hardware: "FakeHardware", arm_name: str, robot_model: str = "wx250s",
+                 robot_name: str | None = None, **kwargs):
+        self.robot_name, self.robot_model, self.clock = robot_name, robot_model, hardware.clock
+        self.arm_spec: ArmSpec = hardware.spec.arm(arm_name)
+        self.gripper_range = tuple(hardware.leader_gripper_range.get(arm_name, (-0.8, 0.5)))
+        self.fail_reads = False
+        self.reads = 0
+        home = np.asarray(self.arm_spec.home_command, float)
+        t = np.arange(0.0, 4.0, 0.02)
+        wave = np.sin(2 * np.pi * t / 4.0)[:, None]
+        amp = np.array([0.3, 0.15, -0.15, 0.0, 0.2, 0.1])
+        self.script(np.concatenate([home[:6] + wave * amp, np.clip(0.5 + 0.4 * wave, 0, 1)], axis=1), 50.0, loop=True)
+        self.arm = FakeLeaderGroup(self)
+        self.gripper = SimpleNamespace(set_pressure=lambda p: None)
+        self.core = FakeLeaderCore(self)
+        hardware.leaders[arm_name] = self
+
+    def script(self, trajectory: np.ndarray, rate_hz: float = 50.0, loop: bool = False) -> None:
+        """Replace the trajectory ((N, 7), see the class docstring); it starts at the next read."""
+        traj = np.asarray(trajectory, float)
+        if traj.ndim != 2 or traj.shape[1] != 7 or len(traj) < 1:
+            raise ValueError(f"leader trajectory has shape {traj.shape}; give (N, 7)")
+        self.trajectory, self.rate_hz, self.loop = traj, float(rate_hz), loop
+        self._t0: float | None = None
+
+    def current(self) -> np.ndarray:
+        """The row being played now (7,)."""
+        now = self.clock.now()
+        if self._t0 is None:
+            self._t0 = now
+        self.reads += 1
+        k = int(round((now - self._t0) * self.rate_hz))
+        k = k % len(self.trajectory) if self.loop else min(k, len(self.trajectory) - 1)
+        return self.trajectory[k]
 
 
 # ---- RealSense ----------------------------------------------------------------------
@@ -479,6 +556,9 @@ class FakeHardware:
     realsense_devices: dict[str, FakeRsDevice] = field(default_factory=dict)
     aria: FakeAria | None = None
     nodes_started: int = 0
+    leader_names: dict[str, str] = field(default_factory=lambda: {"left": "leader_left", "right": "leader_right"})
+    leader_gripper_range: dict[str, tuple[float, float]] = field(default_factory=dict)
+    leaders: dict[str, FakeLeaderArm] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         w, h, fps = self.d405_stream
@@ -490,7 +570,8 @@ class FakeHardware:
     def for_config(cls, spec: RobotSpec, cfg, clock) -> "FakeHardware":
         """Fakes matching a RealConfig (robot names, serials, stream size)."""
         return cls(spec, clock, dict(cfg.robot_names), dict(cfg.gripper_motor_range), dict(cfg.d405_serials),
-                   tuple(cfg.d405_stream))
+                   tuple(cfg.d405_stream), leader_names=dict(cfg.leader_names),
+                   leader_gripper_range=dict(cfg.leader_gripper_range))
 
     def arm_for_robot_name(self, robot_name: str | None) -> str:
         for arm, name in self.robot_names.items():
@@ -517,7 +598,13 @@ class FakeHardware:
         def shutdown(node=None) -> None:
             hw.nodes_started -= 1
 
-        arm_mod = SimpleNamespace(InterbotixManipulatorXS=lambda **kw: FakeArm(hw, **kw))
+        def manipulator(**kw):
+            for arm, name in hw.leader_names.items():
+                if kw.get("robot_name") == name:
+                    return FakeLeaderArm(hw, arm, **kw)
+            return FakeArm(hw, **kw)
+
+        arm_mod = SimpleNamespace(InterbotixManipulatorXS=manipulator)
         robot_mod = SimpleNamespace(create_interbotix_global_node=make_node, robot_startup=startup,
                                     robot_shutdown=shutdown)
         rs = SimpleNamespace(pipeline=lambda: FakeRsPipeline(hw), config=FakeRsConfig,
