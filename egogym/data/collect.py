@@ -13,7 +13,8 @@ replay. Each episode is committed when it ends; a killed run keeps every finishe
 episode and `--resume` records the missing ones.
 
 `--embodiment human` hands over to the simulated human demonstrator
-(`egogym.data.human_collect.collect_human`).
+(`egogym.data.human_collect.collect_human`); `--embodiment real` to the teleoperation
+recorder of the real robot (`egogym.real.teleop.collect_real`).
 """
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="append the episodes missing from an existing --out")
     parser.add_argument("--image-size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"),
                         help="image height and width in pixels (default 480 640)")
-    parser.add_argument("--embodiment", choices=("robot", "human"), default="robot",
-                        help="robot: scripted ViperX expert; human: the simulated Aria-wearing demonstrator")
+    parser.add_argument("--embodiment", choices=("robot", "human", "real"), default="robot",
+                        help="robot: scripted ViperX expert; human: the simulated Aria-wearing demonstrator; "
+                             "real: teleoperated demos on the real robot (docs/HARDWARE.md)")
     parser.add_argument("--arms", choices=("right", "left", "both"), default=None, help="default: the task's arms")
     parser.add_argument("--prestacked", action="store_true",
                         help="also write EgoMimic's pre-stacked actions_*_act keys (100x the action bytes)")
@@ -48,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop an episode once it has scored this many points")
     parser.add_argument("--codec", choices=S.IMAGE_CODECS, default=S.DEFAULT_IMAGE_CODEC, help="image compression")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    real = parser.add_argument_group("--embodiment real")
+    real.add_argument("--hardware", type=Path, help="hardware JSON of the robot (keys of egogym.real.config.RealConfig)")
+    real.add_argument("--calibration", type=Path, help="calibration JSON (overrides the hardware file's)")
+    real.add_argument("--drivers", choices=("real", "fake"), default="real",
+                      help="fake: rehearse against egogym.real.fakes, no hardware")
+    real.add_argument("--masker", choices=("sam2", "capsule"), default="sam2",
+                      help="arm mask of front_img_1_masked/_line: SAM2 prompted with the projected arm keypoints, "
+                           "or capsule (model-free, rough; for rehearsals)")
+    real.add_argument("--sam2-checkpoint", help="SAM2 checkpoint file for --masker sam2")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +70,14 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError("--embodiment human needs egogym.data.human_collect, which this version lacks") from None
             raise
         return int(human.collect_human(args) or 0)
+    if args.embodiment == "real":
+        try:
+            teleop = importlib.import_module("egogym.real.teleop")
+        except ModuleNotFoundError as e:
+            if e.name == "egogym.real.teleop":
+                raise UserError("--embodiment real needs egogym.real.teleop, which this version lacks") from None
+            raise
+        return int(teleop.collect_real(args) or 0)
     names = collect_robot(args.task, args.episodes, args.seed, args.out, image_size=tuple(args.image_size),
                           resume=args.resume, arms=args.arms, prestacked=args.prestacked,
                           max_steps=args.max_steps, stop_after_points=args.stop_after_points,
