@@ -145,15 +145,79 @@ def policy_cameras(spec: str) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(k for k in keys if k))
 
 
+class HoldPolicy:
+    """`--policy hold`: holds the joint positions measured at the episode's first step
+    (the start pose; on hardware the arms' home). Torch-free; any backend (rehearsals)."""
+
+    def __init__(self):
+        self.q: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.q = None
+
+    def act(self, obs: dict) -> np.ndarray:
+        if self.q is None:
+            self.q = np.asarray(obs["joint_positions"], dtype=np.float64).copy()
+        return self.q.copy()
+
+
+class ReplayPolicy:
+    """`--policy replay:FILE.hdf5[:demo_N]`: one recorded step of the demo's commanded
+    joint targets (`actions`, (T, 7k) rad + normalized grippers) per `act`, then the last
+    one held. At the default --loop-hz (the env's rate) it replays at the recorded speed."""
+
+    def __init__(self, actions: np.ndarray):
+        self.actions, self.k = np.asarray(actions, dtype=np.float64), 0
+
+    def reset(self) -> None:
+        self.k = 0
+
+    def act(self, obs: dict) -> np.ndarray:
+        a = self.actions[min(self.k, len(self.actions) - 1)]
+        self.k += 1
+        return a.copy()
+
+
+def _replay_policy(spec: str, env) -> ReplayPolicy:
+    parts = spec[len("replay:"):].rsplit(":", 1)
+    path, demo = (parts[0], parts[1]) if len(parts) == 2 and parts[1].startswith("demo_") else (spec[7:], "demo_0")
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            g = f.get(f"data/{demo}")
+            if g is None or "actions" not in g:
+                raise UserError(f"--policy {spec}: {path} has no data/{demo}/actions (a robot demo file from "
+                                f"`egogym collect`); name another demo as replay:FILE:demo_N")
+            actions = g["actions"][()]
+            hz = f["data"].attrs.get("control_hz")
+    except OSError as e:
+        raise UserError(f"--policy {spec}: cannot open {path} as HDF5 ({e}); give replay:FILE.hdf5[:demo_N]") from None
+    want = env.action_space.shape
+    if actions.ndim != 2 or actions.shape[1:] != want:
+        raise UserError(f"--policy {spec}: the demo's actions are {actions.shape[1:]} per step, this env takes {want}; "
+                        f"evaluate with the arms the demo was recorded with")
+    env_hz = float(env.unwrapped.robot.control_hz)
+    if hz is not None and abs(float(hz) - env_hz) > 1e-9:
+        raise UserError(f"--policy {spec}: the demo was recorded at {float(hz):g} Hz, the env runs at {env_hz:g} Hz")
+    return ReplayPolicy(actions)
+
+
 def make_policy(spec: str, env):
-    """The policy named by `--policy`: "scripted" or a training run directory."""
+    """The policy named by `--policy`: "scripted", "hold", "replay:FILE.hdf5[:demo_N]" or a
+    training run directory."""
     if spec == "scripted":
         from egogym.sim.experts import make_expert
 
         return make_expert(env)
+    if spec == "hold":
+        return HoldPolicy()
+    if spec.startswith("replay:"):
+        return _replay_policy(spec, env)
     run_dir = Path(spec)
     if not run_dir.is_dir():
-        raise UserError(f"--policy {spec}: neither 'scripted' nor an existing run directory (runs/NAME from `egogym train`)")
+        raise UserError(f"--policy {spec}: neither 'scripted' nor an existing run directory (runs/NAME from "
+                        f"`egogym train`); torch-free ones: 'hold', 'replay:FILE.hdf5[:demo_N]'")
     try:
         from policies import load_policy
     except ImportError as e:

@@ -18,6 +18,9 @@ Record fields (all always present):
   "aborted" (the backend or the operator aborted it), "timeout" (the wall-clock limit
   `--episode-timeout` stopped it early);
 - `reason` (str): why it ended, in words.
+
+Optional fields (written when the record has them): `notes` (str), the operator's notes
+of a real episode.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from egogym.cli import UserError
 
 RECORD_FIELDS = ("seed", "episode", "success", "points", "steps", "sim_seconds", "wall_seconds", "status", "reason")
 STATUSES = ("done", "aborted", "timeout")
+OPTIONAL_FIELDS = ("notes",)
 MACHINE_FIELDS = ("wall_seconds",)
 """Fields that legitimately differ between two runs of the same evaluation."""
 
@@ -43,7 +47,15 @@ def validate_record(rec: dict, where: str) -> dict:
         raise UserError(f"{where}: status {rec['status']!r} is not one of {STATUSES}")
     if not isinstance(rec["seed"], int) or not isinstance(rec["success"], bool):
         raise UserError(f"{where}: seed must be an int and success a bool")
+    if "notes" in rec and not isinstance(rec["notes"], str):
+        raise UserError(f"{where}: notes must be a string")
     return rec
+
+
+def _line(rec: dict) -> bytes:
+    """One log line: the record's fields in RECORD_FIELDS order, then the optional ones it has."""
+    keys = RECORD_FIELDS + tuple(k for k in OPTIONAL_FIELDS if k in rec)
+    return (json.dumps({k: rec[k] for k in keys}) + "\n").encode()
 
 
 def read_records(path: str | Path) -> tuple[list[dict], int]:
@@ -94,8 +106,7 @@ class RecordWriter:
 
     def append(self, rec: dict) -> None:
         validate_record(rec, str(self.path))
-        line = json.dumps({k: rec[k] for k in RECORD_FIELDS}) + "\n"
-        self._f.write(line.encode())
+        self._f.write(_line(rec))
         self._f.flush()
         os.fsync(self._f.fileno())
 
@@ -115,7 +126,7 @@ def rewrite_sorted(path: str | Path, records: Iterable[dict]) -> None:
     tmp = path.with_suffix(".jsonl.tmp")
     with open(tmp, "wb") as f:
         for rec in sorted(records, key=lambda r: r["seed"]):
-            f.write((json.dumps({k: rec[k] for k in RECORD_FIELDS}) + "\n").encode())
+            f.write(_line(rec))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
