@@ -195,7 +195,7 @@ class TeleopRecorder:
                  arms: str | None = None, image_size: Sequence[int] = (480, 640), max_steps: int | None = None,
                  sync_s: float = 3.0, resume: bool = False, image_codec: str | None = None,
                  input_fn: Callable[[str], str] = input, print_fn: Callable[..., None] = print,
-                 masker_label: str | None = None):
+                 masker_label: str | None = None, prestacked: bool = False):
         from egogym.data import schema as S
         from egogym.env import EgoEnv
         from egogym.tasks import TASKS
@@ -242,7 +242,8 @@ class TeleopRecorder:
 
             kw = {"image_codec": image_codec} if image_codec else {}
             self.writer = DemoWriter(self.out, "robot", self.env.calibration, arms=self.env.arms, control_hz=self.hz,
-                                     image_size=self.env.image_size, env_args=env_args, embodiment=EMBODIMENT, **kw)
+                                     image_size=self.env.image_size, env_args=env_args, embodiment=EMBODIMENT,
+                                     write_prestacked=prestacked, **kw)
         except BaseException:
             self.env.close()
             raise
@@ -390,7 +391,8 @@ class TeleopRecorder:
 def collect_real(args: argparse.Namespace) -> int:
     """`egogym collect --embodiment real`: reads episodes, out, resume, hardware,
     calibration, drivers, masker, sam2_checkpoint, task, arms, image_size, max_steps,
-    codec from the collect namespace. Returns the exit code."""
+    codec, prestacked from the collect namespace (seed and stop_after_points do not apply:
+    a person sets the scene and decides when a take is good). Returns the exit code."""
     if not getattr(args, "hardware", None):
         raise UserError("--embodiment real needs --hardware HARDWARE.json (see docs/HARDWARE.md §2)")
     options: dict[str, Any] = {"hardware": str(args.hardware), "drivers": getattr(args, "drivers", None) or "real"}
@@ -402,7 +404,8 @@ def collect_real(args: argparse.Namespace) -> int:
     rec = TeleopRecorder(args.out, options, masker, task=getattr(args, "task", "object_in_bowl"),
                          arms=getattr(args, "arms", None), image_size=tuple(getattr(args, "image_size", (480, 640))),
                          max_steps=getattr(args, "max_steps", None), resume=bool(getattr(args, "resume", False)),
-                         image_codec=getattr(args, "codec", None), masker_label=label)
+                         image_codec=getattr(args, "codec", None), masker_label=label,
+                         prestacked=bool(getattr(args, "prestacked", False)))
     try:
         names = rec.run(int(args.episodes))
     finally:

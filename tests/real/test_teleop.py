@@ -198,6 +198,27 @@ def test_missing_leader_gripper_range_is_one_line(options, tmp_path):
         _recorder(rig, tmp_path / "x.hdf5")
 
 
+def test_sam2_arm_masker_clicks_the_keypoints_inside_the_image():
+    from egogym.data.sam2_masks import Sam2HandMasker
+    from egogym.real.teleop import Sam2ArmMasker
+
+    class Predictor:  # SAM2ImagePredictor's interface
+        def set_image(self, image):
+            self.shape = image.shape[:2]
+
+        def predict(self, point_coords, point_labels, multimask_output):
+            self.points, self.labels = point_coords, point_labels
+            m = np.zeros((1,) + self.shape, np.float32)
+            m[0, :5] = 1.0
+            return m, np.ones(1), None
+
+    pred = Predictor()
+    mask = Sam2ArmMasker(Sam2HandMasker(pred)).mask(
+        np.zeros((24, 32, 3), np.uint8), np.array([[3.0, 4.0], [40.0, 5.0], [np.nan, np.nan], [10.0, 20.0]]))
+    np.testing.assert_allclose(pred.points, [[3.0, 4.0], [10.0, 20.0]])
+    assert list(pred.labels) == [1, 1] and mask.dtype == bool and mask[:5].all() and not mask[5:].any()
+
+
 def test_capsule_masker_and_sam2_needs_a_checkpoint():
     m = CapsuleMasker(radius_px=2.0).mask(np.zeros((24, 32, 3), np.uint8), np.array([[4.0, 4.0], [20.0, 4.0],
                                                                                       [np.nan, np.nan]]))
