@@ -13,13 +13,12 @@ import pytest
 
 from egogym import geometry, kinematics
 from egogym.cli import UserError
-from egogym.data import schema as S
 from egogym.data.commands import validate_file
 from egogym.real.console import OperatorQuit
 from egogym.real.teleop import CapsuleMasker, TeleopRecorder, make_masker
 from egogym.spec import EGOMIMIC
 
-from .conftest import SIZE, Rig, write_calibration
+from .conftest import SIZE, Rig
 
 LEADER_RANGE = (-0.8, 0.5)
 
