@@ -319,6 +319,8 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
         argv[5:5] = ["--human", str(data / f"human_{cell.human}.hdf5")]
     if run_dir.exists():
         argv.append("--resume")
+    if not progress:
+        argv.append("--no-progress")
     _cli(argv, f"training of cell {cell.name}")
     train_s = time.perf_counter() - t0
     ev = EvalConfig(policy=str(run_dir), env_id=cfg.env_id, episodes=cfg.eval.episodes, start_seed=cfg.eval.seed,

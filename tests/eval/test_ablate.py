@@ -133,3 +133,20 @@ def test_ray_executor_on_a_local_instance(tmp_path):
         assert (tmp_path / "cells" / r["name"] / "run" / "trained_by_ray_worker").exists()
         assert r["summary"]["episodes"] == 2
     assert report.exists()
+
+
+@pytest.mark.slow
+def test_small_grid_trains_for_real(tmp_path):
+    pytest.importorskip("torch", reason="training needs the train extra (pip install -e '.[train]')")
+    cfg = config_from_dict(small_config(image_size=[32, 32], train={"preset": "smoke", "steps": 2, "seeds": [0]},
+                                        eval={"episodes": 2, "max_steps": 60, "workers": 1}))
+    results, report = ablate.run_ablation(cfg, tmp_path, progress=False)
+    assert sorted(r["name"] for r in results) == ["r2_h0_base_s0", "r2_h2_base_s0"]
+    for r in results:
+        run = tmp_path / "cells" / r["name"] / "run"
+        assert (run / "LATEST").exists() and (run / "config.json").exists()
+        recs = [json.loads(x) for x in (tmp_path / "cells" / r["name"] / "eval" / "episodes.jsonl").read_text().splitlines()]
+        assert [x["steps"] for x in recs] == [60, 60]
+    co = json.loads((tmp_path / "cells" / "r2_h2_base_s0" / "run" / "config.json").read_text())
+    assert co["train"]["seed"] == 0
+    assert "| 2 | 2 | base |" in report.read_text()
