@@ -9,8 +9,11 @@ the log is rewritten in seed order, so its content does not depend on `workers` 
 
 Rates: the env steps at its control rate (`spec.control_hz`, 50 Hz). The loop queries
 the policy at `loop_hz` (default: the env's rate) and holds each action for
-env_hz / loop_hz env steps; EgoMimic's evaluation is `loop_hz=25`, with the policy
-executing the first 25 of each 100-step chunk (the policy's own execution object).
+env_hz / loop_hz env steps. egogym's own policies expect one `act` per env step:
+the scripted expert plays its plan at 50 Hz, and trained policies (`policies.EgoPolicy`)
+run EgoMimic's 25 Hz schedule themselves (each chunk point held 2 steps, the first 25 of
+100 points executed per query). Keep the default for them. A lower `loop_hz` is for
+policies that act at a lower rate themselves (e.g. a remote policy answering at 25 Hz).
 
 Determinism: everything random in an episode comes from its seed: `env.reset(seed=...)`,
 and, before `policy.reset()`, numpy's global generator and torch's (when torch is

@@ -52,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="camera image size (default 480 640)")
     p.add_argument("--cameras", nargs="+", help="observation cameras (default: those a trained policy reads, from its config.json; "
                    "the env's default for the scripted expert)")
-    p.add_argument("--loop-hz", type=float, help="policy query rate in Hz (default: the env's 50; EgoMimic: 25)")
+    p.add_argument("--loop-hz", type=float, help="policy call rate in Hz, each action held env_hz/loop_hz steps (default: the "
+                   "env's 50; egogym's trained policies run EgoMimic's 25 Hz schedule inside, keep 50 for them)")
     p.add_argument("--max-steps", type=int, help="env steps per episode (default: the env's limit, 2000)")
     p.add_argument("--episode-timeout", type=float, help="wall-clock seconds after which an episode stops (status timeout)")
     p.add_argument("--videos", type=int, default=0, help="write videos of the first N episodes")
