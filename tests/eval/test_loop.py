@@ -138,3 +138,31 @@ def test_video_draws_the_chunk(tmp_path, monkeypatch):
     mid = f[118:123, 110:210]
     red = (mid[..., 0] > 150) & (mid[..., 1] < 110) & (mid[..., 2] < 110)
     assert red.mean() > 0.2
+
+
+def test_lower_loop_rate_holds_each_action():
+    from eval.loop import env_rates, make_env, run_episode
+
+    class Counting:
+        def __init__(self, env):
+            self.home = env.unwrapped.robot.arm("right").home_command
+            self.calls = self.resets = 0
+
+        def reset(self):
+            self.resets += 1
+
+        def act(self, obs):
+            self.calls += 1
+            return self.home
+
+    cfg = EvalConfig(policy="scripted", episodes=1, max_steps=11, loop_hz=25, **SMALL)
+    env = make_env(cfg)
+    try:
+        assert env_rates(env, cfg) == (50.0, 2)
+        pol = Counting(env)
+        rec = run_episode(env, pol, 7, 0, cfg, repeat=2)
+        assert (rec["steps"], pol.calls, pol.resets) == (11, 6, 1)  # 5 full holds + 1 cut by the time limit
+        assert rec["status"] == "done" and rec["reason"] == "time limit (11 steps)"
+        assert rec["sim_seconds"] == pytest.approx(11 / 50)
+    finally:
+        env.close()
