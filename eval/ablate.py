@@ -54,8 +54,11 @@ Config (TOML; every key optional unless marked):
     equal_time = true
     equal_episodes = false
     [[ablations]]                         # optional variants, run at the largest (robot, human) cell
+    name = "no_mask_no_line"              # the raw Aria image instead of EgoMimic's masked + line one
+    train_args = ["--set", "model.front_key=front_img_1"]
+    [[ablations]]
     name = "no_line"
-    train_args = ["--image-key", "front_img_1"]
+    train_args = ["--set", "model.front_key=front_img_1_masked"]
 """
 from __future__ import annotations
 

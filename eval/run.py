@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from egogym.cli import UserError
-from eval.loop import EvalConfig, evaluate, make_env
+from eval.loop import EvalConfig, evaluate
 from eval.metrics import summarize
 
 SUMMARY_FILE = "summary.json"
