@@ -284,9 +284,12 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
         status, reason = "aborted", str(aborted)
     elif status == "done":
         reason = f"time limit ({steps} steps)" if truncated else "ended by the env"
-    return {"seed": int(seed), "episode": int(episode), "success": bool(score.success), "points": int(score.points),
-            "steps": steps, "sim_seconds": float(info.get("time_s", 0.0)),
-            "wall_seconds": round(time.perf_counter() - t0, 3), "status": status, "reason": reason}
+    record = {"seed": int(seed), "episode": int(episode), "success": bool(score.success), "points": int(score.points),
+              "steps": steps, "sim_seconds": float(info.get("time_s", 0.0)),
+              "wall_seconds": round(time.perf_counter() - t0, 3), "status": status, "reason": reason}
+    if getattr(score, "notes", ""):  # the operator's notes, on hardware
+        record["notes"] = str(score.notes)
+    return record
 
 
 class EpisodeRunner:

@@ -98,6 +98,10 @@ def describe_policy(spec: str) -> dict:
     """What identifies the policy: 'scripted', or the run directory and its config file if present."""
     if spec == "scripted":
         return {"kind": "scripted expert"}
+    if spec == "hold":
+        return {"kind": "hold the start pose"}
+    if spec.startswith("replay:"):
+        return {"kind": "replay of recorded joint actions", "source": spec[len("replay:"):]}
     run_dir = Path(spec)
     info: dict = {"kind": "trained", "run_dir": str(run_dir.resolve())}
     for name in ("config.json", "train_config.json"):
