@@ -38,6 +38,7 @@ class EgoPolicy:
     """
 
     def __init__(self, path: str | Path, env, execution: Execution | None = None):
+        env = getattr(env, "unwrapped", env)  # Gymnasium wrappers do not forward arms/robot/calibration
         ck = load_checkpoint(path)
         self.config, self.model, self.normalizer, self.step_trained = ck.config, ck.model, ck.normalizer, ck.step
         self.model.eval()
