@@ -61,23 +61,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     real.add_argument("--sam2-checkpoint", help="SAM2 checkpoint file for --masker sam2")
 
 
+OTHER_EMBODIMENTS = {"human": ("egogym.data.human_collect", "collect_human"),
+                     "real": ("egogym.real.teleop", "collect_real")}
+"""Collectors imported only when asked for: the simulated human (simulate, record, convert)
+and teleoperation on the real robot."""
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.embodiment == "human":
+    if args.embodiment in OTHER_EMBODIMENTS:
+        module_name, function = OTHER_EMBODIMENTS[args.embodiment]
         try:
-            human = importlib.import_module("egogym.data.human_collect")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:
-            if e.name == "egogym.data.human_collect":
-                raise UserError("--embodiment human needs egogym.data.human_collect, which this version lacks") from None
+            if e.name == module_name:
+                raise UserError(f"--embodiment {args.embodiment} needs {module_name}, which this version lacks") from None
             raise
-        return int(human.collect_human(args) or 0)
-    if args.embodiment == "real":
-        try:
-            teleop = importlib.import_module("egogym.real.teleop")
-        except ModuleNotFoundError as e:
-            if e.name == "egogym.real.teleop":
-                raise UserError("--embodiment real needs egogym.real.teleop, which this version lacks") from None
-            raise
-        return int(teleop.collect_real(args) or 0)
+        return int(getattr(module, function)(args) or 0)
     names = collect_robot(args.task, args.episodes, args.seed, args.out, image_size=tuple(args.image_size),
                           resume=args.resume, arms=args.arms, prestacked=args.prestacked,
                           max_steps=args.max_steps, stop_after_points=args.stop_after_points,
