@@ -125,3 +125,21 @@ def test_hand_tracking_results_csv(tmp_path):
     path.write_text(text)
     with pytest.raises(Exception, match="tx_left_landmark_20_device"):
         read_hand_tracking_results(path)
+
+
+def test_collect_embodiment_human_cli(tmp_path):
+    """`egogym collect --embodiment human`: simulate, record, convert in one command; the
+    file validates, and a rerun with --resume adds only the missing episode."""
+    from egogym.cli import main
+    from egogym.data.reader import EgoDataset
+
+    out = tmp_path / "human.hdf5"
+    args = ["collect", "--embodiment", "human", "--seed", "0", "--out", str(out), "--image-size", "48", "64",
+            "--no-progress"]
+    assert main([*args, "--episodes", "1"]) == 0
+    assert main(["validate", str(out)]) == 0
+    assert main([*args, "--episodes", "2", "--resume"]) == 0
+    ds = EgoDataset(out, split="all")
+    assert ds.domain == "human" and len(ds.demos) == 2
+    sample = ds[0]
+    assert sample["actions_xyz_act"].shape == (100, 3) and sample["front_img_1_line"].shape == (48, 64, 3)
