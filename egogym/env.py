@@ -35,6 +35,11 @@ class Backend(Protocol):
     def reset(self, rng: np.random.Generator) -> None:
         """Arms to the start pose; the task's scene set up (sim: placed from rng; real: by a person)."""
 
+    def episode_start(self) -> dict:
+        """JSON-able start placement of the episode set up by the last reset (sim: the task's
+        `Task.episode_start`, metres and radians in the world frame; real: {}, the operator
+        places the objects)."""
+
     def apply(self, command: np.ndarray) -> np.ndarray:
         """Send a joint command for one control period; return the command actually applied."""
 
@@ -112,6 +117,11 @@ class EgoEnv(gym.Env):
     ### Info
     `applied_action`, `points`, `success`, `new_points`, `reward_terms`, `time_s`, and
     `aborted` (a reason or None).
+    `reset` returns `points` (0), `success` (False), `time_s` (0.0) and `start`: the
+    episode's start placement (JSON-able, from `Backend.episode_start`). In sim for
+    ObjectInBowl/HandOver: {"toy": shape, "toy_xy": [x, y] (m), "toy_yaw": heading (rad),
+    "bowl_xy": [x, y] (m)}, world frame, as placed at reset (later re-placements of the toy
+    after a point are not in it); the same seed gives the same start. On hardware: {}.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -155,7 +165,7 @@ class EgoEnv(gym.Env):
         super().reset(seed=seed)
         self.backend.reset(self.np_random)
         self._last_obs = self.backend.observe()
-        return self._last_obs, {"points": 0, "success": False, "time_s": 0.0}
+        return self._last_obs, {"points": 0, "success": False, "time_s": 0.0, "start": self.backend.episode_start()}
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float64)

@@ -254,11 +254,13 @@ def _seed_globals(seed: int) -> None:
 
 def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat: int,
                 on_frame: Callable[[dict, Any], None] | None = None) -> dict:
-    """Roll out one episode; return its record (see `eval.records`).
+    """Roll out one episode; return its record (see `eval.records`), with `start` (the
+    reset info's start placement) when the backend gives one.
 
     on_frame(obs, policy) is called after the reset and after every env step (videos)."""
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed)
+    start = info.get("start") or {}
     _seed_globals(seed)
     policy.reset()
     if on_frame is not None:
@@ -289,6 +291,8 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
               "wall_seconds": round(time.perf_counter() - t0, 3), "status": status, "reason": reason}
     if getattr(score, "notes", ""):  # the operator's notes, on hardware
         record["notes"] = str(score.notes)
+    if start:  # the start placement (sim), for success by region in reports
+        record["start"] = start
     return record
 
 

@@ -20,7 +20,11 @@ Record fields (all always present):
 - `reason` (str): why it ended, in words.
 
 Optional fields (written when the record has them): `notes` (str), the operator's notes
-of a real episode.
+of a real episode; `start` (dict), the episode's start placement from the reset info
+(`info["start"]`, see `EgoEnv`; for ObjectInBowl in sim {"toy", "toy_xy" [x, y] m,
+"toy_yaw" rad, "bowl_xy" [x, y] m}, world frame), written when non-empty. `start` is
+determined by the seed, so it too does not depend on `--workers`. Logs written before
+`start` existed lack it: readers must treat it as not recorded.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from egogym.cli import UserError
 
 RECORD_FIELDS = ("seed", "episode", "success", "points", "steps", "sim_seconds", "wall_seconds", "status", "reason")
 STATUSES = ("done", "aborted", "timeout")
-OPTIONAL_FIELDS = ("notes",)
+OPTIONAL_FIELDS = ("notes", "start")
 MACHINE_FIELDS = ("wall_seconds",)
 """Fields that legitimately differ between two runs of the same evaluation."""
 
@@ -49,6 +53,8 @@ def validate_record(rec: dict, where: str) -> dict:
         raise UserError(f"{where}: seed must be an int and success a bool")
     if "notes" in rec and not isinstance(rec["notes"], str):
         raise UserError(f"{where}: notes must be a string")
+    if "start" in rec and not isinstance(rec["start"], dict):
+        raise UserError(f"{where}: start must be a JSON object (the episode's start placement)")
     return rec
 
 
@@ -138,5 +144,7 @@ def rewrite_sorted(path: str | Path, records: Iterable[dict]) -> None:
 
 
 def comparable(records: Iterable[dict]) -> list[dict]:
-    """Records in seed order without the machine-dependent fields (for equality checks)."""
-    return [{k: r[k] for k in RECORD_FIELDS if k not in MACHINE_FIELDS} for r in sorted(records, key=lambda r: r["seed"])]
+    """Records in seed order without the machine-dependent fields, optional fields included
+    when present (for equality checks)."""
+    keys = tuple(k for k in RECORD_FIELDS + OPTIONAL_FIELDS if k not in MACHINE_FIELDS)
+    return [{k: r[k] for k in keys if k in r} for r in sorted(records, key=lambda r: r["seed"])]

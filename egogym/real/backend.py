@@ -243,6 +243,10 @@ class RealBackend:
         self._estop_ctx = contextlib.ExitStack()
         self._estop_ctx.enter_context(self.estop.armed())
 
+    def episode_start(self) -> dict:
+        """Always {}: on hardware the operator places the objects, and their placement is not measured."""
+        return {}
+
     def apply(self, command: np.ndarray) -> np.ndarray:
         """One control step: wait for the tick, check stop requests and cameras, send the
         command through the safety layer, read the arms. Returns the command sent (after a

@@ -93,6 +93,11 @@ class SimBackend:
         mujoco.mj_forward(m, d)
         self.steps = 0
 
+    def episode_start(self) -> dict:
+        """The task's start placement of the episode set up by the last reset
+        (`Task.episode_start`: metres and radians, world frame; {} for tasks that record none)."""
+        return self.task.episode_start(self.physics)
+
     def apply(self, command: np.ndarray) -> np.ndarray:
         """Clip `command` (7 per active arm) to the limits, hold it for one control period.
 

@@ -59,6 +59,12 @@ class Task(abc.ABC):
     def operator_instructions(self) -> str:
         """What a person sets up before a real episode and how they score it."""
 
+    def episode_start(self, physics: mjcf.Physics) -> dict:
+        """JSON-able start placement of the current episode, as `initialize_episode` made it
+        (e.g. object positions in metres and headings in radians, world frame), for records
+        and analysis by region. Default: {} (the task records none)."""
+        return {}
+
     def describe(self) -> dict:
         """JSON-able description of the task's configuration (for records and reports)."""
         return {"name": self.name, "time_limit_s": self.time_limit_s}

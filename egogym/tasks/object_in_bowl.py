@@ -57,6 +57,7 @@ class ObjectInBowl(Task):
         self._rng = np.random.default_rng(0)
         self.score = Score()
         self._rest = 0
+        self._start: dict = {}
 
     # ---- scene -------------------------------------------------------------------
     def build(self, root: mjcf.RootElement) -> None:
@@ -73,13 +74,18 @@ class ObjectInBowl(Task):
         self.table_z = float(m.body_pos["table"][2] + m.geom_pos["tabletop"][2] + m.geom_size["tabletop"][2])
         bowl_xy = sample_point(rng, self.bowl_region)
         physics.named.data.mocap_pos["bowl"] = [bowl_xy[0], bowl_xy[1], self.table_z]
-        self._place_toy(physics)
+        toy_xy, toy_yaw = self._place_toy(physics)
+        # Kept now: the toy is placed anew after every point, so its pose later is not the start.
+        self._start = {"toy": self.toy, "toy_xy": [float(toy_xy[0]), float(toy_xy[1])], "toy_yaw": float(toy_yaw),
+                       "bowl_xy": [float(bowl_xy[0]), float(bowl_xy[1])]}
         self.score = Score()
         self._rest = 0
         self._fingers = set().union(*(finger_geoms(physics, a) for a in ("left", "right")))
         self._toy_geom = {physics.model.name2id(f"toy_{self.toy}_geom", "geom")}
 
-    def _place_toy(self, physics: mjcf.Physics) -> None:
+    def _place_toy(self, physics: mjcf.Physics) -> tuple[np.ndarray, float]:
+        """Put the toy at rest at a random place of toy_region (at least min_separation from
+        the bowl); return its (x, y) (m, world) and heading (rad)."""
         bowl_xy = np.asarray(physics.named.data.mocap_pos["bowl"][:2])
         for _ in range(1000):
             xy = sample_point(self._rng, self.toy_region)
@@ -88,7 +94,15 @@ class ObjectInBowl(Task):
         else:
             raise ValueError(f"{self.name}: toy_region leaves no place {self.min_separation} m from the bowl")
         z = self.table_z + toy_half_extents(self.toy)[2] + 0.001
-        set_free_pose(physics, self.toy_joint, np.array([xy[0], xy[1], z]), self._rng.uniform(*self.toy_yaw))
+        yaw = float(self._rng.uniform(*self.toy_yaw))
+        set_free_pose(physics, self.toy_joint, np.array([xy[0], xy[1], z]), yaw)
+        return xy, yaw
+
+    def episode_start(self, physics: mjcf.Physics) -> dict:
+        """The placement made by the last `initialize_episode` (not the toy's later re-placements):
+        {"toy": shape, "toy_xy": [x, y] (m), "toy_yaw": heading (rad), "bowl_xy": [x, y] (m)},
+        world frame. {} before the first episode."""
+        return {k: list(v) if isinstance(v, list) else v for k, v in self._start.items()}
 
     @property
     def toy_joint(self) -> str:

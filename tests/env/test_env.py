@@ -196,3 +196,30 @@ def test_masked_and_line_views():
     red = (line[..., 0] > 200) & (line[..., 1] < 60) & (line[..., 2] < 60)
     assert red.sum() > 20 and (red & black).sum() > 0.5 * red.sum()  # the line runs over the masked arm
     env.close()
+
+
+def test_reset_info_start_is_the_seeded_placement():
+    """info["start"]: the placement made at reset (m, rad, world), the same for the same seed,
+    and unchanged when the toy is placed anew after a point."""
+    import json
+
+    a, b = make(cameras=()), make(cameras=())
+    task, physics = a.unwrapped.task, a.unwrapped.backend.physics
+    _, ia = a.reset(seed=11)
+    _, ib = b.reset(seed=11)
+    start = ia["start"]
+    assert start == ib["start"] and json.loads(json.dumps(start)) == start
+    assert set(start) == {"toy", "toy_xy", "toy_yaw", "bowl_xy"} and start["toy"] == task.toy
+    pos, yaw = task.toy_pose(physics)
+    np.testing.assert_allclose(start["toy_xy"], pos[:2], atol=1e-9)
+    assert np.cos(start["toy_yaw"] - yaw) == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_allclose(start["bowl_xy"], task.bowl_position(physics)[:2], atol=1e-9)
+    (x0, x1), (y0, y1) = task.toy_region
+    assert x0 <= start["toy_xy"][0] <= x1 and y0 <= start["toy_xy"][1] <= y1
+    task._place_toy(physics)  # what a scored point does
+    assert not np.allclose(task.toy_pose(physics)[0][:2], start["toy_xy"])
+    assert task.episode_start(physics) == start
+    _, ic = a.reset(seed=12)
+    assert ic["start"]["toy_xy"] != start["toy_xy"]
+    a.close()
+    b.close()

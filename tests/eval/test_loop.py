@@ -40,6 +40,42 @@ def test_records_are_complete_and_ordered(reference):
                for r in reference)
 
 
+def test_records_carry_the_reset_start(reference):
+    """`start` is the reset info's placement for the record's seed (and survives the sorted rewrite)."""
+    from eval.loop import make_env
+
+    env = make_env(EvalConfig(policy="scripted", **SMALL))
+    try:
+        for r in reference[:2]:
+            _, info = env.reset(seed=r["seed"])
+            assert r["start"] == info["start"] and set(r["start"]) == {"toy", "toy_xy", "toy_yaw", "bowl_xy"}
+    finally:
+        env.close()
+    assert len({tuple(r["start"]["toy_xy"]) for r in reference}) == len(reference)
+
+
+def test_no_start_field_without_a_start():
+    """A backend without a start placement (hardware: {}) gives records without `start`."""
+    from eval.loop import run_episode
+
+    class NoStartEnv:
+        unwrapped = property(lambda self: self)
+
+        def reset(self, seed):
+            return {"joint_positions": np.zeros(7)}, {"points": 0, "success": False, "time_s": 0.0, "start": {}}
+
+        def step(self, action):
+            return {"joint_positions": np.zeros(7)}, 0.0, False, True, {"time_s": 0.02, "aborted": None}
+
+        def finish_episode(self):
+            from egogym.tasks.base import Score
+            return Score()
+
+    from eval.loop import HoldPolicy
+    rec = run_episode(NoStartEnv(), HoldPolicy(), 3, 0, EvalConfig(policy="hold"), repeat=1)
+    assert "start" not in rec and rec["steps"] == 1
+
+
 @pytest.mark.slow
 def test_records_independent_of_workers(reference, tmp_path):
     cfg = EvalConfig(policy="scripted", episodes=6, start_seed=500, max_steps=150, workers=2, **SMALL)

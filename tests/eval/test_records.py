@@ -48,3 +48,19 @@ def test_comparable_drops_wall_time_only():
     a, b = [rec(101), rec(100)], [rec(100, wall_seconds=9.0), rec(101, wall_seconds=3.0)]
     assert comparable(a) == comparable(b)
     assert comparable(a) != comparable([rec(100), rec(101, points=3)])
+
+
+def test_start_is_kept_validated_and_compared(tmp_path):
+    log = tmp_path / "episodes.jsonl"
+    start = {"toy": "cube", "toy_xy": [0.1, -0.25], "toy_yaw": 0.5, "bowl_xy": [0.2, -0.1]}
+    with RecordWriter(log) as w:
+        w.append(rec(101, start=start))
+        w.append(rec(100))  # a record without a start (e.g. the real robot)
+    rewrite_sorted(log, read_records(log)[0])
+    back, _ = read_records(log)
+    assert [r["seed"] for r in back] == [100, 101]
+    assert "start" not in back[0] and back[1]["start"] == start
+    assert comparable(back) != comparable([rec(100), rec(101, start={**start, "toy_xy": [0.1, -0.1]})])
+    log.write_text(json.dumps(rec(100, start=[0.1, 0.2])) + "\n")
+    with pytest.raises(UserError, match="start must be a JSON object"):
+        read_records(log)
