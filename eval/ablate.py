@@ -17,7 +17,11 @@ then evaluated. Steps, each resumable:
    last: a cell that has it is finished and a rerun skips it.
 3. the report (`OUT/report.md`, `OUT/scaling.png`, `OUT/results.json`): success against
    human demos with Wilson intervals, the robot-only reference, two-proportion tests of
-   co-trained vs robot-only, and the controls.
+   co-trained vs robot-only, and the controls. When the robot demos' `toy_region` is a
+   strict sub-region of the evaluation's, success is also split by where each evaluation
+   episode's toy started (the record's `start`, see `eval.records`): inside the robot
+   demos' region, or outside it (covered by human demos only), with a two-proportion test
+   of co-trained vs robot-only on the outside episodes (`start_split`).
 
 Controls (REFERENCE §6: one hour of hand data is about 1,400 demos, one hour of robot
 teleoperation about 135): for a co-trained cell (n robot, m human),
@@ -388,6 +392,138 @@ def group_results(results: list[dict]) -> dict[tuple[int, int, str], dict]:
     return {k: pooled(v) for k, v in groups.items()}
 
 
+# ---- success by start region ----------------------------------------------------
+
+Region = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _region(value: Any) -> Region:
+    (x0, x1), (y0, y1) = value
+    return (float(x0), float(x1)), (float(y0), float(y1))
+
+
+def split_regions(cfg: AblationConfig) -> tuple[Region, Region] | None:
+    """(robot demos' toy_region, evaluation's toy_region), ((x_lo, x_hi), (y_lo, y_hi)) in
+    metres, world frame, when the robot's is a strict sub-region of the evaluation's; else
+    None (nothing to split: the robot demos cover every evaluation placement, or the task
+    has no toy_region). Unset options are the task's defaults."""
+    from egogym.tasks import make_task
+
+    try:
+        robot = getattr(make_task(cfg.task, **cfg.data.robot_task_options), "toy_region", None)
+        evaluation = getattr(make_task(cfg.task, **cfg.eval.task_options), "toy_region", None)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"[data] robot_task_options / [eval] task_options for task {cfg.task!r}: {e}") from None
+    if robot is None or evaluation is None:
+        return None
+    r, e = _region(robot), _region(evaluation)
+    inside = all(e[i][0] <= r[i][0] and r[i][1] <= e[i][1] for i in (0, 1))
+    return (r, e) if inside and r != e else None
+
+
+def in_region(xy: Any, region: Region) -> bool:
+    """True if the point (x, y) (m, world) lies in region, borders included."""
+    (x0, x1), (y0, y1) = region
+    return x0 <= float(xy[0]) <= x1 and y0 <= float(xy[1]) <= y1
+
+
+def cell_records(cfg: AblationConfig, result: dict, out_dir: Path) -> list[dict] | None:
+    """The evaluation records of a finished cell (its evaluation seeds only), or None when
+    the episode log is missing or any record lacks `start` (evaluated before records had it)."""
+    from eval.loop import EPISODES_FILE
+    from eval.records import read_records
+
+    c = result["cell"]
+    name = result.get("name") or f"r{c['robot']}_h{c['human']}_{c['variant']}_s{c['seed']}"
+    records, _ = read_records(out_dir / "cells" / name / "eval" / EPISODES_FILE)
+    wanted = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
+    records = [r for r in records if r["seed"] in wanted]
+    if not records or any("toy_xy" not in r.get("start", {}) for r in records):
+        return None
+    return records
+
+
+def _rate(records: list[dict]) -> dict:
+    k, n = sum(bool(r["success"]) for r in records), len(records)
+    return {"successes": k, "episodes": n, "rate": k / n if n else None,
+            "interval": list(wilson_interval(k, n)) if n else None}
+
+
+def start_split(cfg: AblationConfig, results: list[dict], out_dir: Path) -> dict | None:
+    """Success by start region per (robot, human, variant), pooled over training seeds, and
+    two-proportion tests of co-trained vs robot-only (same robot demos) on the episodes whose
+    toy started outside the robot demos' region. None when `split_regions` is None. A group
+    with a cell whose records lack `start` is marked not recorded (never guessed)."""
+    regions = split_regions(cfg)
+    if regions is None:
+        return None
+    robot_region, eval_region = regions
+    by_group: dict[tuple[int, int, str], list[dict]] = {}
+    for r in results:
+        c = r["cell"]
+        by_group.setdefault((c["robot"], c["human"], c["variant"]), []).append(r)
+    groups: dict[tuple[int, int, str], dict] = {}
+    for key, cells in sorted(by_group.items()):
+        per_cell = [cell_records(cfg, r, out_dir) for r in cells]
+        if any(p is None for p in per_cell):
+            missing = sorted(r.get("name") or str(r["cell"]["seed"]) for r, p in zip(cells, per_cell) if p is None)
+            groups[key] = {"recorded": False, "cells_without_start": missing}
+            continue
+        records = [x for p in per_cell for x in p]
+        inside = [x for x in records if in_region(x["start"]["toy_xy"], robot_region)]
+        outside = [x for x in records if not in_region(x["start"]["toy_xy"], robot_region)]
+        groups[key] = {"recorded": True, "inside": _rate(inside), "outside": _rate(outside)}
+    tests = []
+    for (n, m, v), g in groups.items():
+        ref = groups.get((n, 0, "base"))
+        if m == 0 or v != "base" or not g["recorded"] or ref is None or not ref["recorded"]:
+            continue
+        a, b = ref["outside"], g["outside"]
+        if a["episodes"] and b["episodes"]:
+            t = two_proportion_test(a["successes"], a["episodes"], b["successes"], b["episodes"])
+            tests.append({"cotrained": [n, m], "reference_cell": [n, 0], **t.to_dict()})
+    return {"robot_toy_region": robot_region, "eval_toy_region": eval_region, "tests": tests,
+            "groups": [{"robot": k[0], "human": k[1], "variant": k[2], **v} for k, v in groups.items()]}
+
+
+def _split_lines(split: dict) -> list[str]:
+    (rx0, rx1), (ry0, ry1) = split["robot_toy_region"]
+    (ex0, ex1), (ey0, ey1) = split["eval_toy_region"]
+    lines = ["", "## Success by where the toy started", "",
+             f"Robot demos placed the toy in x {rx0:g}..{rx1:g}, y {ry0:g}..{ry1:g} m (world); the evaluation in "
+             f"x {ex0:g}..{ex1:g}, y {ey0:g}..{ey1:g} m. Each evaluation episode is counted by its toy's start "
+             "(the record's `start.toy_xy`): *inside* the robot demos' region, or *outside* it, where only human "
+             "demos showed the toy. Pooled over training seeds, Wilson 95% intervals.", "",
+             "| robot demos | human demos | variant | inside: success | inside 95% CI | outside: success | "
+             "outside 95% CI |", "|---|---|---|---|---|---|---|"]
+
+    def cell(p: dict) -> tuple[str, str]:
+        if not p["episodes"]:
+            return "no episodes", "-"
+        return (f"{p['successes']}/{p['episodes']} = {p['rate']:.1%}",
+                f"{p['interval'][0]:.1%}-{p['interval'][1]:.1%}")
+
+    for g in split["groups"]:
+        head = f"| {g['robot']} | {g['human']} | {g['variant']} |"
+        if not g["recorded"]:
+            lines.append(f"{head} not recorded | - | not recorded | - |")
+            continue
+        (si, ci), (so, co) = cell(g["inside"]), cell(g["outside"])
+        lines.append(f"{head} {si} | {ci} | {so} | {co} |")
+    if any(not g["recorded"] for g in split["groups"]):
+        lines += ["", "Not recorded: these cells were evaluated before episode records carried the start "
+                      "placement; only a new evaluation of their policies with this version can split them."]
+    if split["tests"]:
+        lines += ["", "Co-trained vs robot-only (same robot demos) on the *outside* episodes: two-sided "
+                      "two-proportion z test (pooled) and Fisher's exact test; difference = co-trained - robot-only.",
+                  "", "| co-trained (robot, human) | robot-only (robot, human) | difference | p (z) | p (Fisher) |",
+                  "|---|---|---|---|---|"]
+        for t in split["tests"]:
+            lines.append(f"| {tuple(t['cotrained'])} | {tuple(t['reference_cell'])} | {t['difference']:+.1%} | "
+                         f"{t['p_value']:.3g} | {t['fisher_p_value']:.3g} |")
+    return lines
+
+
 def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra: dict | None = None,
                  wall_s: float | None = None) -> Path:
     """report.md, scaling.png and results.json from finished cells."""
@@ -428,6 +564,9 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
         for t in tests:
             lines.append(f"| {tuple(t['cotrained'])} | {t['reference']} | {tuple(t['reference_cell'])} | "
                          f"{t['difference']:+.1%} | {t['p_value']:.3g} | {t['fisher_p_value']:.3g} |")
+    split = start_split(cfg, results, out_dir)
+    if split is not None:
+        lines += _split_lines(split)
     if extra:
         lines += ["", "## Reference evaluations", ""]
         for label, s in extra.items():
@@ -441,7 +580,7 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
     report.write_text("\n".join(lines))
     plot_scaling(cfg, g, out_dir / "scaling.png")
     (out_dir / "results.json").write_text(json.dumps(
-        {"config": cfg.to_dict(), "cells": results, "tests": tests, "extra": extra or {},
+        {"config": cfg.to_dict(), "cells": results, "tests": tests, "extra": extra or {}, "start_split": split,
          "groups": [{"robot": k[0], "human": k[1], "variant": k[2], **v} for k, v in sorted(g.items())]},
         indent=2) + "\n")
     return report

@@ -150,3 +150,57 @@ def test_small_grid_trains_for_real(tmp_path):
     co = json.loads((tmp_path / "cells" / "r2_h2_base_s0" / "run" / "config.json").read_text())
     assert co["train"]["seed"] == 0
     assert "| 2 | 2 | base |" in report.read_text()
+
+
+def write_cell_log(out_dir, name, outcomes, start=True, seed0=100000):
+    """A cell's episode log from (toy y in m, success) pairs; start=False: an old log without `start`."""
+    from eval.records import RecordWriter
+
+    d = out_dir / "cells" / name / "eval"
+    d.mkdir(parents=True)
+    with RecordWriter(d / "episodes.jsonl") as w:
+        for i, (y, ok) in enumerate(outcomes):
+            r = {"seed": seed0 + i, "episode": i, "success": ok, "points": int(ok), "steps": 10,
+                 "sim_seconds": 0.2, "wall_seconds": 0.1, "status": "done", "reason": "time limit (10 steps)"}
+            if start:
+                r["start"] = {"toy": "cube", "toy_xy": [0.2, y], "toy_yaw": 0.0, "bowl_xy": [0.2, -0.1]}
+            w.append(r)
+
+
+def test_report_splits_success_by_start_region(tmp_path):
+    """Robot demos' toy region y -0.36..-0.19 m; evaluation: the full table. Known counts per region."""
+    from eval.metrics import two_proportion_test, wilson_interval
+
+    cfg = config_from_dict(small_config(data={"robot": [10, 20], "human": [0, 100], "robot_task_options":
+                                              {"toy_region": [[0.08, 0.30], [-0.36, -0.19]]}},
+                                        eval={"episodes": 20}))
+    inner, outer = -0.10, -0.30  # toy y: outside / inside the robot demos' region
+    # robot-only: inside 8/10, outside 1/10; co-trained: inside 7/10, outside 6/10
+    robot_only = [(outer, i < 8) for i in range(10)] + [(inner, i < 1) for i in range(10)]
+    cotrained = [(outer, i < 7) for i in range(9)] + [(-0.19, True)] + [(inner, i < 6) for i in range(10)]
+    write_cell_log(tmp_path, "r10_h0_base_s0", robot_only)
+    write_cell_log(tmp_path, "r10_h100_base_s0", cotrained + [(inner, True)] * 3)  # seeds past the 20: ignored
+    write_cell_log(tmp_path, "r20_h0_base_s0", robot_only, start=False)  # evaluated before `start` existed
+    res = [{"cell": {"robot": n, "human": m, "seed": 0, "variant": "base"}, "name": f"r{n}_h{m}_base_s0",
+            "summary": fake_summary(k, 20)} for n, m, k in ((10, 0, 9), (10, 100, 14), (20, 0, 9))]
+    write_report(cfg, res, tmp_path)
+    split = json.loads((tmp_path / "results.json").read_text())["start_split"]
+    g = {(x["robot"], x["human"]): x for x in split["groups"]}
+    assert g[(10, 0)]["inside"]["successes"] == 8 and g[(10, 0)]["outside"]["successes"] == 1
+    assert g[(10, 100)]["inside"]["successes"] == 8 and g[(10, 100)]["inside"]["episodes"] == 10  # border counts inside
+    assert g[(10, 100)]["outside"] == {"successes": 6, "episodes": 10, "rate": 0.6,
+                                       "interval": list(wilson_interval(6, 10))}
+    assert g[(20, 0)] == {"robot": 20, "human": 0, "variant": "base", "recorded": False,
+                          "cells_without_start": ["r20_h0_base_s0"]}
+    (t,) = split["tests"]
+    assert t["cotrained"] == [10, 100] and t["reference_cell"] == [10, 0]
+    assert t["difference"] == pytest.approx(0.5) and t["p_value"] == pytest.approx(two_proportion_test(1, 10, 6, 10).p_value)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Success by where the toy started" in md
+    assert "| 10 | 0 | base | 8/10 = 80.0% | 49.0%-94.3% | 1/10 = 10.0% | 1.8%-40.4% |" in md
+    assert "| 20 | 0 | base | not recorded | - | not recorded | - |" in md
+    # robot demos on the evaluation's own region: nothing to split, no section
+    same = config_from_dict(small_config(data={"robot": [10], "human": [0, 100]}, eval={"episodes": 20}))
+    write_report(same, res[:2], tmp_path)
+    assert "where the toy started" not in (tmp_path / "report.md").read_text()
+    assert json.loads((tmp_path / "results.json").read_text())["start_split"] is None
