@@ -8,9 +8,14 @@ human does not need it: its masks come from segmentation rendering.
     mask = masker.mask(image, points_uv)   # (H, W) bool
 
 `points_uv` are the projections of the tracked wrist and palm into the (upright,
-undistorted) image, continuous pixel coordinates (u right, v down); each is a
-positive (foreground) click for SAM2. torch is imported only by the sam2 package, only
-when `from_checkpoint` runs.
+undistorted) image, continuous pixel coordinates (u right, v down, (0, 0) the top-left
+corner of the top-left pixel, as everywhere in egogym); each is a positive (foreground)
+click for SAM2. SAM2 takes clicks as pixel indices (the centre of the top-left pixel is
+(0, 0): its prompt encoder adds the half pixel), so they are passed as `points_uv - 0.5`.
+torch is imported only by the sam2 package, only when `from_checkpoint` runs.
+
+Tested against SAM2 itself (a randomly initialised model from the package's own config,
+in the separate `.venv-sam2`) by tests/human/test_sam2_real.py.
 """
 from __future__ import annotations
 
@@ -48,7 +53,13 @@ class Sam2HandMasker:
         except ImportError as e:
             raise UserError(f"SAM2 masks need the 'sam2' package ({e.name} is missing): install it as "
                             "docs/HUMAN_DATA.md says (torch + torchvision, SAM2_BUILD_CUDA=0)") from None
-        model = build_sam2(config or DEFAULT_CONFIG, ckpt_path=str(path), device=device)
+        config = config or DEFAULT_CONFIG
+        try:
+            model = build_sam2(config, ckpt_path=str(path), device=device)
+        except Exception as e:  # hydra, torch.load and load_state_dict errors run over many lines
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise UserError(f"--sam2-checkpoint {path} with --sam2-config {config}: not a matching SAM2 "
+                            f"checkpoint and config ({type(e).__name__}{': ' + first if first else ''})") from None
         return cls(SAM2ImagePredictor(model))
 
     def mask(self, image: np.ndarray, points_uv: np.ndarray) -> np.ndarray:
@@ -61,7 +72,7 @@ class Sam2HandMasker:
         if len(pts) == 0:
             return np.zeros((h, w), bool)
         self.predictor.set_image(image)
-        masks, scores, _ = self.predictor.predict(point_coords=pts, point_labels=np.ones(len(pts), np.int32),
+        masks, scores, _ = self.predictor.predict(point_coords=pts - 0.5, point_labels=np.ones(len(pts), np.int32),
                                                   multimask_output=False)
         masks = np.asarray(masks)
         if masks.ndim == 3:
