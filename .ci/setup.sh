@@ -29,4 +29,20 @@ if ! .venv/bin/python -c "import egogym, policies, eval, torch, pytest, projecta
   .venv/bin/python -c "import egogym, policies, eval, torch, pytest, projectaria_tools, ray"
   touch .venv/.egogym-installed
 fi
-echo "setup: ready (.venv)"
+
+# SAM2 needs torch 2.14.1 + torchvision, which cannot share .venv's torch 2.13.0: a venv of its own
+# for tests/human/test_sam2_real.py (REFERENCE §9). triton (brought by that torch build) is removed:
+# its LLVM clashes with Mesa's llvmpipe EGL that egogym loads (segfault); SAM2 on a CPU never uses it.
+if ! .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks" 2>/dev/null; then
+  echo "setup: creating .venv-sam2 for the SAM2 test (about 2 minutes the first time)"
+  [ -x .venv-sam2/bin/python ] || python3 -m venv .venv-sam2
+  S2PIP=".venv-sam2/bin/pip install -q --disable-pip-version-check"
+  { $S2PIP torch==2.14.1 torchvision==0.29.1 setuptools wheel
+    SAM2_BUILD_CUDA=0 $S2PIP --no-build-isolation sam2==1.1.0
+    $S2PIP mujoco==3.17.0 dm-control==1.0.50 gymnasium==1.4.0
+    $S2PIP --no-deps -e .
+    .venv-sam2/bin/pip uninstall -q -y triton; } 2>&1 \
+    | grep -v "^WARNING: Location\|^ERROR: pip's dependency resolver\|^egogym 0.1.0 requires" || true
+  .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks"
+fi
+echo "setup: ready (.venv, .venv-sam2)"
