@@ -4,6 +4,9 @@
 # Idempotent: a second run installs nothing new. Used by both README commands and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --tests: also build .venv-sam2 for the SAM2 integration test (the main job does not need it).
+WITH_SAM2=0
+[ "${1:-}" = "--tests" ] && WITH_SAM2=1
 
 GL_PACKAGES="libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgles2"
 missing=""
@@ -33,7 +36,7 @@ fi
 # SAM2 needs torch 2.14.1 + torchvision, which cannot share .venv's torch 2.13.0: a venv of its own
 # for tests/human/test_sam2_real.py (REFERENCE §9). triton (brought by that torch build) is removed:
 # its LLVM clashes with Mesa's llvmpipe EGL that egogym loads (segfault); SAM2 on a CPU never uses it.
-if ! .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks" 2>/dev/null; then
+if [ "$WITH_SAM2" = 1 ] && ! .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks" 2>/dev/null; then
   echo "setup: creating .venv-sam2 for the SAM2 test (about 2 minutes the first time)"
   [ -x .venv-sam2/bin/python ] || python3 -m venv .venv-sam2
   S2PIP=".venv-sam2/bin/pip install -q --disable-pip-version-check"
@@ -45,4 +48,4 @@ if ! .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks"
     | grep -v "^WARNING: Location\|^ERROR: pip's dependency resolver\|^egogym 0.1.0 requires" || true
   .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks"
 fi
-echo "setup: ready (.venv, .venv-sam2)"
+echo "setup: ready (.venv$([ "$WITH_SAM2" = 1 ] && echo ", .venv-sam2"))"

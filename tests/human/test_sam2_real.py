@@ -2,7 +2,7 @@
 from the sam2 package's own config (hiera tiny, image size 256, REFERENCE §9).
 
 SAM2 needs torch 2.14.1 + torchvision, which cannot go into .venv (torch 2.13.0), so it
-lives in `.venv-sam2` (made by `bash .ci/setup.sh`) and runs in a subprocess; this
+lives in `.venv-sam2` (made by `bash .ci/setup.sh --tests`) and runs in a subprocess; this
 process stays on torch 2.13. The frames and prompts are the simulated human's, exactly
 as the Aria converter hands them to a masker (projected wrist and palm). Checked: the
 integration contract (mask shape and dtype, SAM2's click convention, several clicks in
@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM2_PYTHON = ROOT / ".venv-sam2" / "bin" / "python"
-SETUP = "bash .ci/setup.sh (it makes .venv-sam2; see docs/HUMAN_DATA.md)"
+SETUP = "bash .ci/setup.sh --tests (it makes .venv-sam2; see docs/HUMAN_DATA.md)"
 
 # Runs in .venv-sam2: argv = frames.npz, out.json, scratch folder.
 CHILD = r'''
