@@ -214,7 +214,8 @@ def test_sam2_arm_masker_clicks_the_keypoints_inside_the_image():
     pred = Predictor()
     mask = Sam2ArmMasker(Sam2HandMasker(pred)).mask(
         np.zeros((24, 32, 3), np.uint8), np.array([[3.0, 4.0], [40.0, 5.0], [np.nan, np.nan], [10.0, 20.0]]))
-    np.testing.assert_allclose(pred.points, [[3.0, 4.0], [10.0, 20.0]])
+    # In-image keypoints only, as SAM2 pixel indices (egogym's continuous coordinates - 0.5).
+    np.testing.assert_allclose(pred.points, np.array([[3.0, 4.0], [10.0, 20.0]]) - 0.5)
     assert list(pred.labels) == [1, 1] and mask.dtype == bool and mask[:5].all() and not mask[5:].any()
 
 
