@@ -21,6 +21,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ALOHA_VENV = HERE / ".aloha-venv"
 
+# Both workers end with the same timed loop over prepared actions `acts` (first step untimed).
+TIMED_STEPS = r"""
+env.step(acts[0])
+t = time.perf_counter()
+for a in acts:
+    env.step(a)
+dt = time.perf_counter() - t
+env.close()
+print(json.dumps({"steps_per_s": steps / dt}))
+"""
+
 EGOGYM_WORKER = r"""
 import json, sys, time
 import numpy as np, gymnasium as gym, egogym
@@ -37,14 +48,7 @@ env.reset(seed=0)
 rng = np.random.default_rng(0)
 home = env.unwrapped.robot.arm("right").home_command
 acts = [home + rng.normal(0, 0.05, 7) for _ in range(steps)]
-env.step(acts[0])
-t = time.perf_counter()
-for a in acts:
-    env.step(a)
-dt = time.perf_counter() - t
-env.close()
-print(json.dumps({"steps_per_s": steps / dt}))
-"""
+""" + TIMED_STEPS
 
 ALOHA_WORKER = r"""
 import json, sys, time
@@ -54,14 +58,7 @@ env = gym.make("gym_aloha/AlohaTransferCube-v0")
 env.reset(seed=0)
 rng = np.random.default_rng(0)
 acts = [rng.uniform(-0.05, 0.05, env.action_space.shape) for _ in range(steps)]
-env.step(acts[0])
-t = time.perf_counter()
-for a in acts:
-    env.step(a)
-dt = time.perf_counter() - t
-env.close()
-print(json.dumps({"steps_per_s": steps / dt}))
-"""
+""" + TIMED_STEPS
 
 
 def ensure_aloha_venv() -> Path:
