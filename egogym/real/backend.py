@@ -42,6 +42,7 @@ from egogym.real.devices import (AriaCamera, ArmDriver, CameraFault, Clock, Driv
                                  linear_intrinsics, load_drivers)
 from egogym.real.safety import (ArmFault, CommandGuard, EmergencyStop, FrameWatchdog, SafetyInvariantError,
                                 SafetyStop, StopLog)
+from egogym.env import DERIVED_VIEWS
 from egogym.spec import Calibration, RobotSpec
 from egogym.tasks.base import Score, Task
 
@@ -106,6 +107,11 @@ class RealBackend:
                  estop: EmergencyStop | None = None, leader_arms: bool = False, **options: Any):
         self.spec, self.task, self.arms, self.cameras = spec, task, tuple(arms), tuple(cameras)
         self.image_size = (int(image_size[0]), int(image_size[1]))
+        derived = [c for c in self.cameras if c in DERIVED_VIEWS]
+        if derived:
+            raise ValueError(f"cameras {derived}: the real robot does not compute the masked / line Aria views at run "
+                             "time yet (they need SAM2 arm masks); evaluate such a policy in sim, or train on "
+                             "front_img_1 (egogym train --set model.front_key=front_img_1)")
         try:
             self.config = RealConfig.from_options(options)
             self.config.check_for(spec, self.arms, self.cameras)

@@ -163,3 +163,13 @@ def test_console_reprompts_and_quits():
         OperatorConsole(lambda p: "q", out.append).prepare(task, 1)
     with pytest.raises(OperatorQuit, match="EOF"):
         OperatorConsole(lambda p: (_ for _ in ()).throw(EOFError()), out.append).prepare(task, 1)
+
+
+def test_derived_aria_views_are_refused_with_one_line():
+    import gymnasium as gym
+
+    import egogym  # noqa: F401
+
+    with pytest.raises(ValueError, match="masked / line Aria views"):
+        gym.make("egogym/ObjectInBowl-v0", backend="real", cameras=("front_img_1", "front_img_1_line"),
+                 backend_options={"drivers": "fake"})
