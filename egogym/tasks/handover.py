@@ -42,8 +42,8 @@ class HandOver(ObjectInBowl):
         self._left = finger_geoms(physics, "left")
         self._right = finger_geoms(physics, "right")
 
-    def in_bowl(self, physics: mjcf.Physics) -> bool:
-        return self.handed_over and super().in_bowl(physics)
+    def in_bowl(self, physics: mjcf.Physics, held: bool) -> bool:
+        return self.handed_over and super().in_bowl(physics, held)
 
     def update(self, physics: mjcf.Physics) -> Score:
         pos, _ = self.toy_pose(physics)

@@ -119,23 +119,24 @@ class ObjectInBowl(Task):
         """Bowl centre on the table top (m, world)."""
         return np.array(physics.named.data.mocap_pos["bowl"])
 
-    def in_bowl(self, physics: mjcf.Physics) -> bool:
-        """Toy inside the rim, below its top, nearly still and not held."""
+    def in_bowl(self, physics: mjcf.Physics, held: bool) -> bool:
+        """Toy inside the rim, below its top, nearly still and not `held` by a gripper."""
         pos, _ = self.toy_pose(physics)
         bowl = self.bowl_position(physics)
         speed = float(np.linalg.norm(physics.named.data.qvel[self.toy_joint][:3]))
         inside = np.linalg.norm(pos[:2] - bowl[:2]) < BOWL_RADIUS and pos[2] < bowl[2] + BOWL_HEIGHT
-        return bool(inside and speed < 0.05 and not geoms_touch(physics, self._toy_geom, self._fingers))
+        return bool(inside and speed < 0.05 and not held)
 
     def update(self, physics: mjcf.Physics) -> Score:
         s = self.score
         s.new_points = 0
-        self._rest = self._rest + 1 if self.in_bowl(physics) else 0
+        held = geoms_touch(physics, self._toy_geom, self._fingers)
+        self._rest = self._rest + 1 if self.in_bowl(physics, held) else 0
         pos, _ = self.toy_pose(physics)
         pinch = min(np.linalg.norm(physics.named.data.site_xpos[f"{a}/pinch"] - pos) for a in self.arms)
         s.terms = {
             "reach_distance": float(pinch),
-            "grasped": float(geoms_touch(physics, self._toy_geom, self._fingers)),
+            "grasped": float(held),
             "lifted": float(pos[2] > self.table_z + 0.05),
             "in_bowl": float(self._rest > 0),
         }
