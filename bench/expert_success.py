@@ -15,7 +15,7 @@ import time
 import gymnasium as gym
 
 import egogym
-from egogym.sim.experts import make_expert
+from egogym.sim.experts import make_expert, steps_to_first_point
 from eval.metrics import wilson_interval
 
 
@@ -25,16 +25,12 @@ def run(env_id: str, episodes: int, start_seed: int) -> dict:
     wins, steps, failed = 0, [], []
     t0 = time.perf_counter()
     for seed in range(start_seed, start_seed + episodes):
-        obs, _ = env.reset(seed=seed)
-        expert.reset()
-        for k in range(env.spec.max_episode_steps):
-            obs, _, _, _, info = env.step(expert.act(obs))
-            if info["success"]:
-                wins += 1
-                steps.append(k + 1)
-                break
-        else:
+        k = steps_to_first_point(env, expert, seed)
+        if k is None:
             failed.append(seed)
+        else:
+            wins += 1
+            steps.append(k)
     env.close()
     lo, hi = wilson_interval(wins, episodes)
     return {"env": env_id, "episodes": episodes, "successes": wins, "rate": wins / episodes, "wilson95": (lo, hi),

@@ -138,6 +138,10 @@ class SimBackend:
         self._renderer = self._seg_renderer = None
 
     # ---- state -------------------------------------------------------------------
+    def last_command(self, arm: str) -> np.ndarray:
+        """The 7-D command `arm` holds now (after clipping; its home pose after reset)."""
+        return np.array(self._targets[arm], dtype=float)
+
     def _write_ctrl(self, arm: str) -> None:
         t = self._targets[arm]
         self.data.ctrl[self._act[arm]] = t[:6]

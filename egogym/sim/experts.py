@@ -185,6 +185,11 @@ def _move_time(a: np.ndarray, b: np.ndarray, floor: float = 0.4) -> float:
     return max(floor, float(np.linalg.norm(np.asarray(a) - np.asarray(b))) / SPEED * 1.5)
 
 
+def _toy_in_bowl(toy_pos: np.ndarray, bowl: np.ndarray) -> bool:
+    """The toy lies in the bowl (the task will score it once it rests): nothing to plan."""
+    return bool(np.linalg.norm(toy_pos[:2] - bowl[:2]) < 0.09 and toy_pos[2] < bowl[2] + BOWL_HEIGHT + 0.03)
+
+
 def grip_axis_for(toy: str, yaw: float, approach: np.ndarray) -> np.ndarray:
     """Horizontal direction the fingers close along, for a toy at heading `yaw`.
 
@@ -225,11 +230,11 @@ class ObjectInBowlExpert:
     def _replan(self, obs: dict) -> JointPlan:
         task, physics = self.env.task, self.backend.physics
         hz = self.backend.spec.control_hz
-        current = np.asarray(self.backend._targets[self.arm], float)
+        current = self.backend.last_command(self.arm)
         toy_pos, toy_yaw = task.toy_pose(physics)
         bowl = task.bowl_position(physics)
-        if np.linalg.norm(toy_pos[:2] - bowl[:2]) < 0.09 and toy_pos[2] < bowl[2] + BOWL_HEIGHT + 0.03:
-            return JointPlan(current, [Keyframe(current, 0.2)], hz)  # in the bowl: wait for the point
+        if _toy_in_bowl(toy_pos, bowl):
+            return JointPlan(current, [Keyframe(current, 0.2)], hz)  # wait for the point
         try:
             return JointPlan(current, self._pick_and_place(current, toy_pos, toy_yaw, bowl), hz)
         except IKFailure:
@@ -237,12 +242,12 @@ class ObjectInBowlExpert:
 
     def _pick_and_place(self, current, toy_pos, toy_yaw, bowl) -> list[Keyframe]:
         toy = self.env.task.toy
-        hz = toy_half_extents(toy)[2]
+        half_height = toy_half_extents(toy)[2]
         axis = grip_axis_for(toy, toy_yaw, toy_pos[:2] - self.ik.base_xy)
         grasp = toy_pos + [0, 0, 0.002]
         pre = grasp + [0, 0, 0.09]
         lift = grasp + [0, 0, 0.13]
-        release = np.array([bowl[0], bowl[1], bowl[2] + BOWL_HEIGHT + hz + 0.02])
+        release = np.array([bowl[0], bowl[1], bowl[2] + BOWL_HEIGHT + half_height + 0.02])
         above = release + [0, 0, 0.05]
         # Over the bowl the toy's heading does not matter: let the wrist take any.
         any_axis = [np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, np.pi, 8, endpoint=False)]
@@ -282,7 +287,7 @@ class HandOverExpert:
         return self.plan.next()
 
     def _current(self) -> np.ndarray:
-        return np.concatenate([self.backend._targets["left"], self.backend._targets["right"]]).astype(float)
+        return np.concatenate([self.backend.last_command("left"), self.backend.last_command("right")])
 
     def _replan(self) -> JointPlan:
         task, physics = self.env.task, self.backend.physics
@@ -291,8 +296,8 @@ class HandOverExpert:
         toy_pos, toy_yaw = task.toy_pose(physics)
         bowl = task.bowl_position(physics)
         home = np.concatenate([self.backend.spec.arm(a).home_command for a in ("left", "right")])
-        if np.linalg.norm(toy_pos[:2] - bowl[:2]) < 0.09 and toy_pos[2] < bowl[2] + BOWL_HEIGHT + 0.03:
-            return JointPlan(current, [Keyframe(current, 0.2)], hz)  # in the bowl: wait for the point
+        if _toy_in_bowl(toy_pos, bowl):
+            return JointPlan(current, [Keyframe(current, 0.2)], hz)  # wait for the point
         held_by_right = geoms_touch(physics, task._toy_geom, finger_geoms(physics, "right"))
         try:
             if held_by_right and toy_pos[2] > task.table_z + 0.08:
@@ -390,6 +395,18 @@ class HandOverExpert:
 
 
 EXPERTS = {"object_in_bowl": ObjectInBowlExpert, "handover": HandOverExpert}
+
+
+def steps_to_first_point(env, expert, seed: int) -> int | None:
+    """Run `expert` on `env` from reset(seed) until the task's first point; the number of
+    control steps it took, or None if the time limit came first."""
+    obs, _ = env.reset(seed=seed)
+    expert.reset()
+    for k in range(env.spec.max_episode_steps):
+        obs, _, _, _, info = env.step(expert.act(obs))
+        if info["success"]:
+            return k + 1
+    return None
 
 
 def make_expert(env):

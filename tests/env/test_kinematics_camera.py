@@ -7,7 +7,7 @@ from egogym.kinematics import pinch_in_camera
 
 @pytest.fixture(scope="module")
 def sim():
-    mujoco = pytest.importorskip("mujoco")
+    import mujoco  # a hard dependency: a missing one must fail, not skip
     from egogym.sim.backend import SimBackend
     from egogym.tasks import make_task
 
