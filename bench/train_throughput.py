@@ -32,28 +32,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from policies.batch import ModelInputs  # noqa: E402
 from policies.config import Config, preset  # noqa: E402
 from policies.model import EgoACT  # noqa: E402
-from policies.objective import cotrain_loss  # noqa: E402
+from policies.objective import cotrain_loss, make_optimizer  # noqa: E402
 
 # Candidate shapes measured for the cpu preset (overrides on top of `cpu`), in the order tried.
+_A = {"model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.conv_channels": "32,64,128,256",
+      "model.enc_layers": 2, "model.dec_layers": 2, "model.style_layers": 2, "model.queries": 100,
+      "model.style_points": 100, "model.dropout": 0.1, "train.batch_size": 16}
 DESIGN = {
-    "A: issue baseline (h256, 2/2/2, 100 q, 100 style pts)": {
-        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 2, "model.queries": 100,
-        "model.style_points": 100, "model.conv_channels": "32,64,128,256"},
-    "B: A with 10 queries": {
-        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 2, "model.queries": 10,
-        "model.style_points": 100, "model.conv_channels": "32,64,128,256"},
-    "C: B with 10 style pts": {
-        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 2, "model.queries": 10,
-        "model.style_points": 10, "model.conv_channels": "32,64,128,256"},
-    "D: C, 1 style layer": {
-        "model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.style_layers": 1, "model.queries": 10,
-        "model.style_points": 10, "model.conv_channels": "32,64,128,256"},
-    "E: cpu preset (D at h128, ff512)": {},
-    "F: E at 96x96": {"model.image_size": "96,96"},
-    "G: E, batch 32": {"train.batch_size": 32},
-    "H: E at h256, ff1024, batch 32": {"model.hidden": 256, "model.ff": 1024, "model.heads": 8,
-                                       "train.batch_size": 32},
-    "I: E with 100 queries": {"model.queries": 100},
+    "A: issue baseline (h256, 2/2/2, 100 q, 100 style pts)": _A,
+    "B: A with 10 queries": {**_A, "model.queries": 10},
+    "C: B with 10 style pts": {**_A, "model.queries": 10, "model.style_points": 10},
+    "D: C, 1 style layer": {**_A, "model.queries": 10, "model.style_points": 10, "model.style_layers": 1},
+    "E: D at h128, ff512 (cpu until 2026-11-28)": {
+        **_A, "model.queries": 10, "model.style_points": 10, "model.style_layers": 1, "model.hidden": 128,
+        "model.ff": 512, "model.heads": 4, "model.conv_channels": "32,64,128,128"},
+    "F: D without dropout = cpu": {},
+    "G: F, batch 32": {"train.batch_size": 32},
+    "H: F at 96x96": {"model.image_size": "96,96"},
 }
 
 
@@ -88,7 +83,7 @@ def measure(cfg: Config, batch: int, seconds: float, human: bool = True) -> dict
     torch.manual_seed(0)
     domains = ("robot", "human") if human else ("robot",)
     model = EgoACT(cfg.model, 1, domains)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    opt = make_optimizer(model, cfg.train)
     robot = synthetic_inputs(cfg, "robot", batch)
     hum = synthetic_inputs(cfg, "human", batch) if human else None
     per_step = batch * (2 if human else 1)

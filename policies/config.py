@@ -281,16 +281,17 @@ PRESETS: dict[str, Config] = {
                           hand_lambda=1.0, val_every=5000, ckpt_every=5000, log_every=50, video_frames=200),
         execution=FirstK(25),
     ),
-    # Chosen by measurement on this 2-core CPU (docs/POLICIES.md, bench/train_throughput.py):
-    # 64x64 images, a 4-conv CNN, width 128, 2/2/1 layers, 10 decoder queries interpolated
-    # to the 100 chunk points, the style encoder on 10 of the 100 points.
+    # Chosen by measurement on this 2-core CPU (docs/POLICIES.md, bench/train_throughput.py --design):
+    # 64x64 images, a 4-conv CNN, width 256, 2/2/1 layers, 10 decoder queries interpolated to
+    # the 100 chunk points, the style encoder on 10 of the 100 points, no dropout (its random
+    # masks cost a tenth of a step here; 10 minutes of training underfits anyway).
     "cpu": Config(
         preset="cpu",
-        model=ModelConfig(image_size=(64, 64), backbone="conv", conv_channels=(32, 64, 128, 128),
-                          hidden=128, ff=512, heads=4, enc_layers=2, dec_layers=2, style_layers=1, latent=32,
-                          dropout=0.1, queries=10, style_points=10),
-        train=TrainConfig(batch_size=16, steps=1500, lr=3e-4, weight_decay=1e-4, kl_weight=20.0, hand_lambda=1.0,
-                          val_every=250, val_batches=4, ckpt_every=250, log_every=10, video_frames=60),
+        model=ModelConfig(image_size=(64, 64), backbone="conv", conv_channels=(32, 64, 128, 256),
+                          hidden=256, ff=1024, heads=8, enc_layers=2, dec_layers=2, style_layers=1, latent=32,
+                          dropout=0.0, queries=10, style_points=10),
+        train=TrainConfig(batch_size=16, steps=2000, lr=3e-4, weight_decay=1e-4, kl_weight=20.0, hand_lambda=1.0,
+                          val_every=500, val_batches=4, ckpt_every=250, log_every=10, video_frames=60),
         execution=FirstK(25),
     ),
     # Tests: tiny and fast; no jitter so outputs are easy to pin.

@@ -25,6 +25,13 @@ from policies.model import EgoACT, kl_divergence, masked_l1
 from policies.normalize import Normalizer
 
 
+def make_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over every parameter. Fused: one kernel over all tensors instead of a Python
+    loop per tensor, which bench/train_throughput.py measured as a visible share of a
+    small model's step on this CPU."""
+    return torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay, fused=True)
+
+
 def domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tensor | None = None
                 ) -> tuple[Tensor, dict[str, float]]:
     """Loss of one domain's batch (hand_lambda applied to human batches) and its parts for logging."""

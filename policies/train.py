@@ -44,7 +44,7 @@ from policies.config import Config, ConfigError, preset
 from egogym.kinematics import pinch_in_camera
 from policies.model import EgoACT
 from policies.normalize import MissingStatsError, Normalizer
-from policies.objective import chunk_errors, cotrain_loss
+from policies.objective import chunk_errors, cotrain_loss, make_optimizer
 from policies.video import draw_chunks, write_video
 
 
@@ -138,7 +138,7 @@ class Trainer:
         self.start = 0
         torch.manual_seed(cfg.train.seed)
         self.model = EgoACT(mc, self.arms, self.domains)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        self.opt = make_optimizer(self.model, cfg.train)
         if resume:
             self._resume()
         self.loss_module: nn.Module = _Loss(self.model, cfg)
