@@ -336,9 +336,12 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--steps {steps}: must be at least 1")
         data, stats = open_files(cfg, args.robot, args.human)
         trainer = Trainer(cfg, data, stats, out, steps, resume=args.resume, progress=not args.no_progress)
-        if trainer.start >= steps:
-            raise UserError(f"--resume: the run is already at step {trainer.start} >= --steps {steps}; "
-                            f"pass a larger --steps to continue")
+        if trainer.start > steps:
+            raise UserError(f"--resume: the run is already at step {trainer.start} > --steps {steps}; "
+                            f"pass --steps {trainer.start} or more")
+        if trainer.start == steps:  # a finished run resumed (e.g. by a restarted ablation): nothing to do
+            print(f"{out}: already trained to step {steps}; nothing to do", flush=True)
+            return 0
         val = trainer.fit()
         if trainer.rank == 0:
             print(f"trained {steps} steps into {out} ({'co-training robot + human' if args.human else 'robot only'}); "

@@ -72,6 +72,14 @@ def test_egogym_train_cli_cotrains_validates_writes_videos_and_a_loadable_checkp
     assert egogym_main(["train", "--preset", "smok", "--robot", str(robot), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "--resume" in err and "did you mean 'smoke'" in err
+    # Resuming a finished run (a restarted ablation does) changes nothing; asking for fewer steps is refused.
+    before = _weights(out)
+    resume = ["train", "--robot", str(robot), "--human", str(human), "--out", str(out), "--resume", "--no-progress"]
+    assert egogym_main(resume + ["--steps", "2"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert all(torch.equal(before[k], v) for k, v in _weights(out).items())
+    assert egogym_main(resume + ["--steps", "1"]) == 2
+    assert "pass --steps 2 or more" in capsys.readouterr().err
 
 
 def test_robot_only_baseline_and_wrong_domain(tiny_files, tmp_path, capsys):
