@@ -3,6 +3,7 @@
 here the "trained" policy of every cell is the scripted expert), everything else runs:
 robot and human data collection, splits, evaluations, report."""
 import json
+import signal
 
 import pytest
 
@@ -124,10 +125,13 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     env = {"env_vars": {"PYTHONPATH": here + ":" + ":".join(p for p in sys.path if p)},
            "worker_process_setup_hook": "ray_hooks.stand_in_training"}
     cfg = config_from_dict(small_config())
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         results, report = ablate.run_ablation(cfg, tmp_path, executor="ray", progress=False, ray_runtime_env=env)
     finally:
         ray.shutdown()
+        for s, h in handlers.items():  # Ray's handlers turn a later SIGTERM into SystemExit in other tests
+            signal.signal(s, h)
     assert sorted(r["name"] for r in results) == ["r2_h0_base_s0", "r2_h2_base_s0"]
     for r in results:
         assert (tmp_path / "cells" / r["name"] / "run" / "trained_by_ray_worker").exists()
