@@ -290,7 +290,7 @@ PRESETS: dict[str, Config] = {
         model=ModelConfig(image_size=(64, 64), backbone="conv", conv_channels=(32, 64, 128, 256),
                           hidden=256, ff=1024, heads=8, enc_layers=2, dec_layers=2, style_layers=1, latent=32,
                           dropout=0.0, queries=10, style_points=10),
-        train=TrainConfig(batch_size=16, steps=2000, lr=3e-4, weight_decay=1e-4, kl_weight=20.0, hand_lambda=1.0,
+        train=TrainConfig(batch_size=16, steps=1500, lr=3e-4, weight_decay=1e-4, kl_weight=20.0, hand_lambda=1.0,
                           val_every=500, val_batches=4, ckpt_every=250, log_every=10, video_frames=60),
         execution=FirstK(25),
     ),
