@@ -1,6 +1,6 @@
 """`egogym quickstart`: the main job, small, end to end.
 
-    egogym quickstart [--out quickstart] [--robot 20] [--human 40] [--steps 600] [--episodes 20]
+    egogym quickstart [--out quickstart] [--robot 20] [--human 40] [--steps 500] [--episodes 20]
 
 A small robot data set (scripted expert, robot placement distribution: the toy only on
 the right half of the table, `ROBOT_TASK_OPTIONS`) and a small human data set (simulated
@@ -44,9 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="quickstart", help="output folder")
     p.add_argument("--robot", type=int, default=20, help="robot demos")
     p.add_argument("--human", type=int, default=40, help="human demos")
-    p.add_argument("--steps", type=int, default=600, help="training steps per policy")
+    p.add_argument("--steps", type=int, default=500, help="training steps per policy")
     p.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
-    p.add_argument("--max-steps", type=int, default=750, help="env steps per evaluation episode (750 = 15 s)")
+    p.add_argument("--max-steps", type=int, default=500, help="env steps per evaluation episode (500 = 10 s)")
     p.add_argument("--workers", type=int, default=2, help="evaluation worker processes")
     p.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))
     p.add_argument("--quiet", action="store_true")
