@@ -68,7 +68,7 @@ def main(argv=None) -> int:
 
     import egogym  # noqa: F401  (sets MUJOCO_GL)
     from egogym.data import schema as S
-    from egogym.data.collect import record_episode
+    from egogym.pipelines.collect import record_episode
     from egogym.data.export import export_egomimic
     from egogym.data.writer import DemoWriter
     from egogym.env import EgoEnv

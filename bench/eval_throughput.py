@@ -15,8 +15,9 @@ import os
 import tempfile
 import time
 
-from eval.loop import EvalConfig, evaluate
-from eval.records import comparable
+from egogym.eval.config import EvalConfig
+from egogym.eval.loop import evaluate
+from egogym.eval.records import comparable
 
 
 def main() -> None:

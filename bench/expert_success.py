@@ -16,7 +16,7 @@ import gymnasium as gym
 
 import egogym
 from egogym.sim.experts import make_expert, steps_to_first_point
-from eval.metrics import wilson_interval
+from egogym.eval.metrics import wilson_interval
 
 
 def run(env_id: str, episodes: int, start_seed: int) -> dict:

@@ -29,10 +29,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from policies.batch import ModelInputs  # noqa: E402
-from policies.config import Config, preset  # noqa: E402
-from policies.model import EgoACT  # noqa: E402
-from policies.objective import cotrain_loss, make_optimizer  # noqa: E402
+from egogym.policies.batch import ModelInputs  # noqa: E402
+from egogym.policies.config import Config, preset  # noqa: E402
+from egogym.policies.model import EgoACT  # noqa: E402
+from egogym.policies.objective import cotrain_loss, make_optimizer  # noqa: E402
 
 # Candidate shapes measured for the cpu preset (overrides on top of `cpu`), in the order tried.
 _A = {"model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.conv_channels": "32,64,128,256",

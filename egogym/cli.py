@@ -11,24 +11,22 @@ import argparse
 import importlib
 import sys
 
+from egogym.core.errors import UserError
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "collect": ("egogym.data.collect", "record scripted robot (or simulated human) episodes to HDF5"),
+    "collect": ("egogym.pipelines.collect", "record scripted robot (or simulated human) episodes to HDF5"),
     "convert": ("egogym.data.aria", "convert Aria recordings (VRS/frames + MPS) to a human HDF5 file"),
     "split": ("egogym.data.commands", "write disjoint train/valid masks into an HDF5 file"),
     "validate": ("egogym.data.commands", "check an HDF5 file against the schema"),
     "inspect": ("egogym.data.inspect", "print the tree, save an image, plot action distributions"),
     "stats": ("egogym.data.commands", "compute per-domain normalization statistics from the train split"),
-    "train": ("policies.train", "train ACT / EgoMimic policies"),
-    "eval": ("eval.run", "evaluate a policy in sim or on the real robot"),
-    "ablate": ("eval.ablate", "run a human-vs-robot data ablation grid"),
-    "compare": ("eval.compare", "compare sim and real evaluations (Pearson r, MMRV)"),
-    "quickstart": ("eval.quickstart", "small end-to-end run: data, training, evaluation, report"),
+    "train": ("egogym.policies.train", "train ACT / EgoMimic policies"),
+    "eval": ("egogym.eval.run", "evaluate a policy in sim or on the real robot"),
+    "ablate": ("egogym.eval.ablation", "run a human-vs-robot data ablation grid"),
+    "compare": ("egogym.eval.compare", "compare sim and real evaluations (Pearson r, MMRV)"),
+    "quickstart": ("egogym.eval.quickstart", "small end-to-end run: data, training, evaluation, report"),
 }
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
 
 
 def main(argv: list[str] | None = None) -> int:

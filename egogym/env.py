@@ -5,71 +5,22 @@ the task says what counts. Spaces come from the spec.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
 
-from egogym.spec import EGOMIMIC, Calibration, RobotSpec, active_arms, command_bounds
+from egogym.core.protocols import Backend, Score
+from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, RobotSpec, active_arms, command_bounds
+from egogym.core.views import DEFAULT_CAMERAS, DERIVED_VIEWS
 from egogym.tasks import Task, make_task
-from egogym.tasks.base import Score
-
-
-class Backend(Protocol):
-    """How the world is touched. Implemented by `SimBackend` and `RealBackend`.
-
-    Commands and joint observations use the layout of `arms`: per arm 6 joint angles
-    (rad) then the gripper in [0, 1] (0 closed, 1 open); arms left then right.
-    """
-
-    spec: RobotSpec
-    arms: tuple[str, ...]
-    cameras: tuple[str, ...]
-    image_size: tuple[int, int]
-    calibration: Calibration
-
-    @property
-    def time(self) -> float:
-        """Seconds since reset (simulated or wall clock)."""
-
-    def reset(self, rng: np.random.Generator) -> None:
-        """Arms to the start pose; the task's scene set up (sim: placed from rng; real: by a person)."""
-
-    def episode_start(self) -> dict:
-        """JSON-able start placement of the episode set up by the last reset (sim: the task's
-        `Task.episode_start`, metres and radians in the world frame; real: {}, the operator
-        places the objects)."""
-
-    def apply(self, command: np.ndarray) -> np.ndarray:
-        """Send a joint command for one control period; return the command actually applied."""
-
-    def observe(self) -> dict[str, np.ndarray]:
-        """The observation dict described in EgoEnv."""
-
-    def judge(self) -> Score:
-        """The running score after the last step (sim: from state; real: aborts only)."""
-
-    def finish(self) -> Score:
-        """The final score of the episode (sim: the running score; real: asks the operator)."""
-
-    def close(self) -> None:
-        """Release renderers, devices and connections."""
-
-
-DERIVED_VIEWS = {"front_img_1_masked": "front_img_1", "front_img_1_line": "front_img_1"}
-"""Image keys computed from a camera: the Aria image with the arms blacked out, and the
-same plus a red line along the active arms (EgoMimic's cross-embodiment views; one
-drawing function, `egogym.data.overlay.mask_and_line`, for robot and human data)."""
-
-DEFAULT_CAMERAS = {"right": ("front_img_1", "right_wrist_img"), "left": ("front_img_1", "left_wrist_img"),
-                   "both": ("front_img_1", "right_wrist_img", "left_wrist_img")}
 
 
 class EgoEnv(gym.Env):
     """## EgoMimic robot environment
 
     Two ViperX 300 S arms hung from a torso, an Aria on the upper body and a D405 on
-    each wrist (see `egogym.spec`). Control at 50 Hz (`spec.control_hz`).
+    each wrist (see `egogym.core.spec`). Control at 50 Hz (`spec.control_hz`).
 
     ### Action space
     `Box(lower, upper, (7 * n_arms,), float64)`: absolute joint targets, per arm
@@ -111,7 +62,7 @@ class EgoEnv(gym.Env):
       the active wrists).
     - `image_size`: (height, width) of every camera image, default (480, 640).
     - `render_mode`: None or "rgb_array" (the Aria image).
-    - `robot`: the `RobotSpec` (default `egogym.spec.EGOMIMIC`); `env.robot` holds it
+    - `robot`: the `RobotSpec` (default `egogym.core.spec.EGOMIMIC`); `env.robot` holds it
       (`env.spec` is Gymnasium's registration record).
 
     ### Info
@@ -128,7 +79,7 @@ class EgoEnv(gym.Env):
 
     def __init__(self, task: str | Task = "object_in_bowl", task_options: dict | None = None,
                  backend: str = "sim", backend_options: dict | None = None, arms: str | None = None,
-                 cameras: Sequence[str] | None = None, image_size: Sequence[int] = (480, 640),
+                 cameras: Sequence[str] | None = None, image_size: Sequence[int] = ARIA_IMAGE_SIZE,
                  render_mode: str | None = None, robot: RobotSpec = EGOMIMIC):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")

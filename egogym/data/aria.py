@@ -5,7 +5,7 @@
 
 A recording is a folder (layout in docs/HUMAN_DATA.md) holding
 - the RGB images: either a `.vrs` file (real glasses; read with projectaria_tools'
-  `data_provider`, the fisheye image undistorted to the linear camera of `egogym.spec`
+  `data_provider`, the fisheye image undistorted to the linear camera of `egogym.core.spec`
   with projectaria_tools' calibration functions and rotated upright as EgoMimic does),
   or `frames/` (PNG images + `frames/timestamps.csv`) with `device_calibration.json`
   (the simulated human, `egogym.sim.human`, writes these);
@@ -36,11 +36,11 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from egogym import geometry
-from egogym.cli import UserError
+from egogym.core import geometry
+from egogym.core.errors import UserError
 from egogym.data import mps
 from egogym.data import schema as S
-from egogym.spec import ARIA_FOCAL_PX, Calibration
+from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, Calibration, aria_focal_px
 
 CAMERA = S.FRONT
 RGB_LABEL = "camera-rgb"
@@ -48,8 +48,6 @@ MIN_FUTURE_FRAMES = 30
 """A frame is kept only if at least this many frames follow it (EgoMimic: 1 s at 30 fps)."""
 FOREARM_GUESS_M = 0.25
 """Length (m) of the forearm segment drawn past the wrist for the red line (MPS gives no elbow)."""
-R_UPRIGHT_FROM_SENSOR = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-"""p_upright = R @ p_sensor for an image rotated 90 degrees clockwise (`np.rot90(img, k=-1)`)."""
 
 
 class RecordingError(UserError):
@@ -284,9 +282,9 @@ class VrsFrames(FrameSource):
         self.src = device_calib.get_camera_calib(RGB_LABEL) if device_calib is not None else None
         if self.src is None:
             raise RecordingError(f"{path}: no calibration for '{RGB_LABEL}' in the VRS file")
-        self.image_size = tuple(image_size) if image_size else (480, 640)
+        self.image_size = tuple(image_size) if image_size else ARIA_IMAGE_SIZE
         H, W = self.image_size
-        f = ARIA_FOCAL_PX * H / 480.0
+        f = aria_focal_px(H)
         # Sensor orientation: the upright image's width is the sensor image's height.
         self.dst = calibration.get_linear_camera_calibration(H, W, f, RGB_LABEL, self.src.get_transform_device_camera())
         upright = calibration.rotate_camera_calib_cw90deg(self.dst)
@@ -389,7 +387,7 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
 
     masker: None to use the recording's `masks/`; else an object with
     `mask(image, points_uv) -> (H, W) bool` (SAM2, `egogym.data.sam2_masks`)."""
-    from egogym.data.overlay import mask_and_line
+    from egogym.core.views import mask_and_line
 
     fr = rec.frames
     palm_dev, wrist_dev, tracked, t_hand_us = align_hands(rec, hands)
@@ -490,7 +488,7 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
             obs, actions, attrs = convert_recording(rec, hands, masker, progress=False)
             if writer is None:
                 writer = DemoWriter(out, "human", human_calibration(rec.frames.K, rec.frames.image_size,
-                                                                     "aria linear camera (egogym.spec)"),
+                                                                     "aria linear camera (egogym.core.spec)"),
                                     arms=tuple(sorted(hands)), control_hz=30.0, image_size=rec.frames.image_size,
                                     env_args=env_args or {"source": "egogym convert aria"}, embodiment="human")
             names.append(writer.write_demo(obs, actions, attrs=attrs))

@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from egogym.cli import UserError
+from egogym.core.errors import UserError
 from egogym.data import schema as S
 from egogym.data.journal import JournaledFile, journal_path
 from egogym.data.reader import decode_names, demo_action_chunks, open_h5_checked
@@ -133,7 +133,7 @@ def validate_file(path: str | Path, deep: bool = False) -> tuple[list[str], str]
 
 
 def _check_calibration(info: S.FileInfo) -> list[str]:
-    from egogym.spec import Calibration
+    from egogym.core.spec import Calibration
 
     try:
         cal = Calibration.from_dict(info.calibration)

@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from egogym.cli import UserError
+from egogym.core.errors import UserError
 from egogym.data import schema as S
 from egogym.data.reader import demo_action_chunks, open_h5_checked
 

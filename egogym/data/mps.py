@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from egogym import geometry
-from egogym.cli import UserError
+from egogym.core import geometry
+from egogym.core.errors import UserError
 
 CLOSED_LOOP_FILE = "closed_loop_trajectory.csv"
 WRIST_PALM_FILE = "wrist_and_palm_poses.csv"

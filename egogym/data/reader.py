@@ -35,8 +35,8 @@ import numpy as np
 from egogym.data import schema as S
 from egogym.data.journal import recover
 from egogym.data.schema import DataFormatError
-from egogym.spec import EGOMIMIC, Calibration
-from egogym import geometry
+from egogym.core.spec import EGOMIMIC, Calibration
+from egogym.core import geometry
 
 
 # ---- calibration presets for files that carry none ----------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egogym.cli import UserError
+from egogym.core.errors import UserError
 
 DEFAULT_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 """SAM2's own config name for the tiny model (the checkpoint must match the config)."""

@@ -6,7 +6,7 @@ REFERENCE §1) with these differences, each recorded in the file:
 
 - `data.attrs` carries `egogym_format_version` (= FORMAT_VERSION), the domain, the
   embodiment, the arm layout, the control rate (Hz), the image size and the camera
-  calibration (`egogym.spec.Calibration.to_dict()` as JSON). EgoMimic's files have none
+  calibration (`egogym.core.spec.Calibration.to_dict()` as JSON). EgoMimic's files have none
   of these; a file without `egogym_format_version` is read as an EgoMimic file.
 - Robot files store per-step commanded joint targets `data/demo_N/actions` (T, 7k)
   instead of pre-stacked chunks; chunks of 100 are cut when loading (`chunk_indices`).
@@ -34,7 +34,9 @@ from typing import Iterable
 
 import numpy as np
 
-from egogym.cli import UserError
+from egogym.core.errors import UserError
+from egogym.core.views import (EE_POSE, FRONT, FRONT_LINE, FRONT_MASKED, JOINT_POSITIONS, LEFT_WRIST,  # noqa: F401
+                               RIGHT_WRIST, WRIST_OF_ARM)
 
 FORMAT_VERSION = 1
 """Version of the egogym layout written by this code. Bump on any incompatible change."""
@@ -51,7 +53,7 @@ ATTR_EMBODIMENT = "embodiment"
 ATTR_ARMS = "arms"  # JSON list of arm names, layout order (left before right)
 ATTR_CONTROL_HZ = "control_hz"  # float, Hz: the rate of one step of `actions` / `obs`
 ATTR_IMAGE_SIZE = "image_size"  # JSON [height, width] (px)
-ATTR_CALIBRATION = "calibration"  # JSON of egogym.spec.Calibration.to_dict()
+ATTR_CALIBRATION = "calibration"  # JSON of egogym.core.spec.Calibration.to_dict()
 ATTR_ENV_ARGS = "env_args"  # JSON string; "{}" in EgoMimic's files
 ATTR_IMAGE_CODEC = "image_codec"
 ATTR_PRESTACKED = "prestacked"  # bool: EgoMimic's pre-stacked action keys also written
@@ -85,15 +87,10 @@ XYZ_SUB = "actions_xyz"  # EgoMimic's (T, 10, 3k), written only with write_prest
 PAD_MASK = "pad_mask"  # sample key: (100,) bool, True = a real future step
 
 # ---- observation keys ------------------------------------------------------------------
-FRONT = "front_img_1"
-FRONT_MASKED = "front_img_1_masked"
-FRONT_LINE = "front_img_1_line"
-FRONT_MASK = "front_img_1_mask"
-RIGHT_WRIST = "right_wrist_img"
-LEFT_WRIST = "left_wrist_img"
-JOINT_POSITIONS = "joint_positions"
-EE_POSE = "ee_pose"
-WRIST_OF_ARM = {"left": LEFT_WRIST, "right": RIGHT_WRIST}
+# FRONT, FRONT_MASKED, FRONT_LINE, RIGHT_WRIST, LEFT_WRIST, WRIST_OF_ARM, JOINT_POSITIONS and
+# EE_POSE are the env's observation keys (`egogym.core.views`), imported above so that the data
+# layer spells every key of a file from this module.
+FRONT_MASK = "front_img_1_mask"  # (H, W) bool: the arm / hand mask itself (human files)
 
 
 @dataclass(frozen=True)

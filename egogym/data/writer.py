@@ -22,7 +22,7 @@ import numpy as np
 from egogym.data import schema as S
 from egogym.data.journal import JournaledFile, recover
 from egogym.data.schema import DataFormatError
-from egogym.spec import Calibration, active_arms
+from egogym.core.spec import Calibration, active_arms
 
 
 def calibration_at(calibration: Calibration, image_size: Sequence[int]) -> Calibration:

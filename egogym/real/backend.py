@@ -33,18 +33,19 @@ from typing import Any
 
 import numpy as np
 
-from egogym import geometry
-from egogym.cli import UserError
-from egogym import kinematics
+from egogym.core import geometry
+from egogym.core.errors import UserError
+from egogym.core import kinematics
 from egogym.real.config import RealConfig
 from egogym.real.console import OperatorConsole, OperatorQuit, OperatorScore
 from egogym.real.devices import (AriaCamera, ArmDriver, CameraFault, Clock, Drivers, RealSenseCamera, WallClock,
                                  linear_intrinsics, load_drivers)
 from egogym.real.safety import (ArmFault, CommandGuard, EmergencyStop, FrameWatchdog, SafetyInvariantError,
                                 SafetyStop, StopLog)
-from egogym.env import DERIVED_VIEWS
-from egogym.spec import Calibration, RobotSpec
-from egogym.tasks.base import Score, Task
+from egogym.core.spec import Calibration, RobotSpec
+from egogym.core.protocols import Score
+from egogym.core.views import DERIVED_VIEWS
+from egogym.tasks.base import Task
 
 LOG = logging.getLogger("egogym.real")
 
@@ -98,7 +99,7 @@ class RealBackend:
       clock: a `Clock` (default wall clock); estop: an EmergencyStop;
       leader_arms: also connect the WidowX leader arm of every active arm
         (`leader_names`, `leader_model`; torque off, read-only) into `leader_bots`, for
-        teleoperation (`egogym.real.teleop`). Nothing is ever sent to a leader.
+        teleoperation (`egogym.pipelines.teleop`). Nothing is ever sent to a leader.
     """
 
     def __init__(self, spec: RobotSpec, task: Task, arms: tuple[str, ...], cameras: tuple[str, ...],

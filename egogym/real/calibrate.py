@@ -15,9 +15,9 @@ from typing import Mapping
 
 import numpy as np
 
-from egogym import kinematics
+from egogym.core import kinematics
 from egogym.real.devices import linear_intrinsics
-from egogym.spec import Calibration, RobotSpec
+from egogym.core.spec import ARIA_IMAGE_SIZE, Calibration, RobotSpec
 
 
 def solve_T_cam_base(p_base: np.ndarray, p_cam: np.ndarray) -> tuple[np.ndarray, float]:
@@ -46,8 +46,8 @@ def pinch_points(spec: RobotSpec, arm: str, joints: np.ndarray) -> np.ndarray:
 
 
 def write_calibration(path: str | Path, spec: RobotSpec, T_cam_base: Mapping[str, np.ndarray],
-                      wrist_intrinsics: Mapping[str, np.ndarray], wrist_size: tuple[int, int] = (480, 640),
-                      aria_size: tuple[int, int] = (480, 640)) -> Calibration:
+                      wrist_intrinsics: Mapping[str, np.ndarray], wrist_size: tuple[int, int] = ARIA_IMAGE_SIZE,
+                      aria_size: tuple[int, int] = ARIA_IMAGE_SIZE) -> Calibration:
     """Save a calibration file: the Aria's linear camera K, each D405's K (as the device reports
     it, at wrist_size = (H, W)), and T_cam_base per arm."""
     K = {"front_img_1": linear_intrinsics(spec.camera("front_img_1"), aria_size)}

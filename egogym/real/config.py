@@ -7,22 +7,22 @@ backend options. Options given to `RealBackend` override the hardware file's key
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from egogym.core.configs import nearest
 from egogym.real.safety import SafetyLimits
-from egogym.spec import RobotSpec
+from egogym.core.spec import RobotSpec
 
 
 @dataclass(frozen=True)
 class RealConfig:
     """Settings of one real robot (validated on construction; units in each comment)."""
 
-    calibration: str  # path of the calibration JSON (egogym.spec.Calibration.save format)
+    calibration: str  # path of the calibration JSON (egogym.core.spec.Calibration.save format)
     gripper_motor_range: dict[str, tuple[float, float]]  # arm -> (closed, open) gripper motor position (rad)
     d405_serials: dict[str, str] = field(default_factory=dict)  # wrist camera name -> D405 serial number
     robot_names: dict[str, str] = field(default_factory=lambda: {"left": "follower_left", "right": "follower_right"})
@@ -36,7 +36,7 @@ class RealConfig:
     start_timeout_s: float = 5.0  # s to wait for each camera's first frame
     safety: SafetyLimits = field(default_factory=SafetyLimits)
     log_dir: str | None = None  # folder for stops.jsonl and operator.jsonl (None: logging only)
-    # Teleoperation (`egogym collect --embodiment real`, egogym.real.teleop); unused by evaluations.
+    # Teleoperation (`egogym collect --embodiment real`, egogym.pipelines.teleop); unused by evaluations.
     leader_names: dict[str, str] = field(default_factory=lambda: {"left": "leader_left", "right": "leader_right"})
     leader_model: str = "wx250s"  # Interbotix model name of the WidowX leader arms
     leader_gripper_range: dict[str, tuple[float, float]] = field(default_factory=dict)  # arm -> leader gripper
@@ -81,12 +81,10 @@ class RealConfig:
                 raise FileNotFoundError(f"hardware file {path} does not exist; write one as docs/HARDWARE.md shows")
             merged.update(json.loads(path.read_text()))
         merged.update(opts)
-        known = {f.name for f in fields(cls)}
+        known = [f.name for f in fields(cls)]
         for key in merged:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; known: {sorted(known)}"
-                raise ValueError(f"real backend option {key!r} is unknown{hint}")
+                raise ValueError(f"real backend option {key!r} is unknown; {nearest(key, known)}")
         for key in ("calibration", "gripper_motor_range"):
             if key not in merged:
                 raise ValueError(f"the real backend needs {key!r} (in backend_options or the hardware file; "

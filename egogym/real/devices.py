@@ -24,9 +24,9 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from egogym.cli import UserError
+from egogym.core.errors import UserError
 from egogym.real.safety import CommandSink, FrameStamp, image_digest
-from egogym.spec import ArmSpec, CameraSpec
+from egogym.core.spec import ArmSpec, CameraSpec
 
 
 class MissingDriver(UserError):

@@ -36,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from egogym.real.devices import Drivers
-from egogym.spec import ArmSpec, RobotSpec
+from egogym.core.spec import ArmSpec, RobotSpec
 
 FAKE_START_POSE = (0.0, -1.6, 1.5, 0.0, 0.6, 0.0)
 """Where fake arms start (rad): a rest pose inside the limits, away from home."""

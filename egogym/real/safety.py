@@ -39,7 +39,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from egogym.spec import RobotSpec
+from egogym.core.configs import build_frozen
+from egogym.core.spec import RobotSpec
 
 LOG = logging.getLogger("egogym.real")
 
@@ -85,11 +86,7 @@ class SafetyLimits:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "SafetyLimits":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"safety limits: unknown key(s) {unknown}; known keys are {sorted(known)}")
-        return cls(**d)
+        return build_frozen(cls, d, "safety limits", ValueError)
 
 
 class StopLog:

@@ -8,12 +8,12 @@ import mujoco
 import numpy as np
 from dm_control import mjcf
 
-from egogym import geometry
-from egogym.data.overlay import mask_and_line
-from egogym.env import DERIVED_VIEWS
-from egogym.spec import Calibration, RobotSpec, command_bounds
+from egogym.core import geometry
+from egogym.core.spec import Calibration, RobotSpec, command_bounds
 from egogym.sim.scene import body_pose, build_robot_scene, calibration_from_model, camera_element_name, camera_pose
-from egogym.tasks.base import Score, Task
+from egogym.core.protocols import Score
+from egogym.core.views import DERIVED_VIEWS, FRONT, FRONT_LINE, FRONT_MASKED, join_polylines, mask_and_line
+from egogym.tasks.base import Task
 
 
 _LIVE: "weakref.WeakSet[SimBackend]" = weakref.WeakSet()
@@ -72,7 +72,7 @@ class SimBackend:
         _LIVE.add(self)
         mujoco.mj_forward(m, self.data)
         self.calibration: Calibration = calibration_from_model(m, self.data, spec, self.image_size)
-        self.T_cam_world = geometry.invert(camera_pose(m, self.data, self._cam_ids["front_img_1"]))
+        self.T_cam_world = geometry.invert(camera_pose(m, self.data, self._cam_ids[FRONT]))
 
     # ---- Backend protocol --------------------------------------------------------
     @property
@@ -122,9 +122,9 @@ class SimBackend:
         """Observation dict: images of self.cameras, joint_positions, ee_pose (see EgoEnv)."""
         obs = {c: self.render(c) for c in self.cameras if c not in DERIVED_VIEWS}
         if any(c in DERIVED_VIEWS for c in self.cameras):
-            front = obs["front_img_1"] if "front_img_1" in obs else self.render("front_img_1")
+            front = obs[FRONT] if FRONT in obs else self.render(FRONT)
             masked, line = self.masked_and_line(front)
-            for c, img in (("front_img_1_masked", masked), ("front_img_1_line", line)):
+            for c, img in ((FRONT_MASKED, masked), (FRONT_LINE, line)):
                 if c in self.cameras:
                     obs[c] = img
         obs["joint_positions"] = self.joint_positions()
@@ -210,15 +210,13 @@ class SimBackend:
         """`front_img_1_masked` and `front_img_1_line` from the Aria image `front`: every arm
         blacked out by the segmentation render, a red line through the active arms'
         projected keypoints (one polyline per arm)."""
-        seg = self.render_segmentation("front_img_1")
+        seg = self.render_segmentation(FRONT)
         if self._arm_geoms is None:
             self._arm_geoms = np.concatenate([self.arm_geom_ids(a.name) for a in self.spec.arms])
         mask = (seg[..., 1] == int(mujoco.mjtObj.mjOBJ_GEOM)) & np.isin(seg[..., 0], self._arm_geoms)
-        K = self.calibration.K("front_img_1", self.image_size)
-        gap = np.full((1, 2), np.nan)  # breaks the polyline between arms
+        K = self.calibration.K(FRONT, self.image_size)
         uv = [geometry.project(K, self.to_camera(self.arm_keypoints(a))) for a in self.arms]
-        points = np.concatenate([p for u in uv for p in (u, gap)])[:-1]
-        return mask_and_line(front, mask, points)
+        return mask_and_line(front, mask, join_polylines(uv))
 
     def arm_geom_ids(self, arm: str) -> np.ndarray:
         """Geom ids of every body of an arm (for segmentation masks)."""

@@ -17,7 +17,7 @@ import numpy as np
 from absl import logging as absl_logging
 from dm_control.utils import inverse_kinematics as ik
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.sim.scene import toy_half_extents
 from egogym.tasks.base import finger_geoms, geoms_touch
 from egogym.tasks.handover import HandOver

@@ -7,7 +7,7 @@ edge of the table:
 - Head: a mocap body carrying the Aria. Its frame is the Aria *device* frame; the RGB
   camera sits in it at a fixed offset (`T_DEVICE_RGB_UPRIGHT`), mounted sideways as on
   the real glasses, so the raw frames must be rotated 90 degrees clockwise to be upright
-  (`R_UPRIGHT_FROM_SENSOR`). The camera is the linear model of `egogym.spec` (focal
+  (`R_UPRIGHT_FROM_SENSOR`). The camera is the linear model of `egogym.core.spec` (focal
   266.5 px at 480x640, principal point at the centre). The head sways a few millimetres,
   and turns toward what the hand reaches for (the gaze leads the hand), as people do.
 - Arm: a hand (palm, four curling fingers, a thumb) on a mocap body, a forearm in skin
@@ -30,7 +30,7 @@ calibration (`device_calibration.json`: device to RGB camera and its linear
 intrinsics), hand masks from segmentation rendering, and the simulator's truth
 (`truth.npz`) for tests. The converter `egogym.data.aria` reads it like a real one.
 
-Frames: world z up (as `egogym.spec`); camera frames OpenCV (x right, y down, z forward);
+Frames: world z up (as `egogym.core.spec`); camera frames OpenCV (x right, y down, z forward);
 `T_a_b` maps points from b into a. Units: metres, seconds; timestamps in integer
 nanoseconds (frames) and microseconds (MPS).
 """
@@ -45,20 +45,16 @@ import numpy as np
 from dm_control import mjcf
 from PIL import Image
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.data import mps
-from egogym.sim.scene import ASSETS, TOY_SHAPES, add_bowl, add_toy, toy_half_extents
-from egogym.spec import ARIA_FOCAL_PX
+from egogym.sim.scene import TOY_SHAPES, add_bowl, add_toy, load_workcell, table_top_z, toy_half_extents
+from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, aria_focal_px
 from egogym.tasks.object_in_bowl import BOWL_HEIGHT, BOWL_RADIUS, PARKING, ObjectInBowl
 
 Region = tuple[tuple[float, float], tuple[float, float]]
 
 RECORDING_FORMAT = "egogym-aria-recording"
 RECORDING_VERSION = 1
-
-R_UPRIGHT_FROM_SENSOR = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-"""p_upright = R @ p_sensor: the camera frame of the upright image (the sensor image
-rotated 90 degrees clockwise, `np.rot90(img, k=-1)`) from the sensor's camera frame."""
 
 
 def _rot(axis: str, angle: float) -> np.ndarray:
@@ -91,7 +87,7 @@ class HumanConfig:
     """Settings of the simulated human and of its recordings.
 
     image_size: (height, width) px of the *upright* image; the focal length scales as
-      ARIA_FOCAL_PX * height / 480 (the spec's linear Aria camera).
+      `aria_focal_px(height)` (the spec's linear Aria camera).
     fps: frame rate of the RGB camera (Hz); hand tracking is written at this rate.
     slam_hz: rate of the closed-loop trajectory (Hz; MPS writes 1 kHz).
     toys, toy_region, bowl_region, min_separation: the placement distribution; by
@@ -103,7 +99,7 @@ class HumanConfig:
     dropout: probability per frame that hand tracking loses the hand (confidence -1).
     """
 
-    image_size: tuple[int, int] = (480, 640)
+    image_size: tuple[int, int] = ARIA_IMAGE_SIZE
     fps: float = 30.0
     slam_hz: float = 1000.0
     toys: tuple[str, ...] = ("cube", "cylinder")
@@ -130,7 +126,7 @@ class HumanConfig:
     @property
     def focal_px(self) -> float:
         """Focal length (px) of the linear camera at image_size."""
-        return ARIA_FOCAL_PX * self.image_size[0] / 480.0
+        return aria_focal_px(self.image_size[0])
 
     @property
     def K_upright(self) -> np.ndarray:
@@ -193,7 +189,7 @@ class EpisodePlan:
 # -------------------------------------------------------------------------------------
 def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
     """Work cell + bowl + toys + the person's head (Aria) and right arm. No robot."""
-    root = mjcf.from_path(str(ASSETS / "workcell.xml"))
+    root = load_workcell()
     h, w = config.image_size
     gl = root.visual.__getattr__("global")
     gl.offheight = max(h, w, 480)
@@ -286,9 +282,7 @@ class HumanDemonstrator:
         self.hand_geoms = np.array([g for g in range(m.ngeom) if (m.geom(g).name or "").startswith(HAND_GEOM_PREFIXES)])
         self._skin_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("skin").id]
         self._cloth_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("cloth").id]
-        self.table_z = float(self.physics.named.model.geom_pos["tabletop"][2]
-                             + self.physics.named.model.body_pos["table"][2]
-                             + self.physics.named.model.geom_size["tabletop"][2])
+        self.table_z = table_top_z(self.physics)
         self._renderer: mujoco.Renderer | None = None
         self._seg: mujoco.Renderer | None = None
         self.plan: EpisodePlan | None = None

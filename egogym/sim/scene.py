@@ -11,16 +11,24 @@ Names in the compiled model: arm elements are prefixed by the arm ("right/elbow"
 """
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 
 import mujoco
 import numpy as np
 from dm_control import mjcf
 
-from egogym import geometry
-from egogym.spec import ArmSpec, Calibration, CameraSpec, RobotSpec
+from egogym.core import geometry
+from egogym.core.spec import ARIA_IMAGE_SIZE, ArmSpec, Calibration, CameraSpec, RobotSpec
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+WORKCELL_XML = "workcell.xml"
+"""The work cell (floor, table, lights, materials) in the package's `assets/` folder."""
+
+
+def load_workcell() -> mjcf.RootElement:
+    """The work cell as a fresh MJCF model, read from the installed package's data
+    (`importlib.resources`, so a wheel finds it as the source tree does)."""
+    with resources.as_file(resources.files("egogym") / "assets" / WORKCELL_XML) as path:
+        return mjcf.from_path(str(path))
 
 LINK_RADIUS = 0.022  # m, capsule radius of the arm links
 FINGER_PAD_INSET = 0.015  # inner pad face sits this far inside the finger slide position (m)
@@ -102,12 +110,18 @@ def camera_element_name(spec: RobotSpec, camera: str) -> str:
     return f"{arm}/wrist_cam"
 
 
-def build_robot_scene(spec: RobotSpec, offscreen_size: tuple[int, int] = (480, 640)) -> mjcf.RootElement:
+def table_top_z(physics: mjcf.Physics) -> float:
+    """Height (m, world) of the table's top surface in a compiled work cell."""
+    m = physics.named.model
+    return float(m.body_pos["table"][2] + m.geom_pos["tabletop"][2] + m.geom_size["tabletop"][2])
+
+
+def build_robot_scene(spec: RobotSpec, offscreen_size: tuple[int, int] = ARIA_IMAGE_SIZE) -> mjcf.RootElement:
     """The work cell with the torso, the Aria and both arms (no task objects yet).
 
     offscreen_size: the largest (height, width) any renderer of this model will use.
     """
-    root = mjcf.from_path(str(ASSETS / "workcell.xml"))
+    root = load_workcell()
     root.option.timestep = spec.physics_dt
     root.visual.__getattr__("global").offheight = max(offscreen_size[0], 480)
     root.visual.__getattr__("global").offwidth = max(offscreen_size[1], 640)

@@ -9,27 +9,15 @@ person what to set up and what counts, and the operator console returns a `Score
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-from dm_control import mjcf
 
+import egogym.sim  # noqa: F401  (sets MUJOCO_GL before dm_control loads MuJoCo)
+from dm_control import mjcf  # noqa: E402
 
-@dataclass
-class Score:
-    """Cumulative result of an episode so far.
-
-    points: points scored since reset; new_points: scored on the last step (the reward);
-    success: the task's success criterion; terms: shaping quantities for analysis (not
-    part of the reward); aborted: a reason string when the episode was stopped early.
-    """
-
-    points: int = 0
-    new_points: int = 0
-    success: bool = False
-    terms: dict[str, float] = field(default_factory=dict)
-    aborted: str | None = None
+from egogym import TIME_LIMIT_S
+from egogym.core.protocols import Score
 
 
 class Task(abc.ABC):
@@ -37,7 +25,7 @@ class Task(abc.ABC):
 
     name: ClassVar[str]
     default_arms: ClassVar[str] = "right"
-    time_limit_s: float = 40.0
+    time_limit_s: float = TIME_LIMIT_S
 
     def __init__(self) -> None:
         self.score = Score()  # the running score of the current episode

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from dm_control import mjcf
 
+from egogym import TIME_LIMIT_S
 from egogym.tasks.base import Score, finger_geoms, geoms_touch
 from egogym.tasks.object_in_bowl import ObjectInBowl, Region
 
@@ -27,7 +28,7 @@ class HandOver(ObjectInBowl):
 
     def __init__(self, toy_region: Region = ((0.10, 0.26), (-0.20, -0.08)),
                  bowl_region: Region = ((0.10, 0.26), (0.08, 0.20)),
-                 rest_steps: int = 10, time_limit_s: float = 40.0, arms: str = "both",
+                 rest_steps: int = 10, time_limit_s: float = TIME_LIMIT_S, arms: str = "both",
                  toy_yaw: tuple[float, float] = (np.pi / 2 - 0.6, np.pi / 2 + 0.6)):
         if arms != "both":
             raise ValueError("handover: arms must be 'both' (it is a bimanual task)")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from dm_control import mjcf
 
-from egogym.sim.scene import TOY_SHAPES, add_bowl, add_toy, toy_half_extents
+from egogym.sim.scene import TOY_SHAPES, add_bowl, add_toy, table_top_z, toy_half_extents
+from egogym import TIME_LIMIT_S
 from egogym.tasks.base import Score, Task, finger_geoms, geoms_touch, sample_point, set_free_pose
 
 Region = tuple[tuple[float, float], tuple[float, float]]
@@ -39,7 +40,7 @@ class ObjectInBowl(Task):
     def __init__(self, toys: tuple[str, ...] = ("cube", "cylinder"),
                  toy_region: Region = ((0.08, 0.30), (-0.36, -0.02)),
                  bowl_region: Region = ((0.08, 0.30), (-0.36, -0.02)),
-                 min_separation: float = 0.16, rest_steps: int = 10, time_limit_s: float = 40.0,
+                 min_separation: float = 0.16, rest_steps: int = 10, time_limit_s: float = TIME_LIMIT_S,
                  arms: str = "right", toy_yaw: tuple[float, float] = (-np.pi, np.pi)):
         super().__init__()
         for t in toys:
@@ -70,8 +71,7 @@ class ObjectInBowl(Task):
         self.toy = self.toys[int(rng.integers(len(self.toys)))]
         for shape in self.toys:
             set_free_pose(physics, f"toy_{shape}", np.array(PARKING[shape]), 0.0)
-        m = physics.named.model
-        self.table_z = float(m.body_pos["table"][2] + m.geom_pos["tabletop"][2] + m.geom_size["tabletop"][2])
+        self.table_z = table_top_z(physics)
         bowl_xy = sample_point(rng, self.bowl_region)
         physics.named.data.mocap_pos["bowl"] = [bowl_xy[0], bowl_xy[1], self.table_z]
         toy_xy, toy_yaw = self._place_toy(physics)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.data import schema as S
 from egogym.data.writer import DemoWriter
-from egogym.spec import Calibration
+from egogym.core.spec import Calibration
 
 H, W = 24, 32
 

@@ -5,9 +5,9 @@ import pytest
 
 from egogym.cli import main
 from egogym.data import schema as S
-from egogym.data.collect import collect_robot
+from egogym.pipelines.collect import collect_robot
 from egogym.data.commands import validate_file
-from egogym.data.overlay import RED
+from egogym.core.views import RED
 from egogym.data.reader import EgoDataset
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from egogym.cli import main
 from egogym.data import schema as S
 from egogym.data.commands import split_file, validate_file
-from egogym.data.overlay import RED, draw_polyline, mask_and_line
+from egogym.core.views import RED, draw_polyline, mask_and_line
 from egogym.data.reader import EgoDataset
 from egogym.data.schema import DataFormatError
 from egogym.data.stats import NormStats

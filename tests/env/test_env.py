@@ -9,8 +9,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import egogym
-from egogym import geometry
-from egogym.spec import EGOMIMIC
+from egogym.env import EgoEnv
+from egogym.core import geometry
+from egogym.core.spec import EGOMIMIC
 
 SMALL = (48, 64)
 
@@ -101,7 +102,7 @@ def test_bad_options_fail_with_one_line():
     with pytest.raises(ValueError, match="arms="):
         make(arms="middle")
     with pytest.raises(ValueError, match="did you mean 'object_in_bowl'"):
-        egogym.EgoEnv(task="object_in_bowls")
+        EgoEnv(task="object_in_bowls")
     with pytest.raises(ValueError, match="toy shape"):
         make(task_options={"toys": ("duck",)})
 

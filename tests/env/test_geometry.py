@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from egogym import geometry
+from egogym.core import geometry
 
 finite = st.floats(-2.0, 2.0, allow_nan=False)
 quats = st.tuples(*[st.floats(-1, 1, allow_nan=False)] * 4).filter(lambda q: np.linalg.norm(q) > 0.1)

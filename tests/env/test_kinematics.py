@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from egogym import geometry
-from egogym import kinematics
-from egogym.spec import EGOMIMIC
+from egogym.core import geometry
+from egogym.core import kinematics
+from egogym.core.spec import EGOMIMIC
 
 
 def test_fk_matches_the_sim_twin():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from egogym.spec import EGOMIMIC
-from egogym.kinematics import pinch_in_camera
+from egogym.core.spec import EGOMIMIC
+from egogym.core.kinematics import pinch_in_camera
 
 
 @pytest.fixture(scope="module")

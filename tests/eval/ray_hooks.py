@@ -6,8 +6,8 @@ from pathlib import Path
 
 
 def stand_in_training() -> None:
-    import eval.ablate as ablate
-    import eval.loop as loop
+    import egogym.eval.ablation.runner as ablate
+    import egogym.eval.rollout as loop
     from egogym.sim.experts import make_expert
 
     real_cli = ablate._cli

@@ -7,10 +7,10 @@ import signal
 
 import pytest
 
-import eval.ablate as ablate
-import eval.loop as loop
-from egogym.cli import UserError
-from eval.ablate import config_from_dict, equal_time_robot, plan_cells, write_report
+import egogym.eval.ablation.runner as ablate
+import egogym.eval.rollout as loop
+from egogym.core.errors import UserError
+from egogym.eval.ablation import config_from_dict, equal_time_robot, plan_cells, write_report
 
 
 def small_config(**over):
@@ -158,7 +158,7 @@ def test_small_grid_trains_for_real(tmp_path):
 
 def write_cell_log(out_dir, name, outcomes, start=True, seed0=100000):
     """A cell's episode log from (toy y in m, success) pairs; start=False: an old log without `start`."""
-    from eval.records import RecordWriter
+    from egogym.eval.records import RecordWriter
 
     d = out_dir / "cells" / name / "eval"
     d.mkdir(parents=True)
@@ -173,7 +173,7 @@ def write_cell_log(out_dir, name, outcomes, start=True, seed0=100000):
 
 def test_report_splits_success_by_start_region(tmp_path):
     """Robot demos' toy region y -0.36..-0.19 m; evaluation: the full table. Known counts per region."""
-    from eval.metrics import two_proportion_test, wilson_interval
+    from egogym.eval.metrics import two_proportion_test, wilson_interval
 
     cfg = config_from_dict(small_config(data={"robot": [10, 20], "human": [0, 100], "robot_task_options":
                                               {"toy_region": [[0.08, 0.30], [-0.36, -0.19]]}},

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from egogym.cli import UserError, main
-from eval.compare import compare, mmrv, pearson_r
+from egogym.cli import main
+from egogym.core.errors import UserError
+from egogym.eval.compare import compare, mmrv, pearson_r
 
 
 def test_mmrv_known_values():

@@ -16,9 +16,11 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from egogym.cli import UserError, main
-from eval.loop import EvalConfig, evaluate
-from eval.records import comparable, read_records
+from egogym.cli import main
+from egogym.core.errors import UserError
+from egogym.eval.config import EvalConfig
+from egogym.eval.loop import evaluate
+from egogym.eval.records import comparable, read_records
 
 SMALL = dict(image_size=(32, 32), cameras=("front_img_1",))
 ARGS = ["--image-size", "32", "32", "--cameras", "front_img_1"]
@@ -42,7 +44,7 @@ def test_records_are_complete_and_ordered(reference):
 
 def test_records_carry_the_reset_start(reference):
     """`start` is the reset info's placement for the record's seed (and survives the sorted rewrite)."""
-    from eval.loop import make_env
+    from egogym.eval.rollout import make_env
 
     env = make_env(EvalConfig(policy="scripted", **SMALL))
     try:
@@ -56,7 +58,7 @@ def test_records_carry_the_reset_start(reference):
 
 def test_no_start_field_without_a_start():
     """A backend without a start placement (hardware: {}) gives records without `start`."""
-    from eval.loop import run_episode
+    from egogym.eval.rollout import run_episode
 
     class NoStartEnv:
         unwrapped = property(lambda self: self)
@@ -71,7 +73,7 @@ def test_no_start_field_without_a_start():
             from egogym.tasks.base import Score
             return Score()
 
-    from eval.loop import HoldPolicy
+    from egogym.eval.policy_spec import HoldPolicy
     rec = run_episode(NoStartEnv(), HoldPolicy(), 3, 0, EvalConfig(policy="hold"), repeat=1)
     assert "start" not in rec and rec["steps"] == 1
 
@@ -157,7 +159,7 @@ class ChunkExpert:
 
 
 def test_video_draws_the_chunk(tmp_path, monkeypatch):
-    import eval.loop as loop
+    import egogym.eval.rollout as loop
     from egogym.sim.experts import make_expert
 
     monkeypatch.setattr(loop, "make_policy", lambda spec, env: ChunkExpert(make_expert(env)))
@@ -177,7 +179,7 @@ def test_video_draws_the_chunk(tmp_path, monkeypatch):
 
 
 def test_lower_loop_rate_holds_each_action():
-    from eval.loop import env_rates, make_env, run_episode
+    from egogym.eval.rollout import env_rates, make_env, run_episode
 
     class Counting:
         def __init__(self, env):

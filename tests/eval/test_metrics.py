@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from eval.metrics import (bootstrap_mean_interval, summarize, trials_for_power, two_proportion_test,
+from egogym.eval.metrics import (bootstrap_mean_interval, summarize, trials_for_power, two_proportion_test,
                           wilson_interval)
 
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from egogym.cli import UserError
-from eval.records import RecordWriter, comparable, read_records, rewrite_sorted, truncate_to
+from egogym.core.errors import UserError
+from egogym.eval.records import RecordWriter, comparable, read_records, rewrite_sorted, truncate_to
 
 
 def rec(seed, **kw):

@@ -45,7 +45,7 @@ def human_consts():
 def truth_chunks(truth, keep: np.ndarray) -> np.ndarray:
     """Ground-truth palm chunks (M, 100, 3) from the simulator's world positions and
     camera poses: knots inv(T_world_rgb(t)) @ p_world(t+3k), interpolated to 100."""
-    from egogym import geometry
+    from egogym.core import geometry
     from egogym.data.schema import interpolate_chunk
 
     out = []

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.data import aria
 from egogym.data.mps import Trajectory, slerp_rotations
 

@@ -7,7 +7,7 @@ import shutil
 import h5py
 import numpy as np
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.data import schema as S
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.data import mps
 
 

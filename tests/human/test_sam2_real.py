@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from sam2.build_sam import build_sam2
 from sam2.sam2_image_predictor import SAM2ImagePredictor
-from egogym.cli import UserError
+from egogym.core.errors import UserError
 from egogym.data.sam2_masks import DEFAULT_CONFIG, Sam2HandMasker
 
 src, out, scratch = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])

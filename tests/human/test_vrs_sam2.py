@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.data import aria
 from egogym.data import schema as S
 from egogym.data.sam2_masks import Sam2HandMasker
@@ -174,7 +174,7 @@ def test_vrs_recording_with_sam2_masks_converts_to_the_truth(sim_recordings, tmp
 
 
 def test_sam2_without_checkpoint_is_one_clear_error(tmp_path):
-    from egogym.cli import UserError
+    from egogym.core.errors import UserError
 
     with pytest.raises(UserError, match="--sam2-checkpoint"):
         Sam2HandMasker.from_checkpoint(None)

@@ -12,7 +12,7 @@ import numpy as np
 
 from egogym.data.commands import split_file
 from egogym.data.writer import DemoWriter
-from policies.synthetic import synthetic_calibration
+from egogym.policies.synthetic import synthetic_calibration
 
 import pytest
 import torch

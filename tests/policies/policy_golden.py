@@ -14,10 +14,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from policies.batch import ModelInputs  # noqa: E402
-from policies.config import preset  # noqa: E402
-from policies.model import EgoACT  # noqa: E402
-from policies.objective import cotrain_loss  # noqa: E402
+from egogym.policies.batch import ModelInputs  # noqa: E402
+from egogym.policies.config import preset  # noqa: E402
+from egogym.policies.model import EgoACT  # noqa: E402
+from egogym.policies.objective import cotrain_loss  # noqa: E402
 
 GOLDEN = Path(__file__).with_name("golden_smoke.json")
 

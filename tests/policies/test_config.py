@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from policies.config import PRESETS, Config, ConfigError, FirstK, TemporalEnsemble, preset
+from egogym.policies.config import PRESETS, Config, ConfigError, FirstK, TemporalEnsemble, preset
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

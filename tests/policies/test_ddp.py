@@ -22,11 +22,11 @@ def test_two_process_gloo_ddp_matches_one_process(tiny_files, tmp_path):
     common = ["--preset", "smoke", "--robot", str(robot), "--human", str(human), "--steps", "4", "--no-progress",
               "--threads", "1", "--set", "train.video_frames=0", "--set", "train.val_every=100"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, "-m", "policies.train", *common, "--out", str(tmp_path / "one"),
+    one = subprocess.run([sys.executable, "-m", "egogym.policies.train", *common, "--out", str(tmp_path / "one"),
                           "--set", "train.batch_size=4"], env=env, capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                          "-m", "policies.train", *common, "--out", str(tmp_path / "two"), "--set", "train.batch_size=2"],
+                          "-m", "egogym.policies.train", *common, "--out", str(tmp_path / "two"), "--set", "train.batch_size=2"],
                          env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert two.returncode == 0, two.stderr[-2000:]
     a, b = _losses(tmp_path / "one"), _losses(tmp_path / "two")

@@ -1,7 +1,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from policies.execution import FirstKExecutor, TemporalEnsembler
+from egogym.policies.execution import FirstKExecutor, TemporalEnsembler
 
 
 def test_first_k_plays_the_first_k_points_then_queries():

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from policy_golden import GOLDEN, golden_outputs
-from policies.batch import ModelInputs
-from policies.config import preset
-from policies.model import EgoACT, interpolation_matrix
-from policies.objective import domain_loss
+from egogym.policies.batch import ModelInputs
+from egogym.policies.config import preset
+from egogym.policies.model import EgoACT, interpolation_matrix
+from egogym.policies.objective import domain_loss
 
 
 def _inputs(cfg, domain, B=3, seed=0):

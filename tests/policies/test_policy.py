@@ -2,13 +2,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from egogym.policy import Policy
-from egogym.spec import EGOMIMIC
-from policies import load_policy
-from policies.checkpoint import CheckpointError
-from policies.config import TemporalEnsemble, preset
-from policies.synthetic import SyntheticEgoData, synthetic_calibration, synthetic_stats
-from policies.train import Trainer
+from egogym.core.protocols import Policy
+from egogym.core.spec import EGOMIMIC
+from egogym.policies import load_policy
+from egogym.policies.checkpoint import CheckpointError
+from egogym.policies.config import TemporalEnsemble, preset
+from egogym.policies.synthetic import SyntheticEgoData, synthetic_calibration, synthetic_stats
+from egogym.policies.train import Trainer
 
 
 class FakeEnv:

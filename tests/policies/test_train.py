@@ -9,10 +9,10 @@ import torch
 from safetensors.torch import load_file
 
 from egogym.cli import main as egogym_main
-from policies.checkpoint import CheckpointError, load_checkpoint
-from policies.config import preset
-from policies.synthetic import SyntheticEgoData, synthetic_stats
-from policies.train import Trainer, open_files
+from egogym.policies.checkpoint import CheckpointError, load_checkpoint
+from egogym.policies.config import preset
+from egogym.policies.synthetic import SyntheticEgoData, synthetic_stats
+from egogym.policies.train import Trainer, open_files
 
 SMOKE = preset("smoke").with_overrides({"model.image_size": "32,32"})
 

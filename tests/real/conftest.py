@@ -7,7 +7,7 @@ import pytest
 from egogym.real.config import RealConfig
 from egogym.real.devices import linear_intrinsics
 from egogym.real.fakes import FakeClock, FakeHardware
-from egogym.spec import EGOMIMIC, Calibration
+from egogym.core.spec import EGOMIMIC, Calibration
 
 SIZE = (24, 32)  # (H, W) of every camera image in these tests
 STREAM = (32, 24, 60)  # fake D405 colour stream (width, height, fps)

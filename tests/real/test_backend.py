@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from egogym.cli import UserError
+from egogym.core.errors import UserError
 from egogym.real.console import OperatorConsole, OperatorQuit
 from egogym.real.devices import MissingDriver, load_drivers
-from egogym.spec import EGOMIMIC
+from egogym.core.spec import EGOMIMIC
 
 from .conftest import SIZE, Rig, write_calibration
 
@@ -35,8 +35,8 @@ def test_make_reset_step_observe(rig):
         assert not term and info["aborted"] is None
     assert info["time_s"] == pytest.approx(25 / 50)
     # ee_pose is FK of the measured joints through the calibration's T_cam_base
-    from egogym import geometry
-    from egogym import kinematics
+    from egogym.core import geometry
+    from egogym.core import kinematics
 
     p = kinematics.pinch_in_base(EGOMIMIC.arm("right"), obs["joint_positions"][:6])
     np.testing.assert_allclose(obs["ee_pose"], geometry.transform_points(b.calibration.T_cam_base["right"], p))

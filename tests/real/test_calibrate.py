@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egogym import geometry
+from egogym.core import geometry
 from egogym.real.backend import load_checked_calibration
 from egogym.real.calibrate import pinch_points, solve_T_cam_base, write_calibration
-from egogym.kinematics import axis_rotation
-from egogym.spec import EGOMIMIC
+from egogym.core.kinematics import axis_rotation
+from egogym.core.spec import EGOMIMIC
 
 
 def test_hand_eye_recovers_the_transform(tmp_path):

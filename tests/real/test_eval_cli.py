@@ -9,10 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from egogym.cli import UserError, main
+from egogym.cli import main
+from egogym.core.errors import UserError
 from egogym.data.writer import DemoWriter
-from eval.loop import EvalConfig, make_policy, run_episode
-from eval.records import RECORD_FIELDS, RecordWriter, read_records
+from egogym.eval.config import EvalConfig
+from egogym.eval.rollout import make_policy, run_episode
+from egogym.eval.records import RECORD_FIELDS, RecordWriter, read_records
 
 from .conftest import SIZE, Rig
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.loop import EvalConfig, run_episode
-from eval.records import RECORD_FIELDS, RecordWriter, read_records
+from egogym.eval.config import EvalConfig
+from egogym.eval.rollout import run_episode
+from egogym.eval.records import RECORD_FIELDS, RecordWriter, read_records
 
 from .conftest import Rig
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from egogym.real.safety import EmergencyStop, SafetyLimits
-from egogym.spec import EGOMIMIC
+from egogym.core.spec import EGOMIMIC
 
 FAULT_STEP = 10
 DT = 1.0 / EGOMIMIC.control_hz

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from egogym.real.safety import (ArmFault, CommandGuard, FrameStamp, FrameWatchdog, SafetyLimits, SafetyStop)
-from egogym.spec import EGOMIMIC
+from egogym.core.spec import EGOMIMIC
 
 from .conftest import GRIPPER_RANGE
 

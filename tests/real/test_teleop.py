@@ -11,12 +11,12 @@ import h5py
 import numpy as np
 import pytest
 
-from egogym import geometry, kinematics
-from egogym.cli import UserError
+from egogym.core import geometry, kinematics
+from egogym.core.errors import UserError
 from egogym.data.commands import validate_file
 from egogym.real.console import OperatorQuit
-from egogym.real.teleop import CapsuleMasker, TeleopRecorder, make_masker
-from egogym.spec import EGOMIMIC
+from egogym.pipelines.teleop import CapsuleMasker, TeleopRecorder, make_masker
+from egogym.core.spec import EGOMIMIC
 
 from .conftest import SIZE, Rig
 
@@ -199,7 +199,7 @@ def test_missing_leader_gripper_range_is_one_line(options, tmp_path):
 
 def test_sam2_arm_masker_clicks_the_keypoints_inside_the_image():
     from egogym.data.sam2_masks import Sam2HandMasker
-    from egogym.real.teleop import Sam2ArmMasker
+    from egogym.pipelines.teleop import Sam2ArmMasker
 
     class Predictor:  # SAM2ImagePredictor's interface
         def set_image(self, image):

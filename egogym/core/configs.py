@@ -1,0 +1,49 @@
+"""Frozen dataclass configs from plain dicts (JSON, TOML, backend options), shared by every layer.
+
+`build_frozen(cls, d, where)` refuses unknown keys with the nearest known name, turns lists
+into tuples for tuple-typed fields, and reports a wrong field as one line naming `where`.
+The dataclass's own `__post_init__` checks values and ranges.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Any, Iterable, Mapping
+
+from egogym.core.errors import UserError
+
+
+def nearest(name: str, choices: Iterable[str]) -> str:
+    """"did you mean 'x'?" for the closest of `choices`, else the list to choose from."""
+    choices = sorted(str(c) for c in choices)
+    close = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.0)
+    return f"did you mean {close[0]!r}?" if close else f"choose from {choices}"
+
+
+def check_keys(cls, d: Mapping, where: str, error: type[Exception] = UserError) -> None:
+    """Raise `error` naming the first key of `d` that is not a field of dataclass `cls`."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for k in d:
+        if k not in names:
+            raise error(f"{where}: unknown key {k!r}; {nearest(k, names)}")
+
+
+def build_frozen(cls, d: Any, where: str, error: type[Exception] = UserError):
+    """An instance of dataclass `cls` from the mapping `d` (or `d` itself if it is one).
+
+    Lists become tuples where the field's type is a tuple; a TypeError of the constructor
+    (a missing required field) becomes `error` naming `where`."""
+    if isinstance(d, cls):
+        return d
+    if not isinstance(d, Mapping):
+        raise error(f"{where}: expected a table of fields, got {type(d).__name__} {d!r}")
+    check_keys(cls, d, where, error)
+    kw = {}
+    for f in dataclasses.fields(cls):
+        if f.name in d:
+            v = d[f.name]
+            kw[f.name] = tuple(v) if isinstance(v, list) and str(f.type).startswith("tuple") else v
+    try:
+        return cls(**kw)
+    except TypeError as e:
+        raise error(f"{where}: {e}") from None

@@ -1,0 +1,184 @@
+"""The ablation config: typed, frozen sections read from TOML (the schema is in
+`egogym.eval.ablation`'s docstring). Every value is checked for type and range on
+construction, before any data is collected or any policy trained.
+
+A config is a TOML file, or the name of one shipped with egogym (`BUILTIN`, in the
+package's `eval/configs/`): `egogym ablate cpu --out ablations/cpu`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from egogym.core.configs import build_frozen, nearest
+from egogym.core.errors import UserError
+
+BUILTIN = ("cpu",)
+"""Config names shipped with the package (`egogym/eval/configs/NAME.toml`)."""
+
+
+def _ints(where: str, values, lo: int) -> None:
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise UserError(f"{where}: {v!r} is not an integer >= {lo}")
+
+
+def _int(where: str, v, lo: int, none_ok: bool = False) -> None:
+    if v is None and none_ok:
+        return
+    _ints(where, [v], lo)
+
+
+def _table(where: str, v) -> None:
+    if not isinstance(v, dict):
+        raise UserError(f"{where}: expected a table (e.g. {{ toy_region = [[0.08, 0.30], [-0.36, -0.19]] }}), got {v!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    robot: tuple[int, ...]  # robot demo counts (grid axis)
+    human: tuple[int, ...]  # human demo counts (grid axis); 0 = robot-only
+    seed: int = 0  # episode i of every data file uses seed + i
+    robot_max_steps: int = 1000  # env steps per robot demo at most
+    robot_stop_after_points: int | None = 1  # end a robot demo after this many points
+    robot_task_options: dict = field(default_factory=dict)  # the robot demos' placement distribution
+
+    def __post_init__(self):
+        if not self.robot:
+            raise UserError("[data] robot: give robot demo counts, each at least 1")
+        _ints("[data] robot", self.robot, 1)
+        if not self.human:
+            raise UserError("[data] human: give human demo counts (0 for robot-only)")
+        _ints("[data] human", self.human, 0)
+        _int("[data] seed", self.seed, 0)
+        _int("[data] robot_max_steps", self.robot_max_steps, 1)
+        _int("[data] robot_stop_after_points", self.robot_stop_after_points, 1, none_ok=True)
+        _table("[data] robot_task_options", self.robot_task_options)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    preset: str = "cpu"  # `egogym train --preset`
+    steps: int = 2000  # optimizer steps per cell
+    seeds: tuple[int, ...] = (0, 1, 2)  # training seeds, one run each
+    args: tuple[str, ...] = ()  # extra `egogym train` arguments for every cell
+
+    def __post_init__(self):
+        if not isinstance(self.preset, str):
+            raise UserError(f"[train] preset: {self.preset!r} is not a preset name (e.g. \"cpu\")")
+        _int("[train] steps", self.steps, 1)
+        if not self.seeds:
+            raise UserError("[train] seeds: give at least one training seed")
+        _ints("[train] seeds", self.seeds, 0)
+        if not all(isinstance(a, str) for a in self.args):
+            raise UserError(f"[train] args: give a list of strings, got {list(self.args)!r}")
+
+
+@dataclass(frozen=True)
+class EvalSection:
+    episodes: int = 50  # evaluation episodes per cell (per training seed)
+    seed: int = 100000  # seed of evaluation episode 0 (far from the data seeds)
+    workers: int = 1
+    max_steps: int | None = None  # None: the env's 2000
+    loop_hz: float | None = None  # None: the env's 50 Hz
+    task_options: dict = field(default_factory=dict)  # evaluation distribution; {}: the task's full one
+
+    def __post_init__(self):
+        _int("[eval] episodes", self.episodes, 1)
+        _int("[eval] seed", self.seed, 0)
+        _int("[eval] workers", self.workers, 1)
+        _int("[eval] max_steps", self.max_steps, 1, none_ok=True)
+        if self.loop_hz is not None and (isinstance(self.loop_hz, bool) or not isinstance(self.loop_hz, (int, float))
+                                         or self.loop_hz <= 0):
+            raise UserError(f"[eval] loop_hz: {self.loop_hz!r} is not a positive rate (Hz)")
+        _table("[eval] task_options", self.task_options)
+
+
+@dataclass(frozen=True)
+class Controls:
+    equal_time: bool = True
+    equal_episodes: bool = False
+
+    def __post_init__(self):
+        for name in ("equal_time", "equal_episodes"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"[controls] {name}: {getattr(self, name)!r} is not true or false")
+
+
+@dataclass(frozen=True)
+class Ablation:
+    name: str
+    train_args: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.replace("_", "").isalnum():
+            raise UserError(f"[[ablations]] name: {self.name!r}: give a name of letters, digits and _")
+        if not all(isinstance(a, str) for a in self.train_args):
+            raise UserError(f"[[ablations]] train_args: give a list of strings, got {list(self.train_args)!r}")
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    data: DataConfig
+    name: str = "ablation"
+    task: str = "object_in_bowl"
+    env_id: str = "egogym/ObjectInBowl-v0"
+    image_size: tuple[int, int] = (64, 64)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalSection = field(default_factory=EvalSection)
+    controls: Controls = field(default_factory=Controls)
+    ablations: tuple[Ablation, ...] = ()
+
+    def __post_init__(self):
+        for name in ("name", "task", "env_id"):
+            if not isinstance(getattr(self, name), str):
+                raise UserError(f"{name}: {getattr(self, name)!r} is not a string")
+        size = self.image_size
+        if (not isinstance(size, tuple) or len(size) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 4096 for v in size)):
+            raise UserError(f"image_size: {list(size) if isinstance(size, tuple) else size!r}: give [H, W], "
+                            f"integers in 16..4096")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, d: Any, where: str):
+    return build_frozen(cls, d, where)
+
+
+def load_config(path: str | Path) -> AblationConfig:
+    """Read and validate an ablation TOML file, or a built-in config by name (`BUILTIN`)."""
+    path = Path(path)
+    if not path.is_file():
+        if str(path) in BUILTIN:
+            text = (resources.files("egogym") / "eval" / "configs" / f"{path}.toml").read_text()
+            return config_from_dict(tomllib.loads(text), f"built-in config {path}")
+        raise UserError(f"{path}: no such config file; give a TOML file or a built-in config: "
+                        f"{nearest(str(path), BUILTIN)}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not valid TOML ({e})") from None
+    return config_from_dict(raw, str(path))
+
+
+def config_from_dict(raw: dict, where: str = "config") -> AblationConfig:
+    raw = dict(raw)
+    if "data" not in raw:
+        raise UserError(f"{where}: needs a [data] table with robot = [...] and human = [...]")
+    sub = {"data": DataConfig, "train": TrainConfig, "eval": EvalSection, "controls": Controls}
+    for key, cls in sub.items():
+        if key in raw:
+            raw[key] = _build(cls, raw[key], f"{where} [{key}]")
+    if "ablations" in raw:
+        raw["ablations"] = tuple(_build(Ablation, a, f"{where} [[ablations]]") for a in raw["ablations"])
+    if "image_size" in raw:
+        raw["image_size"] = tuple(raw["image_size"])
+    return _build(AblationConfig, raw, where)
+
+

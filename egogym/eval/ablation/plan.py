@@ -1,0 +1,58 @@
+"""The grid: which cells an ablation trains and evaluates, and the controls' demo counts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from egogym.eval.ablation.config import AblationConfig
+
+HUMAN_DEMOS_PER_HOUR = 1400  # REFERENCE §6
+ROBOT_DEMOS_PER_HOUR = 135  # REFERENCE §6
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training configuration at one training seed."""
+
+    robot: int
+    human: int
+    seed: int
+    variant: str = "base"  # "base" or an ablation's name
+    role: str = "grid"  # "grid", "equal_time", "equal_episodes", "ablation"
+    train_args: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"r{self.robot}_h{self.human}_{self.variant}_s{self.seed}"
+
+
+def plan_cells(cfg: AblationConfig) -> list[Cell]:
+    """Every cell of the grid, the controls and the ablations (deduplicated by name)."""
+    cells: dict[str, Cell] = {}
+
+    def add(c: Cell) -> None:
+        cells.setdefault(c.name, c)
+
+    for s in cfg.train.seeds:
+        for n in cfg.data.robot:
+            for m in cfg.data.human:
+                add(Cell(n, m, s))
+            for m in cfg.data.human:
+                if m == 0:
+                    continue
+                if cfg.controls.equal_time:
+                    add(Cell(equal_time_robot(n, m), 0, s, role="equal_time"))
+                if cfg.controls.equal_episodes:
+                    add(Cell(n + m, 0, s, role="equal_episodes"))
+        for a in cfg.ablations:
+            add(Cell(max(cfg.data.robot), max(cfg.data.human), s, variant=a.name, role="ablation",
+                     train_args=tuple(a.train_args)))
+    return list(cells.values())
+
+
+def equal_time_robot(n: int, m: int) -> int:
+    """Robot demos that take as long to collect as n robot + m human demos (REFERENCE §6 rates)."""
+    return n + int(round(m * ROBOT_DEMOS_PER_HOUR / HUMAN_DEMOS_PER_HOUR))
+
+
+def collection_hours(n: int, m: int) -> float:
+    return n / ROBOT_DEMOS_PER_HOUR + m / HUMAN_DEMOS_PER_HOUR

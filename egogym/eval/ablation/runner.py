@@ -1,0 +1,171 @@
+"""Running an ablation: the data files, each cell's training and evaluation, the executors
+(local or Ray), and `run_ablation`, which does them in order and writes the report.
+
+Collection, splitting and evaluation are called as functions; training runs as an
+`egogym train` child process (`_cli`), so that torch's threads and memory are its own.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from egogym.core.errors import UserError
+from egogym.data.commands import split_file
+from egogym.eval.ablation.config import AblationConfig, config_from_dict
+from egogym.eval.ablation.plan import Cell, collection_hours, plan_cells
+from egogym.eval.ablation.report import write_report
+from egogym.eval.config import EvalConfig
+from egogym.eval.loop import evaluate
+from egogym.eval.metrics import summarize
+
+CELL_FILE = "cell.json"
+VALID_FRACTION, SPLIT_SEED = 0.2, 0  # every data file's train/valid split
+
+
+def _cli(argv: list[str], step: str) -> None:
+    """Run an `egogym` subcommand in a child process; a failure stops with the step named."""
+    cmd = [sys.executable, "-m", "egogym.cli", *argv]
+    res = subprocess.run(cmd)
+    if res.returncode != 0:
+        raise UserError(f"{step} failed (exit {res.returncode}): {' '.join(argv)}")
+
+
+def ensure_robot_data(cfg: AblationConfig, data_dir: Path, n: int, progress: bool) -> Path:
+    """`robot_<n>.hdf5`, recorded (or resumed) and split; grown from the largest smaller file."""
+    from egogym.pipelines.collect import collect_robot
+
+    out = data_dir / f"robot_{n}.hdf5"
+    done = out.with_suffix(".done")
+    if done.exists():
+        return out
+    if not out.exists():
+        smaller = sorted(k for k in cfg.data.robot if k < n and (data_dir / f"robot_{k}.done").exists())
+        if smaller:
+            shutil.copyfile(data_dir / f"robot_{smaller[-1]}.hdf5", out)
+    collect_robot(cfg.task, n, cfg.data.seed, out, image_size=cfg.image_size, resume=out.exists(),
+                  max_steps=cfg.data.robot_max_steps, stop_after_points=cfg.data.robot_stop_after_points,
+                  task_options=dict(cfg.data.robot_task_options) or None, progress=progress)
+    split_file(out, VALID_FRACTION, SPLIT_SEED)
+    done.write_text(json.dumps({"episodes": n, "seed": cfg.data.seed}) + "\n")
+    return out
+
+
+def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: bool) -> Path:
+    """`human_<m>.hdf5` from the simulated human (recordings shared between sizes), split."""
+    from egogym.pipelines.human import collect_human
+
+    out = data_dir / f"human_{m}.hdf5"
+    done = out.with_suffix(".done")
+    if done.exists():
+        return out
+    if out.exists():
+        out.unlink()  # an unfinished conversion: the recordings are kept, convert again
+    code = collect_human(m, cfg.data.seed, out, cfg.image_size, progress=progress,
+                         recordings=data_dir / "human_recordings")
+    if code:
+        raise UserError(f"human data collection for {out} failed (exit {code})")
+    split_file(out, VALID_FRACTION, SPLIT_SEED)
+    done.write_text(json.dumps({"episodes": m, "seed": cfg.data.seed}) + "\n")
+    return out
+
+
+def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = False) -> dict:
+    """Train and evaluate one cell (data must exist); write and return its cell.json content.
+
+    Takes plain dicts so that it can run as a Ray task."""
+    cfg = config_from_dict(cfg_dict)
+    cell = Cell(**{**cell_dict, "train_args": tuple(cell_dict.get("train_args", ()))})
+    root = Path(out_dir)
+    cdir = root / "cells" / cell.name
+    marker = cdir / CELL_FILE
+    if marker.exists():
+        return json.loads(marker.read_text())
+    cdir.mkdir(parents=True, exist_ok=True)
+    data = root / "data"
+    run_dir = cdir / "run"
+    t0 = time.perf_counter()
+    argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"),
+            "--out", str(run_dir), "--steps", str(cfg.train.steps), "--set", f"train.seed={cell.seed}",
+            *cfg.train.args, *cell.train_args]
+    if cell.human:
+        argv[5:5] = ["--human", str(data / f"human_{cell.human}.hdf5")]
+    if run_dir.exists():
+        argv.append("--resume")
+    if not progress:
+        argv.append("--no-progress")
+    _cli(argv, f"training of cell {cell.name}")
+    train_s = time.perf_counter() - t0
+    ev = EvalConfig(policy=str(run_dir), env_id=cfg.env_id, episodes=cfg.eval.episodes, start_seed=cfg.eval.seed,
+                    task_options=dict(cfg.eval.task_options), image_size=tuple(cfg.image_size),
+                    loop_hz=cfg.eval.loop_hz, max_steps=cfg.eval.max_steps, workers=cfg.eval.workers)
+    t1 = time.perf_counter()
+    records = evaluate(ev, cdir / "eval", resume=True, progress=progress)
+    result = {"cell": dataclasses.asdict(cell), "name": cell.name, "summary": summarize(records),
+              "train_seconds": train_s, "eval_seconds": time.perf_counter() - t1,
+              "collection_hours": collection_hours(cell.robot, cell.human)}
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(marker)
+    return result
+
+
+# ---- executors ------------------------------------------------------------------
+
+def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool) -> list[dict]:
+    results = []
+    for i, c in enumerate(cells):
+        state = "kept" if (out_dir / "cells" / c.name / CELL_FILE).exists() else "running"
+        print(f"[{i + 1}/{len(cells)}] {c.name} ({c.role}): {state}", flush=True)
+        results.append(run_cell(cfg.to_dict(), dataclasses.asdict(c), str(out_dir), progress))
+    return results
+
+
+def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address: str | None,
+                  runtime_env: dict | None = None) -> list[dict]:
+    """Run the cells as Ray tasks (one CPU per evaluation worker each) and wait for all.
+
+    address: a Ray cluster (None: start a local instance); runtime_env: Ray's runtime
+    environment (env vars, setup hook, working dir). The output folder must be shared
+    storage when the cluster has more than one machine."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install -e '.[ray]'") from None
+    ray.init(address=address, runtime_env=runtime_env, ignore_reinit_error=True, include_dashboard=False)
+    task = ray.remote(num_cpus=max(1, cfg.eval.workers))(run_cell)
+    refs = [task.remote(cfg.to_dict(), dataclasses.asdict(c), str(out_dir.resolve()), False) for c in cells]
+    return ray.get(refs)
+
+
+
+# ---- command--------------------------------------------------------------------
+
+def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ray_address: str | None = None,
+                 progress: bool = True, ray_runtime_env: dict | None = None) -> tuple[list[dict], Path]:
+    """Data, then every cell (kept if finished), then the report; returns (cell results, report path)."""
+    t0 = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = out_dir / "ablation_config.json"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        if old != json.loads(json.dumps(cfg.to_dict())):
+            raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
+    cfg_path.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    cells = plan_cells(cfg)
+    data = out_dir / "data"
+    data.mkdir(exist_ok=True)
+    for n in sorted({c.robot for c in cells}):
+        ensure_robot_data(cfg, data, n, progress)
+    for m in sorted({c.human for c in cells if c.human}):
+        ensure_human_data(cfg, data, m, progress)
+    if executor == "ray":
+        results = run_cells_ray(cfg, cells, out_dir, ray_address, ray_runtime_env)
+    else:
+        results = run_cells_local(cfg, cells, out_dir, progress)
+    report = write_report(cfg, results, out_dir, wall_s=time.perf_counter() - t0)
+    return results, report

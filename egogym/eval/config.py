@@ -1,0 +1,79 @@
+"""What an evaluation runs: `EvalConfig`, validated on construction, written into
+`OUT/eval_config.json`, and the names of the files an evaluation folder holds."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from egogym.core.errors import UserError
+from egogym.core.views import FRONT
+from egogym.eval.policy_spec import parse_policy
+
+EPISODES_FILE = "episodes.jsonl"
+CONFIG_FILE = "eval_config.json"
+RESUME_INVARIANT = ("policy", "env_id", "start_seed", "backend", "backend_options", "task_options", "image_size",
+                    "cameras", "loop_hz", "max_steps", "episode_timeout_s")
+"""Config fields a resumed evaluation must share with the run it resumes."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What an evaluation runs. Printed into `out_dir/eval_config.json`."""
+
+    policy: str  # a policy spec (`egogym.eval.policy_spec`): "scripted", "hold", "replay:FILE[:demo_N]" or a run folder
+    env_id: str = "egogym/ObjectInBowl-v0"  # a registered Gymnasium id
+    episodes: int = 50  # number of episodes; episode i uses seed start_seed + i
+    start_seed: int = 1000
+    backend: str = "sim"  # "sim" or "real"
+    backend_options: dict = field(default_factory=dict)  # kwargs of the backend (real only)
+    task_options: dict = field(default_factory=dict)  # kwargs of the task (e.g. toy_region, bowl_region)
+    image_size: tuple[int, int] | None = None  # (height, width) px of every camera; None: the env's 480x640
+    cameras: tuple[str, ...] | None = None  # observation cameras; None: the env's default
+    loop_hz: float | None = None  # policy query rate (Hz); None: the env's control rate
+    max_steps: int | None = None  # env steps per episode; None: the registered limit (2000 = 40 s)
+    episode_timeout_s: float | None = None  # wall-clock limit per episode (s); None: none
+    workers: int = 1  # parallel worker processes
+    videos: int = 0  # write videos of the first N episodes
+
+    def __post_init__(self):
+        if self.episodes < 1:
+            raise UserError(f"--episodes {self.episodes}: give at least 1")
+        if self.workers < 1:
+            raise UserError(f"--workers {self.workers}: give at least 1")
+        if self.videos < 0:
+            raise UserError(f"--videos {self.videos}: give 0 or more")
+        if self.backend not in ("sim", "real"):
+            raise UserError(f"--backend {self.backend!r}: use 'sim' or 'real'")
+        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 16):
+            raise UserError(f"--image-size {self.image_size}: give H W, each at least 16")
+        if self.loop_hz is not None and self.loop_hz <= 0:
+            raise UserError(f"--loop-hz {self.loop_hz}: give a positive rate")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError(f"--max-steps {self.max_steps}: give at least 1")
+        if self.videos and self.cameras is not None and FRONT not in self.cameras:
+            raise UserError("--videos draws on the Aria image: add front_img_1 to --cameras")
+        if self.workers > 1 and self.backend != "sim":
+            raise UserError(f"--workers {self.workers}: the real backend drives one robot; use --workers 1")
+        kind = parse_policy(self.policy)  # a malformed --policy fails here, before any work
+        if kind.needs_sim and self.backend != "sim":
+            raise UserError(f"--policy {self.policy} reads the simulator's state: use --backend sim, or give a run "
+                            "directory")
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.start_seed + i for i in range(self.episodes)]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["image_size"] = list(self.image_size) if self.image_size is not None else None
+        d["cameras"] = list(self.cameras) if self.cameras is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EvalConfig":
+        d = dict(d)
+        if d.get("image_size") is not None:
+            d["image_size"] = tuple(d["image_size"])
+        if d.get("cameras") is not None:
+            d["cameras"] = tuple(d["cameras"])
+        return cls(**d)

@@ -1,0 +1,160 @@
+"""One episode: the rollout loop, the same for sim and real, which never asks which backend runs.
+
+Rates: the env steps at its control rate (`spec.control_hz`, 50 Hz). The loop queries
+the policy at `loop_hz` (default: the env's rate) and holds each action for
+env_hz / loop_hz env steps. egogym's own policies expect one `act` per env step:
+the scripted expert plays its plan at 50 Hz, and trained policies (`egogym.policies.EgoPolicy`)
+run EgoMimic's 25 Hz schedule themselves (each chunk point held 2 steps, the first 25 of
+100 points executed per query). Keep the default for them. A lower `loop_hz` is for
+policies that act at a lower rate themselves (e.g. a remote policy answering at 25 Hz).
+
+Determinism: everything random in an episode comes from its seed: `env.reset(seed=...)`,
+and, before `policy.reset()`, numpy's global generator and torch's (when torch is
+loaded) are seeded with it too, for policies that sample.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from egogym.core.errors import UserError
+from egogym.core.views import FRONT
+from egogym.eval.config import EvalConfig
+from egogym.eval.policy_spec import parse_policy
+
+
+def make_env(config: EvalConfig):
+    """The evaluation env through `gymnasium.make`, whichever backend (the caller closes it)."""
+    import gymnasium as gym
+
+    import egogym  # noqa: F401  (registers the ids)
+
+    if config.env_id not in gym.registry:
+        known = ", ".join(k for k in gym.registry if k.startswith("egogym/"))
+        raise UserError(f"--env {config.env_id!r} is not registered; egogym has: {known}")
+    kwargs: dict[str, Any] = {"backend": config.backend, "backend_options": dict(config.backend_options)}
+    if config.task_options:
+        kwargs["task_options"] = dict(config.task_options)
+    if config.image_size is not None:
+        kwargs["image_size"] = tuple(config.image_size)
+    cameras = config.cameras if config.cameras is not None else parse_policy(config.policy).cameras()
+    if cameras is not None:
+        kwargs["cameras"] = tuple(cameras)
+    if config.max_steps is not None:
+        kwargs["max_episode_steps"] = config.max_steps
+    try:
+        return gym.make(config.env_id, **kwargs)
+    except (TypeError, ValueError, KeyError) as e:
+        msg = str(e).split(" was raised from the environment creator")[0]
+        raise UserError(f"--env {config.env_id} (options {kwargs}): {msg}") from None
+
+
+def make_policy(spec: str, env):
+    """The policy named by a `--policy` spec, built for `env` (see `egogym.eval.policy_spec`)."""
+    return parse_policy(spec).build(env)
+
+
+def env_rates(env, config: EvalConfig) -> tuple[float, int]:
+    """(env control rate in Hz, env steps per policy query)."""
+    env_hz = float(env.unwrapped.robot.control_hz)
+    loop_hz = config.loop_hz or env_hz
+    repeat = env_hz / loop_hz
+    if abs(repeat - round(repeat)) > 1e-9 or round(repeat) < 1:
+        raise UserError(f"--loop-hz {loop_hz:g}: the env runs at {env_hz:g} Hz; give a rate that divides it "
+                        f"(e.g. {env_hz:g}, {env_hz / 2:g})")
+    return env_hz, int(round(repeat))
+
+
+def _seed_globals(seed: int) -> None:
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+# ---- one episode ----------------------------------------------------------------
+
+def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat: int,
+                on_frame: Callable[[dict, Any], None] | None = None) -> dict:
+    """Roll out one episode; return its record (see `eval.records`), with `start` (the
+    reset info's start placement) when the backend gives one.
+
+    on_frame(obs, policy) is called after the reset and after every env step (videos)."""
+    t0 = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    start = info.get("start") or {}
+    _seed_globals(seed)
+    policy.reset()
+    if on_frame is not None:
+        on_frame(obs, policy)
+    steps, terminated, truncated, status, reason = 0, False, False, "done", ""
+    while True:
+        action = policy.act(obs)
+        for _ in range(repeat):
+            obs, _, terminated, truncated, info = env.step(action)
+            steps += 1
+            if on_frame is not None:
+                on_frame(obs, policy)
+            if terminated or truncated:
+                break
+        if terminated or truncated:
+            break
+        if config.episode_timeout_s is not None and time.perf_counter() - t0 > config.episode_timeout_s:
+            status, reason = "timeout", f"wall-clock limit of {config.episode_timeout_s:g} s reached"
+            break
+    score = env.unwrapped.finish_episode()
+    aborted = score.aborted or info.get("aborted")
+    if aborted:
+        status, reason = "aborted", str(aborted)
+    elif status == "done":
+        reason = f"time limit ({steps} steps)" if truncated else "ended by the env"
+    record = {"seed": int(seed), "episode": int(episode), "success": bool(score.success), "points": int(score.points),
+              "steps": steps, "sim_seconds": float(info.get("time_s", 0.0)),
+              "wall_seconds": round(time.perf_counter() - t0, 3), "status": status, "reason": reason}
+    if getattr(score, "notes", ""):  # the operator's notes, on hardware
+        record["notes"] = str(score.notes)
+    if start:  # the start placement (sim), for success by region in reports
+        record["start"] = start
+    return record
+
+
+class EpisodeRunner:
+    """An env and a policy built once, then used for many seeds (one per worker)."""
+
+    def __init__(self, config: EvalConfig, out_dir: str | Path):
+        self.config, self.out_dir = config, Path(out_dir)
+        self.env = make_env(config)
+        try:
+            self.policy = make_policy(config.policy, self.env)
+            self.env_hz, self.repeat = env_rates(self.env, config)
+        except BaseException:
+            self.env.close()
+            raise
+
+    def run(self, seed: int) -> dict:
+        episode = seed - self.config.start_seed
+        video = None
+        if episode < self.config.videos:
+            from egogym.eval.video import OverlayVideo
+
+            size = self.env.unwrapped.image_size
+            K = self.env.unwrapped.calibration.K(FRONT, size)
+            video = OverlayVideo(self.out_dir / "videos" / f"episode_{episode:04d}_seed_{seed}.mp4", K, size,
+                                 self.env_hz)
+        on_frame = None if video is None else (
+            lambda obs, policy: video.add(obs[FRONT], getattr(policy, "last_chunk_xyz", None)))
+        try:
+            rec = run_episode(self.env, self.policy, seed, episode, self.config, self.repeat, on_frame)
+        except BaseException:
+            if video is not None:
+                video.discard()
+            raise
+        if video is not None:
+            video.write()
+        return rec
+
+    def close(self) -> None:
+        self.env.close()

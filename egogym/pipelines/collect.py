@@ -1,0 +1,183 @@
+"""`egogym collect`: record scripted-expert episodes of the MuJoCo twin to an HDF5 file.
+
+    egogym collect --task object_in_bowl --episodes 20 --seed 0 --out robot.hdf5
+    egogym collect --task object_in_bowl --episodes 40 --seed 0 --out robot.hdf5 --resume
+
+Episode i is reset with seed S+i and recorded at the control rate (50 Hz): per step the
+Aria image and the wrist image(s), `front_img_1_masked` / `front_img_1_line` (every arm
+blacked out from the simulator's segmentation, a red line through the active arms'
+projected keypoints: `egogym.core.views.mask_and_line`), `joint_positions`,
+`ee_pose` (pinch points in the Aria camera frame, m), the commanded joint targets
+actually applied (`info["applied_action"]`) and the simulator state (qpos, qvel) for
+replay. Each episode is committed when it ends; a killed run keeps every finished
+episode and `--resume` records the missing ones.
+
+`--embodiment human` hands over to the simulated human demonstrator
+(`egogym.pipelines.human.collect_human`); `--embodiment real` to the teleoperation
+recorder of the real robot (`egogym.pipelines.teleop.collect_real`).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from egogym.core.errors import UserError
+from egogym.data import schema as S
+from egogym.data.writer import DemoWriter
+from egogym.core.spec import ARIA_IMAGE_SIZE
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default="object_in_bowl", help="task name (egogym.tasks.TASKS)")
+    parser.add_argument("--episodes", type=int, required=True, help="number of episodes in the file")
+    parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed S+i")
+    parser.add_argument("--out", type=Path, required=True, help="output HDF5 file")
+    parser.add_argument("--resume", action="store_true", help="append the episodes missing from an existing --out")
+    parser.add_argument("--image-size", type=int, nargs=2, default=ARIA_IMAGE_SIZE, metavar=("H", "W"),
+                        help="image height and width in pixels (default 480 640)")
+    parser.add_argument("--embodiment", choices=("robot", "human", "real"), default="robot",
+                        help="robot: scripted ViperX expert; human: the simulated Aria-wearing demonstrator; "
+                             "real: teleoperated demos on the real robot (docs/HARDWARE.md)")
+    parser.add_argument("--arms", choices=("right", "left", "both"), default=None, help="default: the task's arms")
+    parser.add_argument("--prestacked", action="store_true",
+                        help="also write EgoMimic's pre-stacked actions_*_act keys (100x the action bytes)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop each episode after this many steps (default: the task's time limit)")
+    parser.add_argument("--stop-after-points", type=int, default=None,
+                        help="stop an episode once it has scored this many points")
+    parser.add_argument("--codec", choices=S.IMAGE_CODECS, default=S.DEFAULT_IMAGE_CODEC, help="image compression")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    real = parser.add_argument_group("--embodiment real")
+    real.add_argument("--hardware", type=Path, help="hardware JSON of the robot (keys of egogym.real.config.RealConfig)")
+    real.add_argument("--calibration", type=Path, help="calibration JSON (overrides the hardware file's)")
+    real.add_argument("--drivers", choices=("real", "fake"), default="real",
+                      help="fake: rehearse against egogym.real.fakes, no hardware")
+    real.add_argument("--masker", choices=("sam2", "capsule"), default="sam2",
+                      help="arm mask of front_img_1_masked/_line: SAM2 prompted with the projected arm keypoints, "
+                           "or capsule (model-free, rough; for rehearsals)")
+    real.add_argument("--sam2-checkpoint", help="SAM2 checkpoint file for --masker sam2")
+
+
+OTHER_EMBODIMENTS = {"human": ("egogym.pipelines.human", "run"),
+                     "real": ("egogym.pipelines.teleop", "collect_real")}
+"""Collectors imported only when asked for: the simulated human (simulate, record, convert)
+and teleoperation on the real robot."""
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.embodiment in OTHER_EMBODIMENTS:
+        module_name, function = OTHER_EMBODIMENTS[args.embodiment]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name == module_name:
+                raise UserError(f"--embodiment {args.embodiment} needs {module_name}, which this version lacks") from None
+            raise
+        return int(getattr(module, function)(args) or 0)
+    names = collect_robot(args.task, args.episodes, args.seed, args.out, image_size=tuple(args.image_size),
+                          resume=args.resume, arms=args.arms, prestacked=args.prestacked,
+                          max_steps=args.max_steps, stop_after_points=args.stop_after_points,
+                          image_codec=args.codec, progress=not args.no_progress)
+    print(f"{args.out}: wrote {len(names)} episode(s)" + (f" ({names[0]} .. {names[-1]})" if names else ""))
+    return 0
+
+
+def episode_index(attrs: dict) -> int | None:
+    v = attrs.get("episode")
+    return None if v is None else int(v)
+
+
+def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0, out: str | Path = "robot.hdf5",
+                  image_size: Sequence[int] = ARIA_IMAGE_SIZE, resume: bool = False, *, arms: str | None = None,
+                  prestacked: bool = False, max_steps: int | None = None, stop_after_points: int | None = None,
+                  image_codec: str = S.DEFAULT_IMAGE_CODEC, task_options: dict | None = None,
+                  progress: bool = True) -> list[str]:
+    """Record `episodes` scripted-expert episodes of `task` into `out`; return the new demo names.
+
+    Episode i (0-based) is reset with seed `seed + i` and stored with attrs episode=i,
+    seed, points, success, steps. With resume=True an existing file gets only the
+    episodes it lacks (by the `episode` attribute); without it an existing file is an
+    error. max_steps / stop_after_points end episodes early (the default length is the
+    task's time limit at the control rate).
+    """
+    from tqdm import tqdm
+
+    from egogym.env import EgoEnv
+    from egogym.sim.experts import make_expert
+
+    if episodes < 1:
+        raise UserError(f"--episodes {episodes}: give at least 1")
+    if max_steps is not None and max_steps < 1:
+        raise UserError(f"--max-steps {max_steps}: give at least 1")
+    out = Path(out)
+    if out.exists() and not resume:
+        raise UserError(f"{out} exists: pass --resume to append its missing episodes, or choose another --out")
+    image_size = (int(image_size[0]), int(image_size[1]))
+    try:
+        from egogym.core.views import DEFAULT_CAMERAS
+        from egogym.tasks import TASKS
+
+        # An unknown task falls through to EgoEnv, which names the nearest one.
+        arms_layout = arms or getattr(TASKS.get(task), "default_arms", "right")
+        cameras = (*DEFAULT_CAMERAS[arms_layout], S.FRONT_MASKED, S.FRONT_LINE)
+        env = EgoEnv(task=task, task_options=task_options, arms=arms, image_size=image_size, cameras=cameras)
+    except (ValueError, KeyError) as e:
+        raise UserError(str(e)) from None
+    try:
+        backend = env.unwrapped.backend
+        spec = backend.spec
+        expert = make_expert(env)
+        env_args = {"env": "egogym.env:EgoEnv", "task": task, "task_options": task_options or {},
+                    "arms": list(env.arms), "cameras": list(env.cameras), "image_size": list(image_size),
+                    "seed": seed, "source": "sim", "expert": type(expert).__name__}
+        writer = DemoWriter(out, "robot", env.calibration, arms=env.arms, control_hz=spec.control_hz,
+                            image_size=image_size, env_args=env_args, write_prestacked=prestacked,
+                            image_codec=image_codec, embodiment="sim-vx300s")
+        done = {episode_index(a) for a in writer.demo_attrs().values()}
+        if resume:
+            seeds = {int(a["seed"]) - int(a["episode"]) for a in writer.demo_attrs().values()
+                     if "seed" in a and "episode" in a}
+            if seeds and seeds != {seed}:
+                raise UserError(f"{out} was recorded with --seed {sorted(seeds)[0]}; resume with the same --seed")
+        todo = [i for i in range(episodes) if i not in done]
+        limit = int(round(env.task.time_limit_s * spec.control_hz))
+        if max_steps is not None:
+            limit = min(limit, max_steps)
+        names = []
+        bar = tqdm(todo, desc=f"collect {task}", unit="ep", disable=not progress)
+        for i in bar:
+            obs, actions, states, result = record_episode(env, expert, seed + i, limit, stop_after_points)
+            attrs = {"episode": i, "seed": seed + i, **result, S.ATTR_STATE_NQ: int(backend.model.nq)}
+            names.append(writer.write_demo(obs, actions, attrs=attrs, states=states))
+            bar.set_postfix(points=result["points"], steps=result["steps"])
+        return names
+    finally:
+        env.close()
+
+
+def record_episode(env, expert, seed: int, limit: int, stop_after_points: int | None = None):
+    """Run one expert episode and return (obs, actions, states, result) for `DemoWriter.write_demo`.
+
+    obs[k][t] is the observation the expert acted on at step t; actions["joints"][t]
+    the command applied at t; states[t] = [qpos, qvel] when obs[t] was taken."""
+    backend = env.unwrapped.backend
+    o, _ = env.reset(seed=seed)
+    expert.reset()
+    rec: dict[str, list] = {k: [] for k in o}
+    joints, states = [], []
+    info = {"points": 0, "success": False}
+    for _ in range(limit):
+        states.append(np.concatenate([backend.data.qpos, backend.data.qvel]))
+        for k, v in o.items():
+            rec[k].append(v)
+        o, _, terminated, truncated, info = env.step(expert.act(o))
+        joints.append(info["applied_action"])
+        if terminated or truncated or (stop_after_points is not None and info["points"] >= stop_after_points):
+            break
+    obs = {k: np.stack(v) for k, v in rec.items()}
+    result = {"points": int(info["points"]), "success": bool(info["success"]), "steps": len(joints)}
+    return obs, {"joints": np.stack(joints)}, np.stack(states), result

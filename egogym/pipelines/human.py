@@ -1,0 +1,70 @@
+"""`egogym collect --embodiment human`: simulate, record and convert in one command.
+
+The simulated human (`egogym.sim.human`) writes one Aria-style recording per episode
+(episode i from seed S + i); the recordings then go through the very converter real
+recordings use (`egogym.data.aria.convert`), so the sim exercises the real pipeline.
+Recordings are kept under `--recordings DIR` if the collect command offers it (default:
+`<out>.recordings/` next to the output file), so they can be converted again.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from egogym.core.errors import UserError
+from egogym.core.spec import ARIA_IMAGE_SIZE
+
+
+def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
+                  resume: bool = False, recordings: str | Path | None = None) -> int:
+    """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
+    recordings under `recordings` (default `<out>.recordings/`) and convert them into the
+    human HDF5 file `out` (appending the missing ones with `resume`). Returns the exit code."""
+    from egogym.data.aria import convert
+    from egogym.sim.human import HumanConfig, HumanDemonstrator
+
+    episodes = int(episodes)
+    if episodes < 1:
+        raise UserError(f"--episodes {episodes}: give at least 1")
+    out = Path(out)
+    seed = int(seed)
+    size = tuple(image_size or ARIA_IMAGE_SIZE)
+    rec_root = Path(recordings or out.with_name(out.name + ".recordings"))
+    if out.exists() and not resume:
+        raise UserError(f"{out} exists: choose another --out, delete it, or pass --resume to append")
+    try:
+        config = HumanConfig(image_size=(int(size[0]), int(size[1])))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    folders = []
+    it = range(episodes)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc="simulate human", unit="ep", file=sys.stderr)
+    with HumanDemonstrator(config) as human:
+        for i in it:
+            folder = rec_root / f"episode_{seed + i:06d}"
+            if not (folder / "recording.json").is_file():
+                human.record_episode(seed + i, folder)
+            folders.append(folder)
+    if out.exists():  # --resume: convert only the episodes the file does not hold yet
+        import h5py
+
+        with h5py.File(out, "r") as f:
+            done = {str(g.attrs.get("recording", "")) for g in f["data"].values()} if "data" in f else set()
+        folders = [p for p in folders if str(p) not in done]
+        if not folders:
+            print(f"{out}: all {episodes} episode(s) already converted")
+            return 0
+    names = convert(folders, out, progress=progress, env_args={
+        "source": "egogym collect --embodiment human", "task": "object_in_bowl", "seed": seed,
+        "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size)})
+    print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
+    return 0
+
+
+def run(args) -> int:
+    """`egogym collect --embodiment human`: `collect_human` from the command's namespace."""
+    return collect_human(args.episodes, getattr(args, "seed", 0) or 0, args.out, getattr(args, "image_size", None),
+                         progress=not getattr(args, "no_progress", False), resume=getattr(args, "resume", False),
+                         recordings=getattr(args, "recordings", None))

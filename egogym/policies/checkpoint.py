@@ -1,0 +1,177 @@
+"""Checkpoints: safetensors weights + JSON config + the data layer's normalization statistics.
+
+No pickle anywhere. A run folder looks like
+
+    runs/NAME/
+      config.json                     the run's Config (written at the start)
+      LATEST                          name of the newest checkpoint folder
+      checkpoints/step_00000500/
+        checkpoint.json               format, version, step, arms, domains, digests
+        config.json                   the Config the weights were trained with
+        model.safetensors             weights (EgoACT state dict)
+        stats_robot.json              NormStats of the robot train split (egogym.data.stats)
+        stats_human.json              NormStats of the human train split (co-training only)
+        optimizer.safetensors         AdamW moments (for --resume)
+        optimizer.json                AdamW hyperparameters and the state layout
+      metrics.jsonl, tb/, videos/
+
+`load_checkpoint` refuses, with one line naming the file and the fix, a folder whose
+config or statistics are missing, a config that does not rebuild the saved weights,
+and statistics whose digest differs from the one recorded at save time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from egogym.data.stats import NormStats
+from egogym.policies.config import Config, ConfigError
+from egogym.policies.model import EgoACT
+from egogym.policies.normalize import Normalizer
+
+FORMAT, VERSION = "egogym-policy-checkpoint", 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message is one line naming the fix."""
+
+
+@dataclass
+class Checkpoint:
+    config: Config
+    model: EgoACT
+    normalizer: Normalizer
+    step: int
+    path: Path
+    meta: dict
+
+
+def config_digest(cfg: Config) -> str:
+    """sha256 of the config's model part (what the weights depend on)."""
+    return hashlib.sha256(json.dumps(cfg.to_dict()["model"], sort_keys=True).encode()).hexdigest()
+
+
+def step_dir(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"step_{step:08d}"
+
+
+def save_checkpoint(run_dir: str | Path, cfg: Config, model: EgoACT, normalizer: Normalizer, step: int,
+                    optimizer: torch.optim.Optimizer | None = None) -> Path:
+    """Write a checkpoint folder for `step` and point LATEST at it; returns the folder."""
+    run_dir = Path(run_dir)
+    d = step_dir(run_dir, step)
+    tmp = d.with_name(d.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"),
+              metadata={"format": FORMAT})
+    (tmp / "config.json").write_text(cfg.to_json())
+    for dom, stats in normalizer.stats.items():
+        stats.save(tmp / f"stats_{dom}.json")
+    meta = {"format": FORMAT, "version": VERSION, "step": step, "arms": model.arms, "domains": list(model.domains),
+            "config_digest": config_digest(cfg), "stats_digest": normalizer.digest(),
+            "stats_sources": {k: v.source for k, v in normalizer.stats.items()}}
+    (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2))
+    if optimizer is not None:
+        _save_optimizer(optimizer, tmp)
+    if d.exists():
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+    tmp.rename(d)
+    (run_dir / "LATEST").write_text(d.name + "\n")
+    return d
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint folder from a run folder (its LATEST) or a checkpoint folder itself."""
+    path = Path(path)
+    if (path / "checkpoint.json").exists():
+        return path
+    latest = path / "LATEST"
+    if latest.exists():
+        return path / "checkpoints" / latest.read_text().strip()
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such run or checkpoint folder")
+    raise CheckpointError(f"{path}: not a checkpoint (no checkpoint.json) and not a run folder (no LATEST): "
+                          f"train one with `egogym train`")
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Rebuild model, config and normalizer from a run folder or a checkpoint folder (see module docstring)."""
+    d = resolve(path)
+    for name in ("checkpoint.json", "config.json", "model.safetensors"):
+        if not (d / name).exists():
+            raise CheckpointError(f"{d}: {name} is missing; this checkpoint is incomplete, use another step")
+    meta = json.loads((d / "checkpoint.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{d}/checkpoint.json: not an egogym policy checkpoint")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{d}: checkpoint version {meta.get('version')}, this code reads {VERSION}: retrain")
+    try:
+        cfg = Config.from_dict(json.loads((d / "config.json").read_text()))
+    except (ConfigError, ValueError) as e:
+        raise CheckpointError(f"{d}/config.json: {e}") from None
+    if config_digest(cfg) != meta.get("config_digest"):
+        raise CheckpointError(f"{d}/config.json does not match the config these weights were saved with "
+                              f"(digest differs): restore the original config.json")
+    stats = {}
+    for dom in meta["domains"]:
+        f = d / f"stats_{dom}.json"
+        if not f.exists():
+            raise CheckpointError(f"{d}: {f.name} is missing: the {dom} normalization statistics must travel "
+                                  f"with the weights; copy them back from the run")
+        try:
+            stats[dom] = NormStats.load(f)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+    normalizer = Normalizer(stats)
+    try:
+        normalizer.require(meta["domains"])
+    except KeyError as e:
+        raise CheckpointError(f"{d}: {e}") from None
+    if normalizer.digest() != meta.get("stats_digest"):
+        raise CheckpointError(f"{d}: the normalization statistics differ from those saved with the weights "
+                              f"(digest mismatch): restore the stats_*.json files of this checkpoint")
+    model = EgoACT(cfg.model, int(meta["arms"]), tuple(meta["domains"]))
+    weights = load_file(str(d / "model.safetensors"))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{d}: weights do not fit the config (missing {missing[:3]}, unexpected "
+                              f"{unexpected[:3]}): the config.json belongs to another model")
+    dims = normalizer.dims()
+    if dims["joints"] != model.dim_joints or dims["xyz"] != model.dim_xyz:
+        raise CheckpointError(f"{d}: statistics are for {dims['joints'] // 7} arm(s), the model for {model.arms}")
+    return Checkpoint(cfg, model, normalizer, int(meta["step"]), d, meta)
+
+
+def _save_optimizer(opt: torch.optim.Optimizer, d: Path) -> None:
+    sd = opt.state_dict()
+    tensors, layout = {}, {}
+    for idx, st in sd["state"].items():
+        layout[str(idx)] = {}
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{idx}/{k}"] = v.detach().contiguous()
+                layout[str(idx)][k] = "tensor"
+            else:
+                layout[str(idx)][k] = v
+    save_file(tensors, str(d / "optimizer.safetensors"))
+    (d / "optimizer.json").write_text(json.dumps({"param_groups": sd["param_groups"], "state": layout}))
+
+
+def load_optimizer(opt: torch.optim.Optimizer, d: str | Path) -> None:
+    """Restore AdamW moments saved by save_checkpoint into `opt` (built over the same parameters)."""
+    d = Path(d)
+    if not (d / "optimizer.safetensors").exists() or not (d / "optimizer.json").exists():
+        raise CheckpointError(f"{d}: no optimizer state; this checkpoint cannot be resumed")
+    tensors = load_file(str(d / "optimizer.safetensors"))
+    meta = json.loads((d / "optimizer.json").read_text())
+    state = {}
+    for idx, layout in meta["state"].items():
+        state[int(idx)] = {k: (tensors[f"{idx}/{k}"] if v == "tensor" else v) for k, v in layout.items()}
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})

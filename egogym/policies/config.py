@@ -1,0 +1,319 @@
+"""Typed, frozen configuration of a policy and its training, with named presets.
+
+A run is described by one `Config` = `ModelConfig` (the network) + `TrainConfig`
+(optimisation, validation, logging) + an execution choice (`FirstK` or
+`TemporalEnsemble`, how a predicted chunk is played out at evaluation time). Every
+field is validated on construction; `Config.to_dict()` is written into each run's
+folder as `config.json` and `Config.from_dict` reads it back, refusing unknown
+fields with the nearest known name.
+
+Presets (`PRESETS`, `preset(name)`):
+- `paper`: EgoMimic's Object-in-Bowl configuration (REFERENCE §3), for GPU users:
+  ResNet18 per camera, hidden 512, 7 encoder / 7 decoder / 4 style layers, 100 queries,
+  images at 480x640, batch 16 per domain, AdamW 5e-5.
+- `cpu`: the best this 2-core machine trains in about 10 minutes; chosen by
+  measurement (bench/train_throughput.py, table in docs/POLICIES.md).
+- `smoke`: a tiny model for tests (runs in milliseconds).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Union
+
+from egogym.core.configs import build_frozen, check_keys, nearest as _nearest
+from egogym.core.errors import UserError
+from egogym.core.spec import ARIA_IMAGE_SIZE
+from egogym.data.schema import CHUNK  # points per action chunk: EgoMimic's *_act arrays hold 100
+
+
+
+class ConfigError(UserError, ValueError):
+    """A bad preset, field or value; the message is one line naming the fix."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The ACT network shared by the EgoMimic model and the robot-only baseline."""
+
+    image_size: tuple[int, int] = (64, 64)  # (height, width) every camera image is resized to (px)
+    backbone: str = "conv"  # "conv": a small strided CNN; "resnet18": torchvision-style ResNet18 (random init)
+    conv_channels: tuple[int, ...] = (32, 64, 128, 128)  # "conv" backbone: channels of each stride-2 3x3 conv
+    hidden: int = 256  # transformer width d_model
+    ff: int = 1024  # transformer feed-forward width
+    heads: int = 8  # attention heads
+    enc_layers: int = 2  # main transformer encoder layers
+    dec_layers: int = 2  # decoder layers; every one of them runs (no ACT "only the first" bug)
+    style_layers: int = 2  # CVAE style-encoder layers
+    latent: int = 32  # CVAE latent size
+    dropout: float = 0.1  # dropout inside the transformer layers
+    chunk: int = CHUNK  # points per predicted chunk (fixed by the data: 100)
+    queries: int = 100  # decoder queries; the chunk is linearly interpolated from them (== chunk: one per point)
+    style_points: int = 100  # chunk points the style encoder sees (evenly subsampled from the chunk)
+    front_key: str = "front_img_1_line"  # Aria image key fed to the model (both domains)
+    wrist_key: str = "right_wrist_img"  # robot wrist camera key ("" for none)
+
+    def __post_init__(self):
+        if len(self.image_size) != 2 or min(self.image_size) < 16:
+            raise ConfigError(f"model.image_size={self.image_size}: give (height, width), each at least 16")
+        object.__setattr__(self, "image_size", tuple(int(x) for x in self.image_size))
+        object.__setattr__(self, "conv_channels", tuple(int(x) for x in self.conv_channels))
+        if self.backbone not in ("conv", "resnet18"):
+            raise ConfigError(f"model.backbone={self.backbone!r}: {_nearest(self.backbone, ('conv', 'resnet18'))}")
+        if self.backbone == "conv" and not self.conv_channels:
+            raise ConfigError("model.conv_channels is empty: give at least one conv layer")
+        if self.hidden % self.heads:
+            raise ConfigError(f"model.hidden={self.hidden} is not divisible by model.heads={self.heads}")
+        for name in ("hidden", "ff", "heads", "enc_layers", "dec_layers", "style_layers", "latent"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name}={getattr(self, name)}: must be at least 1")
+        if self.chunk != CHUNK:
+            raise ConfigError(f"model.chunk={self.chunk}: the data's chunks have {CHUNK} points")
+        if not 2 <= self.queries <= self.chunk:
+            raise ConfigError(f"model.queries={self.queries}: must be in [2, {self.chunk}]")
+        if not 1 <= self.style_points <= self.chunk:
+            raise ConfigError(f"model.style_points={self.style_points}: must be in [1, {self.chunk}]")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout={self.dropout}: must be in [0, 1)")
+        if self.front_key not in ("front_img_1", "front_img_1_masked", "front_img_1_line"):
+            raise ConfigError(f"model.front_key={self.front_key!r}: "
+                              f"{_nearest(self.front_key, ('front_img_1', 'front_img_1_masked', 'front_img_1_line'))}")
+
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        """The observation image keys the model reads: the Aria view, then the wrist camera if any."""
+        return tuple(k for k in (self.front_key, self.wrist_key) if k)
+
+
+@dataclass(frozen=True)
+class ColorJitter:
+    """Colour jitter, EgoMimic's only image augmentation. Factors are drawn uniformly
+    per image: brightness and contrast and saturation in [1-x, 1+x], hue rotation in
+    [-x, x] of a full turn. All zero turns it off."""
+
+    brightness: float = 0.3
+    contrast: float = 0.4
+    saturation: float = 0.5
+    hue: float = 0.08
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not 0.0 <= v < (0.5 if f.name == "hue" else 1.0):
+                raise ConfigError(f"train.jitter.{f.name}={v}: out of range")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, validation and logging."""
+
+    batch_size: int = 16  # samples per domain per optimizer step per process (one robot + one human batch)
+    steps: int = 2000  # optimizer steps of a run (--steps overrides)
+    lr: float = 1e-4  # AdamW learning rate (constant)
+    weight_decay: float = 1e-4  # AdamW weight decay
+    kl_weight: float = 20.0  # weight of the CVAE KL term
+    hand_lambda: float = 1.0  # weight of the human loss (EgoMimic's hand_lambda)
+    grad_clip: float = 10.0  # global gradient-norm clip (0: off)
+    val_every: int = 500  # validate every this many steps (and at the end)
+    val_batches: int = 8  # validation batches per domain (0: the whole valid split)
+    video_frames: int = 60  # frames per validation video (0: no videos)
+    ckpt_every: int = 500  # write a checkpoint every this many steps (and at the end)
+    log_every: int = 10  # TensorBoard scalars every this many steps
+    seed: int = 0  # batch order, initial weights, noise: the same seed gives the same run
+    jitter: ColorJitter = ColorJitter()
+
+    def __post_init__(self):
+        if isinstance(self.jitter, dict):
+            object.__setattr__(self, "jitter", _build(ColorJitter, self.jitter, "train.jitter"))
+        for name in ("batch_size", "steps", "val_every", "ckpt_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: must be at least 1")
+        for name in ("lr", "weight_decay", "kl_weight", "hand_lambda", "grad_clip", "val_batches", "video_frames"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: must not be negative")
+        if self.lr == 0:
+            raise ConfigError("train.lr=0: nothing would train")
+
+
+@dataclass(frozen=True)
+class FirstK:
+    """Query every k chunk points and play the first k points of each chunk
+    (EgoMimic: k=25 at 25 Hz, a query once a second)."""
+
+    k: int = 25
+
+    def __post_init__(self):
+        if not 1 <= self.k <= CHUNK:
+            raise ConfigError(f"execution.k={self.k}: must be in [1, {CHUNK}]")
+
+
+@dataclass(frozen=True)
+class TemporalEnsemble:
+    """Query at every chunk point; the command is an average over every chunk that
+    covers the current time, weighted exp(-m * i) with i=0 the oldest chunk (ACT)."""
+
+    m: float = 0.01
+
+    def __post_init__(self):
+        if self.m < 0:
+            raise ConfigError(f"execution.m={self.m}: must not be negative")
+
+
+Execution = Union[FirstK, TemporalEnsemble]
+EXECUTIONS = {"first_k": FirstK, "temporal_ensemble": TemporalEnsemble}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run: model, training and how chunks are executed."""
+
+    preset: str = "cpu"  # the preset this config started from (recorded, not interpreted)
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    execution: Execution = FirstK()
+    chunk_stride_steps: int = 2  # control steps (50 Hz) between chunk points: actions_*_act are t, t+2, ..., t+198
+
+    def __post_init__(self):
+        if self.chunk_stride_steps < 1:
+            raise ConfigError(f"chunk_stride_steps={self.chunk_stride_steps}: must be at least 1")
+
+    # ---- (de)serialisation ---------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        kind = next(k for k, v in EXECUTIONS.items() if isinstance(self.execution, v))
+        d["execution"] = {"kind": kind, **d["execution"]}
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        d = dict(d)
+        _check_keys(cls, d, "")
+        kw: dict[str, Any] = {}
+        if "model" in d:
+            kw["model"] = _build(ModelConfig, d["model"], "model")
+        if "train" in d:
+            kw["train"] = _build(TrainConfig, d["train"], "train")
+        if "execution" in d:
+            kw["execution"] = _build_execution(d["execution"])
+        for k in ("preset", "chunk_stride_steps"):
+            if k in d:
+                kw[k] = d[k]
+        return cls(**kw)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Config":
+        """A copy with dotted fields replaced, e.g. {"train.lr": 1e-4, "model.queries": 20}."""
+        d = self.to_dict()
+        for key, value in overrides.items():
+            node, parts = d, key.split(".")
+            for i, p in enumerate(parts):
+                if not isinstance(node, dict) or p not in node:
+                    where = ".".join(parts[:i]) or "config"
+                    known = list(node) if isinstance(node, dict) else []
+                    raise ConfigError(f"unknown field {key!r} ({where} has no {p!r}): {_nearest(p, known)}")
+                if i == len(parts) - 1:
+                    node[p] = _coerce(value, node[p], key)
+                else:
+                    node = node[p]
+        return Config.from_dict(d)
+
+
+def _coerce(value: Any, old: Any, key: str) -> Any:
+    """Parse a command-line string into the type of the field it replaces."""
+    if not isinstance(value, str) or isinstance(old, str):
+        return value
+    try:
+        if isinstance(old, bool):
+            return value.lower() in ("1", "true", "yes")
+        if isinstance(old, int):
+            return int(value)
+        if isinstance(old, float):
+            return float(value)
+        if isinstance(old, (list, tuple)):
+            return [type(old[0])(x) if old else float(x) for x in value.replace("x", ",").split(",")]
+    except ValueError:
+        raise ConfigError(f"{key}={value!r}: expected a {type(old).__name__}") from None
+    raise ConfigError(f"{key}: cannot be set from the command line")
+
+
+def _check_keys(cls, d: dict, where: str) -> None:
+    check_keys(cls, d, where.rstrip(".") or "config", ConfigError)
+
+
+def _build(cls, d: dict, where: str):
+    return build_frozen(cls, d, where, ConfigError)
+
+
+def _build_execution(d) -> Execution:
+    if isinstance(d, (FirstK, TemporalEnsemble)):
+        return d
+    d = dict(d)
+    kind = d.pop("kind", None)
+    if kind not in EXECUTIONS:
+        raise ConfigError(f"execution.kind={kind!r}: {_nearest(str(kind), EXECUTIONS)}")
+    return _build(EXECUTIONS[kind], d, "execution")
+
+
+# ---- presets ------------------------------------------------------------------------
+PRESETS: dict[str, Config] = {
+    # REFERENCE §3 (EgoMimic Object-in-Bowl). For GPUs: about 0.8 samples/s on this CPU.
+    "paper": Config(
+        preset="paper",
+        model=ModelConfig(image_size=ARIA_IMAGE_SIZE, backbone="resnet18", hidden=512, ff=3200, heads=8,
+                          enc_layers=7, dec_layers=7, style_layers=4, latent=32, dropout=0.1,
+                          queries=100, style_points=100),
+        train=TrainConfig(batch_size=16, steps=120_000, lr=5e-5, weight_decay=1e-4, kl_weight=20.0,
+                          hand_lambda=1.0, val_every=5000, ckpt_every=5000, log_every=50, video_frames=200),
+        execution=FirstK(25),
+    ),
+    # Chosen by measurement on this 2-core CPU (docs/POLICIES.md, bench/train_throughput.py --design):
+    # 64x64 images, a 4-conv CNN, width 256, 2/2/1 layers, 10 decoder queries interpolated to
+    # the 100 chunk points, the style encoder on 10 of the 100 points, no dropout (its random
+    # masks cost a tenth of a step here; 10 minutes of training underfits anyway).
+    "cpu": Config(
+        preset="cpu",
+        model=ModelConfig(image_size=(64, 64), backbone="conv", conv_channels=(32, 64, 128, 256),
+                          hidden=256, ff=1024, heads=8, enc_layers=2, dec_layers=2, style_layers=1, latent=32,
+                          dropout=0.0, queries=10, style_points=10),
+        train=TrainConfig(batch_size=16, steps=1500, lr=3e-4, weight_decay=1e-4, kl_weight=20.0, hand_lambda=1.0,
+                          val_every=500, val_batches=4, ckpt_every=250, log_every=10, video_frames=60),
+        execution=FirstK(25),
+    ),
+    # Tests: tiny and fast; no jitter so outputs are easy to pin.
+    "smoke": Config(
+        preset="smoke",
+        model=ModelConfig(image_size=(32, 32), backbone="conv", conv_channels=(8, 16), hidden=32, ff=64, heads=2,
+                          enc_layers=1, dec_layers=1, style_layers=1, latent=4, dropout=0.0, queries=5,
+                          style_points=5),
+        train=TrainConfig(batch_size=4, steps=4, lr=1e-3, val_every=2, val_batches=1, ckpt_every=2, log_every=1,
+                          video_frames=4, jitter=ColorJitter(0.0, 0.0, 0.0, 0.0)),
+        execution=FirstK(25),
+    ),
+}
+
+
+def load_run_config(run_dir: str | Path) -> Config:
+    """The `Config` a training run folder was started with (`RUN/config.json`), without torch.
+
+    A missing or unreadable file is a one-line ConfigError naming it."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file; give a run folder written by `egogym train`")
+    try:
+        return Config.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not a JSON config ({e}); retrain, or restore the file") from None
+    except (TypeError, AttributeError) as e:
+        raise ConfigError(f"{path}: not a run config ({e}); retrain, or restore the file") from None
+
+
+def preset(name: str) -> Config:
+    """The named preset; an unknown name is a one-line ConfigError with the nearest name."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}: {_nearest(name, PRESETS)}")
+    return PRESETS[name]

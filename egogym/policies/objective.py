@@ -1,0 +1,92 @@
+"""EgoMimic's training objective and validation metrics.
+
+Per optimizer step one robot batch and one human batch (REFERENCE §3):
+
+    robot loss = L1(joints) + L1(xyz) + kl_weight * KL
+    human loss = hand_lambda * (L1(xyz) + kl_weight * KL)
+    loss       = (robot loss + human loss) / 2        (robot loss alone without human data)
+
+L1 is over normalized chunks, averaged over valid (un-padded) points. The joint head
+only runs on robot batches, so it gets no gradient from human data; the pose head and
+the trunk get both.
+
+Validation (`chunk_errors`) reports EgoMimic's `paired_mse` (mean squared error over
+every valid chunk point) and `final_mse` (at the last valid point), in data units
+(m^2 for xyz, rad^2 for joints), per domain and head.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from egogym.policies.batch import ModelInputs
+from egogym.policies.config import TrainConfig
+from egogym.policies.model import EgoACT, kl_divergence, masked_l1
+from egogym.policies.normalize import Normalizer
+
+
+def make_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over every parameter, fused (one kernel over all tensors instead of a Python
+    loop per tensor). Alone its gain was within run-to-run noise here; with dropout off it
+    took the width-256 `cpu` shape from 130 to 143 samples/s (docs/POLICIES.md)."""
+    return torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay, fused=True)
+
+
+def domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tensor | None = None
+                ) -> tuple[Tensor, dict[str, float]]:
+    """Loss of one domain's batch (hand_lambda applied to human batches) and its parts for logging."""
+    out = model(inp.domain, inp.images, inp.proprio, inp.actions, inp.pad_mask, noise=noise)
+    kl = kl_divergence(out["mu"], out["logvar"])
+    dj = model.dim_joints
+    if inp.domain == "robot":
+        l_joints = masked_l1(out["joints"], inp.actions[..., :dj], inp.pad_mask)
+        l_xyz = masked_l1(out["xyz"], inp.actions[..., dj:], inp.pad_mask)
+        loss = l_joints + l_xyz + train.kl_weight * kl
+        logs = {"robot/l1_joints": l_joints.item(), "robot/l1_xyz": l_xyz.item(), "robot/kl": kl.item()}
+    else:
+        l_xyz = masked_l1(out["xyz"], inp.actions, inp.pad_mask)
+        loss = train.hand_lambda * (l_xyz + train.kl_weight * kl)
+        logs = {"human/l1_xyz": l_xyz.item(), "human/kl": kl.item()}
+    logs[f"{inp.domain}/loss"] = loss.item()
+    return loss, logs
+
+
+def cotrain_loss(model: EgoACT, robot: ModelInputs, human: ModelInputs | None, train: TrainConfig,
+                 noise: dict[str, Tensor] | None = None) -> tuple[Tensor, dict[str, float]]:
+    """Mean of the robot and human losses (robot loss alone when human is None)."""
+    noise = noise or {}
+    loss, logs = domain_loss(model, robot, train, noise.get("robot"))
+    if human is not None:
+        h_loss, h_logs = domain_loss(model, human, train, noise.get("human"))
+        loss = 0.5 * (loss + h_loss)
+        logs.update(h_logs)
+    logs["loss"] = loss.item()
+    return loss, logs
+
+
+def _last_valid(pad_mask: Tensor | None, B: int, P: int) -> Tensor:
+    if pad_mask is None:
+        return torch.full((B,), P - 1, dtype=torch.long)
+    valid = (~pad_mask.bool()).long()
+    idx = torch.arange(P)[None].expand(B, -1)
+    return (idx * valid).amax(dim=1)
+
+
+@torch.no_grad()
+def chunk_errors(model: EgoACT, inp: ModelInputs, normalizer: Normalizer) -> dict[str, Tensor]:
+    """Per-sample squared errors in data units for one validation batch (model in eval mode,
+    z = 0). Returns {"<domain>/paired_mse_<head>": (B,), "<domain>/final_mse_<head>": (B,)}."""
+    out = model(inp.domain, inp.images, inp.proprio)
+    d, dj = inp.domain, model.dim_joints
+    B, P = inp.proprio.shape[0], model.cfg.chunk
+    valid = torch.ones(B, P) if inp.pad_mask is None else (~inp.pad_mask.bool()).float()
+    last = _last_valid(inp.pad_mask, B, P)
+    heads = {"xyz": (out["xyz"], inp.actions[..., dj:] if d == "robot" else inp.actions, "actions_xyz_act")}
+    if d == "robot":
+        heads["joints"] = (out["joints"], inp.actions[..., :dj], "actions_joints_act")
+    res = {}
+    for head, (pred, target, key) in heads.items():
+        se = (normalizer.unnormalize(d, key, pred) - normalizer.unnormalize(d, key, target)).pow(2).mean(-1)  # (B, P)
+        res[f"{d}/paired_mse_{head}"] = (se * valid).sum(1) / valid.sum(1).clamp(min=1)
+        res[f"{d}/final_mse_{head}"] = se[torch.arange(B), last]
+    return res

@@ -1,0 +1,97 @@
+"""Synthetic datasets with EgoDataset's sample layout, for tests and benchmarks only.
+
+`SyntheticEgoData(n, domain, ...)` behaves like `egogym.data.reader.EgoDataset` for the
+policy code: `len()`, `[i] -> dict` of numpy arrays, `.domain`, `.calibration`. Its
+chunks are a learnable function of the observation: the future xyz chunk moves from
+`ee_pose` towards a target whose position is encoded in the Aria image's brightness
+(left half) and colour (right half), so a model that reads the image and the proprio
+can drive the loss down. Joint chunks are a fixed linear map of the xyz chunk.
+Nothing here is real data; never use it to report task performance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from egogym.core import geometry
+from egogym.data.schema import CHUNK
+from egogym.data.stats import STD_FLOOR, NormStats
+from egogym.core.spec import Calibration, aria_focal_px
+
+
+
+def synthetic_calibration(image_size: tuple[int, int], arms: tuple[str, ...] = ("right",)) -> Calibration:
+    """A plausible calibration: the Aria looks down onto arm bases 0.5 m in front of it."""
+    h, w = image_size
+    K = geometry.intrinsics(aria_focal_px(h), h, w)
+    T = {}
+    # Columns: base x -> camera z (forward), base y -> camera -x, base z (up) -> camera -y (image up).
+    R = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    for a in ("left", "right"):
+        T[a] = geometry.make_transform(R, np.array([0.15 * (1 if a == "right" else -1), 0.3, 0.2]))
+    return Calibration({"front_img_1": K, "right_wrist_img": K, "left_wrist_img": K},
+                       {"front_img_1": (h, w), "right_wrist_img": (h, w), "left_wrist_img": (h, w)},
+                       {a: T[a] for a in arms}, source="synthetic")
+
+
+class SyntheticEgoData:
+    """n samples of one domain ("robot" or "human") with arms=1 or 2 (see module docstring).
+
+    image_size: (H, W) of the stored images; pad_tail: the last samples' chunks are padded
+    (pad_mask True) as at a demo's end.
+    """
+
+    def __init__(self, n: int, domain: str, arms: int = 1, image_size: tuple[int, int] = (32, 32), seed: int = 0,
+                 pad_tail: int = 2):
+        if domain not in ("robot", "human"):
+            raise ValueError(domain)
+        self.n, self.domain, self.arms, self.image_size = n, domain, arms, tuple(image_size)
+        rng = np.random.default_rng([seed, 1 if domain == "robot" else 2])
+        self.target = rng.uniform(-0.1, 0.1, (n, 3 * arms)).astype(np.float32)
+        self.start = rng.uniform(-0.1, 0.1, (n, 3 * arms)).astype(np.float32) + np.tile([0, 0, 0.5], arms)
+        self.target += np.tile([0, 0, 0.5], arms).astype(np.float32)
+        self.noise_seed = seed
+        self.pad_tail = pad_tail
+        self.J = rng.normal(0, 1.0, (3 * arms, 7 * arms)).astype(np.float32)
+        self.calibration = synthetic_calibration(self.image_size, ("right",) if arms == 1 else ("left", "right"))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _image(self, i: int, flavour: int) -> np.ndarray:
+        h, w = self.image_size
+        img = np.zeros((h, w, 3), np.uint8)
+        t = (self.target[i, :3] - np.array([0, 0, 0.5])) / 0.2 + 0.5  # in [0, 1]
+        img[:, : w // 2] = (255 * t[0]).astype(np.uint8)
+        img[:, w // 2:, 0] = (255 * t[1]).astype(np.uint8)
+        img[:, w // 2:, 1] = (255 * t[2]).astype(np.uint8)
+        img[:, w // 2:, 2] = 40 * flavour
+        return img
+
+    def __getitem__(self, i: int) -> dict:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        s = np.linspace(0, 1, CHUNK, dtype=np.float32)[:, None]
+        xyz = (1 - s) * self.start[i] + s * self.target[i]  # (100, 3k)
+        pad = np.ones(CHUNK, bool)  # data-layer convention: True = a real step
+        if i >= self.n - self.pad_tail:
+            pad[CHUNK // 2:] = False
+            xyz[CHUNK // 2:] = xyz[CHUNK // 2 - 1]
+        out = {"front_img_1": self._image(i, 0), "front_img_1_masked": self._image(i, 1),
+               "front_img_1_line": self._image(i, 2), "ee_pose": self.start[i].astype(np.float64),
+               "actions_xyz_act": xyz.astype(np.float64), "pad_mask": pad}
+        if self.domain == "robot":
+            joints = (xyz - np.tile([0, 0, 0.5], self.arms)) @ self.J
+            out["actions_joints_act"] = joints.astype(np.float64)
+            out["joint_positions"] = joints[0].astype(np.float64)
+            out["right_wrist_img"] = self._image(i, 3)[::-1].copy()
+        return out
+
+
+def synthetic_stats(ds: SyntheticEgoData) -> NormStats:
+    """The data layer's NormStats (mean/std per key, floored) over every sample of a synthetic dataset."""
+    keys = ("joint_positions", "ee_pose", "actions_joints_act", "actions_xyz_act") if ds.domain == "robot" \
+        else ("ee_pose", "actions_xyz_act")
+    samples = [ds[i] for i in range(len(ds))]
+    mean = {k: np.mean([s[k] for s in samples], 0) for k in keys}
+    std = {k: np.maximum(np.std([s[k] for s in samples], 0), STD_FLOOR) for k in keys}
+    return NormStats(ds.domain, mean, std, source=f"synthetic {ds.domain}", demos=["synthetic"])

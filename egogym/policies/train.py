@@ -1,0 +1,370 @@
+"""`egogym train`: ACT / EgoMimic training, single process or DDP under torchrun.
+
+    egogym train --preset cpu --robot R.hdf5 [--human H.hdf5] --out runs/NAME [--steps N] [--resume]
+    torchrun --nproc-per-node 2 -m egogym.policies.train --preset cpu --robot R.hdf5 --out runs/NAME
+
+With `--human` the EgoMimic model co-trains (each optimizer step one robot batch and one
+human batch, per-domain normalization, `hand_lambda`); without it the same code is the
+robot-only ACT baseline. Each step logs losses to the progress bar, TensorBoard
+(`OUT/tb`) and `OUT/metrics.jsonl`; every `train.val_every` steps it validates on the
+valid split (EgoMimic's `paired_mse` / `final_mse` per domain and head, data units)
+and writes validation videos (`OUT/videos/step_*_{robot,human}.mp4` and a `.png` of the
+middle frame); every `train.ckpt_every` steps and at the end it writes a checkpoint
+(`policies.checkpoint`). `--resume` continues the run in OUT from its newest
+checkpoint: same config, same batches and noise as an uninterrupted run.
+
+DDP: under torchrun (WORLD_SIZE > 1) the gloo backend averages gradients over ranks;
+`train.batch_size` is per rank, and rank r reads the r-th slice of each global batch,
+so 2 ranks at batch B follow 1 rank at batch 2B (tests/policies/test_ddp.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Importing torch is this module's business; egogym.cli imports it only for `train`.
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from egogym.core.errors import UserError
+from egogym.data.reader import EgoDataset, open_h5_checked
+from egogym.data.schema import read_file_info
+from egogym.data.schema import DataFormatError
+from egogym.data.stats import NormStats
+from egogym.policies.batch import BatchPlan, collate, model_inputs, step_generator
+from egogym.policies.checkpoint import CheckpointError, load_checkpoint, load_optimizer, resolve, save_checkpoint
+from egogym.policies.config import Config, ConfigError, preset
+from egogym.core.kinematics import pinch_in_camera
+from egogym.policies.model import EgoACT
+from egogym.policies.normalize import MissingStatsError, Normalizer
+from egogym.policies.objective import chunk_errors, cotrain_loss, make_optimizer
+from egogym.policies.video import draw_chunks, write_video
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help="paper | cpu | smoke (default cpu; a resumed run keeps its own)")
+    p.add_argument("--robot", required=True, type=Path, help="robot HDF5 file (train and valid splits)")
+    p.add_argument("--human", type=Path, help="human HDF5 file: co-train (EgoMimic); omit for robot-only ACT")
+    p.add_argument("--out", required=True, type=Path, help="run folder (runs/NAME)")
+    p.add_argument("--steps", type=int, help="optimizer steps (default: the preset's train.steps)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field, e.g. --set train.lr=1e-4 --set model.image_size=96,96")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: cores / processes)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to TensorBoard)")
+
+
+class _Loss(nn.Module):
+    """The co-training loss as one module, so DDP sees one forward per backward."""
+
+    def __init__(self, model: EgoACT, cfg: Config):
+        super().__init__()
+        self.model, self.cfg = model, cfg
+
+    def forward(self, robot, human, noise):
+        loss, logs = cotrain_loss(self.model, robot, human, self.cfg.train, noise)
+        return loss, logs
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for s in items:
+        if "=" not in s:
+            raise UserError(f"--set {s!r}: write FIELD=VALUE, e.g. train.lr=1e-4")
+        k, v = s.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _open(path: Path, split: str, domain: str, keys: list[str]) -> EgoDataset:
+    try:
+        with open_h5_checked(path) as f:
+            found = read_file_info(f, str(path)).domain
+        if found != domain:
+            raise UserError(f"{path} holds {found} data; pass it as --{found}")
+        return EgoDataset(path, split=split, keys=keys)
+    except DataFormatError as e:
+        raise UserError(str(e)) from None
+
+
+def open_files(cfg: Config, robot: Path, human: Path | None) -> tuple[dict, dict]:
+    """(datasets {domain: (train, valid)}, statistics {domain: NormStats of the train split}) from files."""
+    mc = cfg.model
+    r_keys = [mc.front_key, "joint_positions", "ee_pose"] + ([mc.wrist_key] if mc.wrist_key else [])
+    data = {"robot": (_open(robot, "train", "robot", r_keys), _open(robot, "valid", "robot", r_keys))}
+    if human is not None:
+        h_keys = [mc.front_key, "ee_pose"]
+        data["human"] = (_open(human, "train", "human", h_keys), _open(human, "valid", "human", h_keys))
+    try:
+        stats = {d: NormStats.compute(p, "train") for d, p in (("robot", robot), ("human", human)) if p is not None}
+    except DataFormatError as e:
+        raise UserError(str(e)) from None
+    return data, stats
+
+
+class Trainer:
+    """One training run (see the module docstring). `fit()` runs it to `steps`.
+
+    data: {domain: (train dataset, valid dataset)} with EgoDataset's sample layout
+    ("robot" required, "human" for co-training); stats: {domain: NormStats} of the
+    train splits; out: the run folder.
+    """
+
+    def __init__(self, cfg: Config, data: dict, stats: dict, out: Path, steps: int, resume: bool = False,
+                 progress: bool = True):
+        self.cfg, self.out, self.steps, self.progress = cfg, Path(out), steps, progress
+        self.world = dist.get_world_size() if dist.is_initialized() else 1
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+        mc = cfg.model
+        self.data = data
+        self.domains: tuple[str, ...] = ("robot", "human") if "human" in data else ("robot",)
+        try:
+            self.normalizer = Normalizer(stats)
+            self.normalizer.require(self.domains)
+        except MissingStatsError as e:
+            raise UserError(str(e)) from None
+        dims = self.normalizer.dims()
+        self.arms = dims["joints"] // 7
+        if "human" in data and int(stats["human"].mean["actions_xyz_act"].shape[-1]) != 3 * self.arms:
+            raise UserError(f"the human data has {stats['human'].mean['actions_xyz_act'].shape[-1] // 3} hand(s), "
+                            f"the robot data {self.arms} arm(s): give files with the same number of arms")
+        self.start = 0
+        torch.manual_seed(cfg.train.seed)
+        self.model = EgoACT(mc, self.arms, self.domains)
+        self.opt = make_optimizer(self.model, cfg.train)
+        if resume:
+            self._resume()
+        self.loss_module: nn.Module = _Loss(self.model, cfg)
+        if self.world > 1:
+            self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module)
+        self.plans = {d: BatchPlan(len(self.data[d][0]), cfg.train.batch_size, cfg.train.seed, d, self.world, self.rank)
+                      for d in self.domains}
+        self.tb = None
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(cfg.to_json())
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(self.out / "tb"), purge_step=self.start if resume else None)
+
+    def _resume(self) -> None:
+        try:
+            ck = load_checkpoint(self.out)
+        except CheckpointError as e:
+            raise UserError(f"--resume: {e}") from None
+        if ck.normalizer.digest() != self.normalizer.digest():
+            raise UserError(f"--resume: the data's training statistics differ from the run's ({ck.path}): "
+                            f"the files changed; start a new run")
+        if tuple(ck.meta["domains"]) != self.domains:
+            raise UserError(f"--resume: the run trained on {ck.meta['domains']}, this call gives {list(self.domains)}")
+        self.model.load_state_dict(ck.model.state_dict())
+        load_optimizer(self.opt, ck.path)
+        self.start = ck.step
+
+    # ---- one step ------------------------------------------------------------------
+    def _batch(self, domain: str, step: int):
+        """This rank's inputs for `step`, and its slice of the global CVAE noise."""
+        plan = self.plans[domain]
+        ds = self.data[domain][0]
+        samples = collate([ds[int(i)] for i in plan.indices(step)])
+        g = step_generator(self.cfg.train.seed, step, domain)
+        G, B = plan.batch * self.world, plan.batch
+        noise = torch.randn(G, self.cfg.model.latent, generator=g)[self.rank * B:(self.rank + 1) * B]
+        factors = torch.rand(G, 8, generator=g)[self.rank * B:(self.rank + 1) * B]
+        inp = model_inputs(samples, domain, self.cfg.model, self.normalizer, self.cfg.train.jitter, factors)
+        return inp, noise
+
+    def train_step(self, step: int) -> dict[str, float]:
+        self.model.train()
+        # Dropout draws from torch's global generator: seed it from (seed, step, rank).
+        torch.manual_seed(int(step_generator(self.cfg.train.seed, step, "robot", 1 + self.rank).initial_seed()))
+        robot, nr = self._batch("robot", step)
+        human, nh = self._batch("human", step) if "human" in self.domains else (None, None)
+        loss, logs = self.loss_module(robot, human, {"robot": nr, "human": nh})
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.train.grad_clip > 0:
+            logs["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip))
+        self.opt.step()
+        if self.world > 1:  # log the global mean of each scalar
+            t = torch.tensor([logs[k] for k in sorted(logs)], dtype=torch.float64)
+            dist.all_reduce(t)
+            logs = dict(zip(sorted(logs), (t / self.world).tolist()))
+        return logs
+
+    # ---- validation ----------------------------------------------------------------
+    def _valid_indices(self, domain: str) -> np.ndarray:
+        n = len(self.data[domain][1])
+        k = self.cfg.train.val_batches * self.cfg.train.batch_size
+        return np.arange(n) if k == 0 or k >= n else np.linspace(0, n - 1, k).round().astype(np.int64)
+
+    @torch.no_grad()
+    def validate(self, step: int) -> dict[str, float]:
+        """paired_mse / final_mse per domain and head on the valid split (rank 0's model)."""
+        self.model.eval()
+        res: dict[str, float] = {}
+        B = self.cfg.train.batch_size
+        for d in self.domains:
+            ds = self.data[d][1]
+            idx = self._valid_indices(d)
+            acc: dict[str, list] = {}
+            for s in range(0, len(idx), B):
+                inp = model_inputs(collate([ds[int(i)] for i in idx[s:s + B]]), d, self.cfg.model, self.normalizer)
+                for k, v in chunk_errors(self.model, inp, self.normalizer).items():
+                    acc.setdefault(k, []).append(v)
+            res.update({f"valid/{k}": float(torch.cat(v).mean()) for k, v in acc.items()})
+        if self.cfg.train.video_frames > 0:
+            for d in self.domains:
+                self.write_video(d, step)
+        return res
+
+    @torch.no_grad()
+    def write_video(self, domain: str, step: int) -> Path:
+        """Green ground truth, purple joint head via FK (robot), red pose head over consecutive
+        valid frames from the start of the first valid demo."""
+        ds = self.data[domain][1]
+        n = min(self.cfg.train.video_frames, len(ds))
+        mc = self.cfg.model
+        frames = []
+        spec_arms = None
+        if domain == "robot":
+            from egogym.core.spec import EGOMIMIC
+
+            names = ("right",) if self.arms == 1 else ("left", "right")
+            spec_arms = tuple(EGOMIMIC.arm(a) for a in names)
+        for s in range(0, n, self.cfg.train.batch_size):
+            samples = [ds[i] for i in range(s, min(n, s + self.cfg.train.batch_size))]
+            inp = model_inputs(collate(samples), domain, mc, self.normalizer)
+            out = self.model(domain, inp.images, inp.proprio)
+            xyz = self.normalizer.unnormalize(domain, "actions_xyz_act", out["xyz"]).numpy()
+            joints = (self.normalizer.unnormalize(domain, "actions_joints_act", out["joints"]).numpy()
+                      if domain == "robot" else None)
+            for i, smp in enumerate(samples):
+                fk = pinch_in_camera(spec_arms, ds.calibration, joints[i]) if joints is not None else None
+                frames.append(draw_chunks(smp[mc.front_key], ds.calibration, smp["actions_xyz_act"], xyz[i], fk,
+                                          valid=smp["pad_mask"]))
+        path = write_video(self.out / "videos" / f"step_{step:08d}_{domain}.mp4", frames)
+        import imageio.v2 as imageio
+
+        imageio.imwrite(path.with_suffix(".png"), frames[len(frames) // 2])
+        return path
+
+    # ---- the loop --------------------------------------------------------------------
+    def _log(self, step: int, logs: dict[str, float]) -> None:
+        if self.rank != 0:
+            return
+        for k, v in logs.items():
+            self.tb.add_scalar(k if "/" in k or k.startswith("valid") else f"train/{k}", v, step)
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, **logs}) + "\n")
+
+    def fit(self) -> dict[str, float]:
+        from tqdm import tqdm
+
+        t = self.cfg.train
+        bar = tqdm(total=self.steps, initial=self.start, disable=self.rank != 0 or not self.progress,
+                   desc=f"train {self.out.name}", dynamic_ncols=True)
+        last_val: dict[str, float] = {}
+        t0 = time.perf_counter()
+        for step in range(self.start, self.steps):
+            logs = self.train_step(step)
+            done = step + 1
+            if done % t.log_every == 0 or done == self.steps:
+                logs["samples_per_s"] = (done - self.start) * t.batch_size * self.world * len(self.domains) / (
+                    time.perf_counter() - t0)
+                self._log(done, logs)
+            bar.set_postfix({k.split("/")[-1] if k == "loss" else k.replace("robot/", "r/").replace("human/", "h/"):
+                             f"{v:.3f}" for k, v in logs.items() if k in ("loss", "robot/l1_joints", "human/l1_xyz")})
+            bar.update(1)
+            if done % t.val_every == 0 or done == self.steps:
+                if self.rank == 0:
+                    last_val = self.validate(done)
+                    self._log(done, last_val)
+                    bar.write(f"step {done}: " + "  ".join(f"{k[6:]}={v:.4g}" for k, v in sorted(last_val.items())))
+                self._barrier()
+            if done % t.ckpt_every == 0 or done == self.steps:
+                if self.rank == 0:
+                    save_checkpoint(self.out, self.cfg, self.model, self.normalizer, done, self.opt)
+                self._barrier()
+        bar.close()
+        if self.tb is not None:
+            self.tb.close()
+        return last_val
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+
+def _setup_distributed() -> bool:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+        return True
+    return False
+
+
+def run(args: argparse.Namespace) -> int:
+    started = _setup_distributed()
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    try:
+        sets = _parse_sets(args.set)
+        out = Path(args.out)
+        if args.resume:
+            try:
+                ck_dir = resolve(out)
+                cfg = Config.from_dict(json.loads((ck_dir / "config.json").read_text()))
+            except CheckpointError as e:
+                raise UserError(f"--resume: {e}") from None
+            if sets and cfg.with_overrides(sets) != cfg:
+                raise UserError("--resume keeps the run's config; --set would change it: start a new --out")
+            if args.preset is not None and args.preset != cfg.preset:
+                raise UserError(f"--resume: the run in {out} uses preset {cfg.preset!r}, not {args.preset!r}")
+        else:
+            if (out / "config.json").exists() or (out / "LATEST").exists():
+                raise UserError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+            cfg = preset(args.preset or "cpu").with_overrides(sets)
+        steps = args.steps if args.steps is not None else cfg.train.steps
+        if steps < 1:
+            raise UserError(f"--steps {steps}: must be at least 1")
+        data, stats = open_files(cfg, args.robot, args.human)
+        trainer = Trainer(cfg, data, stats, out, steps, resume=args.resume, progress=not args.no_progress)
+        if trainer.start > steps:
+            raise UserError(f"--resume: the run is already at step {trainer.start} > --steps {steps}; "
+                            f"pass --steps {trainer.start} or more")
+        if trainer.start == steps:  # a finished run resumed (e.g. by a restarted ablation): nothing to do
+            print(f"{out}: already trained to step {steps}; nothing to do", flush=True)
+            return 0
+        val = trainer.fit()
+        if trainer.rank == 0:
+            print(f"trained {steps} steps into {out} ({'co-training robot + human' if args.human else 'robot only'}); "
+                  + "  ".join(f"{k[6:]}={v:.4g}" for k, v in sorted(val.items())))
+        return 0
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    finally:
+        if started:
+            dist.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `python -m egogym.policies.train` (torchrun)."""
+    p = argparse.ArgumentParser(prog="egogym.policies.train", description="train ACT / EgoMimic policies")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        print(f"policies.train: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
