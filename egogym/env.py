@@ -12,7 +12,7 @@ import numpy as np
 
 from egogym.core.protocols import Backend, Score
 from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, RobotSpec, active_arms, command_bounds
-from egogym.core.views import DEFAULT_CAMERAS, DERIVED_VIEWS
+from egogym.core.views import DEFAULT_CAMERAS, DERIVED_VIEWS, FRONT
 from egogym.tasks import Task, make_task
 
 
@@ -138,9 +138,9 @@ class EgoEnv(gym.Env):
     def render(self):
         if self.render_mode != "rgb_array":
             return None
-        if self._last_obs is not None and "front_img_1" in self._last_obs:
-            return self._last_obs["front_img_1"]
-        return self.backend.render("front_img_1")
+        if self._last_obs is not None and FRONT in self._last_obs:
+            return self._last_obs[FRONT]
+        return self.backend.render(FRONT)
 
     def close(self):
         self.backend.close()

@@ -37,6 +37,13 @@ DEFAULT_CAMERAS = {"right": (FRONT, RIGHT_WRIST), "left": (FRONT, LEFT_WRIST),
 RED = (255, 0, 0)
 
 
+def upscale(image: np.ndarray, min_height: int) -> np.ndarray:
+    """Nearest-neighbour upscale by the smallest integer factor that makes `image` (H, W, ...)
+    at least `min_height` px tall (small training and evaluation images made legible)."""
+    f = max(1, -(-int(min_height) // image.shape[0]))  # ceil
+    return np.repeat(np.repeat(image, f, axis=0), f, axis=1) if f > 1 else np.array(image)
+
+
 def default_thickness(height: int, width: int) -> float:
     """Line width (px) that scales with the image: 4 px at 480x640, at least 1.5 px."""
     return max(1.5, min(height, width) / 120.0)

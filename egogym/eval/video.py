@@ -3,8 +3,8 @@
 A policy that exposes `last_chunk_xyz` (an (n, 3) or (n, 3k) array: n future end-effector
 positions in metres, for k arms side by side, in the Aria `front_img_1` camera frame of
 the step it was predicted at; OpenCV axes) gets that chunk projected with the Aria
-intrinsics and drawn as a polyline, one colour per arm, fading from the first point to
-the last. The Aria sits on the robot's torso, so the chunk stays valid over the steps it
+intrinsics and drawn as a polyline, one colour per arm (`egogym.core.views.draw_polyline`,
+the drawing of the masked/line views and the training videos). The Aria sits on the robot's torso, so the chunk stays valid over the steps it
 is executed. Policies without it (the scripted expert) get the plain image.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
-from PIL import Image, ImageDraw
 
 from egogym.core import geometry
+from egogym.core.views import draw_polyline, upscale
 
 ARM_COLOURS = ((230, 40, 40), (40, 120, 230))  # first arm red, second blue (RGB)
 MIN_VIDEO_HEIGHT = 240  # px; small evaluation images are scaled up by an integer factor
@@ -56,25 +56,12 @@ class OverlayVideo:
 
     def add(self, image: np.ndarray, chunk_xyz: np.ndarray | None) -> None:
         """Add one frame: `image` (H, W, 3) uint8 Aria RGB; `chunk_xyz` as in the module doc."""
-        img = np.asarray(image)
-        if self.scale > 1:
-            img = img.repeat(self.scale, axis=0).repeat(self.scale, axis=1)
+        img = upscale(np.asarray(image), MIN_VIDEO_HEIGHT)
         pts = chunk_points(chunk_xyz)
         if pts is not None:
-            pil = Image.fromarray(img)
-            draw = ImageDraw.Draw(pil)
             uv = geometry.project(self.K, pts) * self.scale  # (n, k, 2) in scaled px
-            n = uv.shape[0]
             for arm in range(uv.shape[1]):
-                base = np.array(ARM_COLOURS[arm % len(ARM_COLOURS)], dtype=float)
-                for i in range(n - 1):
-                    a, b = uv[i, arm], uv[i + 1, arm]
-                    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-                        continue
-                    fade = 1.0 - 0.6 * i / max(1, n - 1)  # the near future brightest
-                    colour = tuple(int(c) for c in base * fade + 255 * (1 - fade) * 0.3)
-                    draw.line([tuple(a), tuple(b)], fill=colour, width=max(1, self.scale))
-            img = np.asarray(pil)
+                img = draw_polyline(img, uv[:, arm], ARM_COLOURS[arm % len(ARM_COLOURS)], max(1.5, self.scale))
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = imageio.get_writer(self._tmp, fps=self.fps, codec="libx264", macro_block_size=2,

@@ -26,6 +26,7 @@ from typing import Any, Union
 from egogym.core.configs import build_frozen, check_keys, nearest as _nearest
 from egogym.core.errors import UserError
 from egogym.core.spec import ARIA_IMAGE_SIZE
+from egogym.core.views import FRONT, FRONT_LINE, FRONT_MASKED, RIGHT_WRIST
 from egogym.data.schema import CHUNK  # points per action chunk: EgoMimic's *_act arrays hold 100
 
 
@@ -52,8 +53,8 @@ class ModelConfig:
     chunk: int = CHUNK  # points per predicted chunk (fixed by the data: 100)
     queries: int = 100  # decoder queries; the chunk is linearly interpolated from them (== chunk: one per point)
     style_points: int = 100  # chunk points the style encoder sees (evenly subsampled from the chunk)
-    front_key: str = "front_img_1_line"  # Aria image key fed to the model (both domains)
-    wrist_key: str = "right_wrist_img"  # robot wrist camera key ("" for none)
+    front_key: str = FRONT_LINE  # Aria image key fed to the model (both domains)
+    wrist_key: str = RIGHT_WRIST  # robot wrist camera key ("" for none)
 
     def __post_init__(self):
         if len(self.image_size) != 2 or min(self.image_size) < 16:
@@ -77,9 +78,9 @@ class ModelConfig:
             raise ConfigError(f"model.style_points={self.style_points}: must be in [1, {self.chunk}]")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout}: must be in [0, 1)")
-        if self.front_key not in ("front_img_1", "front_img_1_masked", "front_img_1_line"):
+        if self.front_key not in (FRONT, FRONT_MASKED, FRONT_LINE):
             raise ConfigError(f"model.front_key={self.front_key!r}: "
-                              f"{_nearest(self.front_key, ('front_img_1', 'front_img_1_masked', 'front_img_1_line'))}")
+                              f"{_nearest(self.front_key, (FRONT, FRONT_MASKED, FRONT_LINE))}")
 
 
     @property

@@ -16,6 +16,7 @@ from egogym.core import geometry
 from egogym.data.schema import CHUNK
 from egogym.data.stats import STD_FLOOR, NormStats
 from egogym.core.spec import Calibration, aria_focal_px
+from egogym.core.views import FRONT, FRONT_MASKED, LEFT_WRIST, RIGHT_WRIST
 
 
 
@@ -28,8 +29,8 @@ def synthetic_calibration(image_size: tuple[int, int], arms: tuple[str, ...] = (
     R = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
     for a in ("left", "right"):
         T[a] = geometry.make_transform(R, np.array([0.15 * (1 if a == "right" else -1), 0.3, 0.2]))
-    return Calibration({"front_img_1": K, "right_wrist_img": K, "left_wrist_img": K},
-                       {"front_img_1": (h, w), "right_wrist_img": (h, w), "left_wrist_img": (h, w)},
+    return Calibration({FRONT: K, RIGHT_WRIST: K, LEFT_WRIST: K},
+                       {FRONT: (h, w), RIGHT_WRIST: (h, w), LEFT_WRIST: (h, w)},
                        {a: T[a] for a in arms}, source="synthetic")
 
 
@@ -76,7 +77,7 @@ class SyntheticEgoData:
         if i >= self.n - self.pad_tail:
             pad[CHUNK // 2:] = False
             xyz[CHUNK // 2:] = xyz[CHUNK // 2 - 1]
-        out = {"front_img_1": self._image(i, 0), "front_img_1_masked": self._image(i, 1),
+        out = {FRONT: self._image(i, 0), FRONT_MASKED: self._image(i, 1),
                "front_img_1_line": self._image(i, 2), "ee_pose": self.start[i].astype(np.float64),
                "actions_xyz_act": xyz.astype(np.float64), "pad_mask": pad}
         if self.domain == "robot":

@@ -16,16 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from egogym.core import geometry
-from egogym.core.views import draw_polyline
+from egogym.core.views import FRONT, draw_polyline, upscale
 from egogym.core.spec import Calibration
 
 GREEN, PURPLE, RED = (40, 220, 60), (170, 60, 230), (235, 30, 30)
-
-
-def upscale(image: np.ndarray, min_height: int = 256) -> np.ndarray:
-    """Nearest-neighbour upscale (integer factor) so small training images are legible."""
-    f = max(1, int(np.ceil(min_height / image.shape[0])))
-    return np.repeat(np.repeat(image, f, axis=0), f, axis=1) if f > 1 else np.array(image)
 
 
 def draw_chunks(image: np.ndarray, calibration: Calibration, gt_xyz: np.ndarray | None = None,
@@ -40,7 +34,7 @@ def draw_chunks(image: np.ndarray, calibration: Calibration, gt_xyz: np.ndarray 
     and red (pose head) polylines, one per arm.
     """
     frame = upscale(image, min_height)
-    K = calibration.K("front_img_1", size=frame.shape[:2])
+    K = calibration.K(FRONT, size=frame.shape[:2])
     thick = max(2.0, frame.shape[0] / 128)
     for pts, colour, mask in ((gt_xyz, GREEN, valid), (fk_xyz, PURPLE, None), (pred_xyz, RED, None)):
         if pts is None:

@@ -18,6 +18,7 @@ import numpy as np
 from egogym.core import kinematics
 from egogym.real.devices import linear_intrinsics
 from egogym.core.spec import ARIA_IMAGE_SIZE, Calibration, RobotSpec
+from egogym.core.views import FRONT
 
 
 def solve_T_cam_base(p_base: np.ndarray, p_cam: np.ndarray) -> tuple[np.ndarray, float]:
@@ -50,8 +51,8 @@ def write_calibration(path: str | Path, spec: RobotSpec, T_cam_base: Mapping[str
                       aria_size: tuple[int, int] = ARIA_IMAGE_SIZE) -> Calibration:
     """Save a calibration file: the Aria's linear camera K, each D405's K (as the device reports
     it, at wrist_size = (H, W)), and T_cam_base per arm."""
-    K = {"front_img_1": linear_intrinsics(spec.camera("front_img_1"), aria_size)}
-    sizes = {"front_img_1": tuple(aria_size)}
+    K = {FRONT: linear_intrinsics(spec.camera(FRONT), aria_size)}
+    sizes = {FRONT: tuple(aria_size)}
     for cam, k in wrist_intrinsics.items():
         spec.camera(cam)
         K[cam], sizes[cam] = np.asarray(k, float), tuple(wrist_size)

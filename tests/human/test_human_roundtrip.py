@@ -1,6 +1,8 @@
 """Simulated human -> Aria-style recording -> `egogym convert aria` -> human HDF5."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import shutil
 
@@ -9,6 +11,9 @@ import numpy as np
 
 from egogym.core import geometry
 from egogym.data import schema as S
+
+pytest.importorskip("projectaria_tools", reason="reading Aria MPS outputs needs the aria extra: "
+                    "pip install 'egogym[aria]'")
 
 
 

@@ -7,6 +7,9 @@ import pytest
 from egogym.core import geometry
 from egogym.data import mps
 
+pytest.importorskip("projectaria_tools", reason="reading Aria MPS outputs needs the aria extra: "
+                    "pip install 'egogym[aria]'")
+
 
 def _poses(n, rng):
     return np.stack([geometry.make_transform(geometry.quat_to_mat(rng.normal(size=4)), rng.normal(size=3))
