@@ -2,7 +2,7 @@
 
     python bench/eval_throughput.py [--episodes 8] [--max-steps 500] [--image-size 64 64]
 
-Runs the scripted expert on egogym/ObjectInBowl-v0 through `eval.loop.evaluate` (the
+Runs the scripted expert on egogym/ObjectInBowl-v0 through `egogym.eval.loop.evaluate` (the
 code `egogym eval` runs) with workers=1, then workers=2 (spawned processes), on the same
 seeds, and prints episodes/minute for each and the ratio (target: >= 1.8x on 2 cores).
 Wall time is measured around the whole evaluation, worker start-up included; the

@@ -99,7 +99,7 @@ def trials_for_power(p1: float, p2: float, alpha: float = 0.05, power: float = 0
 
 def summarize(records: Iterable[dict], confidence: float = 0.95, bootstrap_seed: int = 0) -> dict:
     """Episodes, successes, success rate + Wilson interval, mean points + bootstrap interval,
-    and the count of each status, from episode records (`eval.records`)."""
+    and the count of each status, from episode records (`egogym.eval.records`)."""
     recs = list(records)
     if not recs:
         raise ValueError("summarize: no episode records")

@@ -79,7 +79,7 @@ def _seed_globals(seed: int) -> None:
 
 def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat: int,
                 on_frame: Callable[[dict, Any], None] | None = None) -> dict:
-    """Roll out one episode; return its record (see `eval.records`), with `start` (the
+    """Roll out one episode; return its record (see `egogym.eval.records`), with `start` (the
     reset info's start placement) when the backend gives one.
 
     on_frame(obs, policy) is called after the reset and after every env step (videos)."""

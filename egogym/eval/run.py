@@ -6,7 +6,7 @@
         [--cameras front_img_1 ...] [--loop-hz 25] [--max-steps N] [--videos N]
 
 Writes into --out: `episodes.jsonl` (one record per episode, `eval.records`),
-`eval_config.json`, `summary.json` (`eval.metrics.summarize` + the policy and env
+`eval_config.json`, `summary.json` (`egogym.eval.metrics.summarize` + the policy and env
 configuration) and `videos/` (the first N episodes).
 """
 from __future__ import annotations

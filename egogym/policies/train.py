@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except UserError as e:
-        print(f"policies.train: error: {e}", file=sys.stderr)
+        print(f"egogym.policies.train: error: {e}", file=sys.stderr)
         return 2
 
 

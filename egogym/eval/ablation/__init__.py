@@ -12,14 +12,14 @@ then evaluated. Steps, each resumable:
    with `egogym split`. A `.done` marker says a file is complete. Episode i of every
    file uses seed data.seed + i, so a smaller file holds the first episodes of a larger one.
 2. cells (in `OUT/cells/<cell>/`): `egogym train` into `run/` (with `--resume` if a
-   killed run left one), then `eval.loop.evaluate` into `eval/` on the *evaluation*
+   killed run left one), then `egogym.eval.loop.evaluate` into `eval/` on the *evaluation*
    distribution (`[eval] task_options`, default: the full task). `cell.json` is written
    last: a cell that has it is finished and a rerun skips it.
 3. the report (`OUT/report.md`, `OUT/scaling.png`, `OUT/results.json`): success against
    human demos with Wilson intervals, the robot-only reference, two-proportion tests of
    co-trained vs robot-only, and the controls. When the robot demos' `toy_region` is a
    strict sub-region of the evaluation's, success is also split by where each evaluation
-   episode's toy started (the record's `start`, see `eval.records`): inside the robot
+   episode's toy started (the record's `start`, see `egogym.eval.records`): inside the robot
    demos' region, or outside it (covered by human demos only), with a two-proportion test
    of co-trained vs robot-only on the outside episodes (`start_split`).
 

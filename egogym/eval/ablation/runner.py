@@ -89,11 +89,10 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     data = root / "data"
     run_dir = cdir / "run"
     t0 = time.perf_counter()
-    argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"),
+    human = ["--human", str(data / f"human_{cell.human}.hdf5")] if cell.human else []
+    argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"), *human,
             "--out", str(run_dir), "--steps", str(cfg.train.steps), "--set", f"train.seed={cell.seed}",
             *cfg.train.args, *cell.train_args]
-    if cell.human:
-        argv[5:5] = ["--human", str(data / f"human_{cell.human}.hdf5")]
     if run_dir.exists():
         argv.append("--resume")
     if not progress:
