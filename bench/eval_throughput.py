@@ -1,6 +1,16 @@
-"""Evaluation throughput: episodes per minute with 1 and 2 workers, in one run.
+"""Evaluation throughput: what rendering costs a trained policy, and 1 vs 2 workers.
 
-    python bench/eval_throughput.py [--episodes 8] [--max-steps 500] [--image-size 64 64]
+    python bench/eval_throughput.py [--episodes 8] [--max-steps 500] [--image-size 64 64] [--skip-workers]
+
+Part 1 (render only what is read): env steps per second, side by side in one process, of
+(a) the env with no camera at all (the physics alone), (b) a `cpu`-preset checkpoint with
+EgoMimic's schedule (a query once a second, reading its three views then) through
+`egogym.eval.rollout.run_episode`, which renders only the steps whose images it reads,
+and (c) the same policy with every step rendered (as before). Target: (b) >= 0.5 x (a).
+The checkpoint is the preset's network at its initial weights (the speed of a query does
+not depend on the weights), saved with statistics of synthetic data at the image size.
+
+Part 2 (workers):
 
 Runs the scripted expert on egogym/ObjectInBowl-v0 through `egogym.eval.loop.evaluate` (the
 code `egogym eval` runs) with workers=1, then workers=2 (spawned processes), on the same
@@ -14,10 +24,68 @@ import argparse
 import os
 import tempfile
 import time
+from pathlib import Path
+
+import numpy as np
 
 from egogym.eval.config import EvalConfig
 from egogym.eval.loop import evaluate
 from egogym.eval.records import comparable
+
+
+def cpu_checkpoint(folder: Path, image_size: tuple[int, int]) -> Path:
+    """A `cpu`-preset run folder (initial weights, one optimizer step) for `image_size` images."""
+    import torch
+
+    from egogym.policies.config import preset
+    from egogym.policies.synthetic import SyntheticEgoData, synthetic_stats
+    from egogym.policies.train import Trainer
+
+    torch.set_num_threads(1)
+    r = SyntheticEgoData(8, "robot", image_size=image_size)
+    cfg = preset("cpu").with_overrides({"train.video_frames": 0, "train.val_batches": 1})
+    Trainer(cfg, {"robot": (r, r)}, {"robot": synthetic_stats(r)}, folder, 1, progress=False).fit()
+    return folder
+
+
+def steps_per_second(cfg, policy_spec: str | None, seeds: list[int], render_every_step: bool) -> float:
+    """Env steps per second of run_episode over `seeds` (env and policy built once, not timed)."""
+    from egogym.eval.policy_spec import HoldPolicy
+    from egogym.eval.rollout import make_env, make_policy, run_episode
+
+    env = make_env(cfg)
+    try:
+        policy = make_policy(policy_spec, env) if policy_spec else HoldPolicy()
+        on_frame = (lambda obs, pol: None) if render_every_step else None
+        steps, t0 = 0, time.perf_counter()
+        for s in seeds:
+            steps += run_episode(env, policy, s, 0, cfg, 1, on_frame)["steps"]
+        return steps / (time.perf_counter() - t0)
+    finally:
+        env.close()
+
+
+def render_ratio(args) -> None:
+    size = tuple(args.image_size)
+    seeds = list(range(1000, 1000 + args.episodes))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = str(cpu_checkpoint(Path(tmp) / "run", size))
+        views = ("front_img_1", "front_img_1_line", "right_wrist_img")
+        common = dict(episodes=1, max_steps=args.max_steps, image_size=size)
+        rates = {
+            "no camera, hold": steps_per_second(EvalConfig(policy="hold", cameras=(), **common), None, seeds, False),
+            "cpu policy, renders what it reads": steps_per_second(
+                EvalConfig(policy=run, cameras=views, **common), run, seeds, False),
+            "cpu policy, renders every step": steps_per_second(
+                EvalConfig(policy=run, cameras=views, **common), run, seeds, True),
+        }
+    base = rates["no camera, hold"]
+    print(f"render only what is read: {args.episodes} episodes x {args.max_steps} steps at {size[0]}x{size[1]}, "
+          f"views {list(views)}")
+    for k, v in rates.items():
+        print(f"  {k:36s} {v:8.1f} env steps/s  ({v / base:.2f} x no camera)")
+    print(f"  ratio lazy / no camera: {rates['cpu policy, renders what it reads'] / base:.2f} (target >= 0.5); "
+          f"lazy / every step: {rates['cpu policy, renders what it reads'] / rates['cpu policy, renders every step']:.1f}x")
 
 
 def main() -> None:
@@ -27,9 +95,13 @@ def main() -> None:
     p.add_argument("--image-size", type=int, nargs=2, default=(64, 64))
     p.add_argument("--cameras", nargs="+", default=["front_img_1", "right_wrist_img"])
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--skip-workers", action="store_true", help="part 1 only")
     args = p.parse_args()
     print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f} "
           f"(1 min; other processes share these cores)")
+    render_ratio(args)
+    if args.skip_workers:
+        return
     print(f"scripted expert, {args.episodes} episodes x {args.max_steps} steps, cameras {args.cameras} "
           f"at {args.image_size[0]}x{args.image_size[1]}")
     rates, records = {}, {}

@@ -106,6 +106,7 @@ class EgoEnv(gym.Env):
         self.observation_space = gym.spaces.Dict(spaces)
         self.metadata = {**self.metadata, "render_fps": spec.control_hz}
         self._last_obs: dict[str, np.ndarray] | None = None
+        self._images_next = True
 
     @property
     def calibration(self) -> Calibration:
@@ -115,6 +116,7 @@ class EgoEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self.backend.reset(self.np_random)
+        self._images_next = True
         self._last_obs = self.backend.observe()
         return self._last_obs, {"points": 0, "success": False, "time_s": 0.0, "start": self.backend.episode_start()}
 
@@ -125,11 +127,23 @@ class EgoEnv(gym.Env):
                              f"{self.action_space.shape}: 7 values per arm")
         applied = self.backend.apply(action)
         score = self.backend.judge()
-        self._last_obs = self.backend.observe()
+        images, self._images_next = self._images_next, True
+        skip = not images and getattr(self.backend, "skips_images", False)
+        self._last_obs = self.backend.observe(images=False) if skip else self.backend.observe()
         info = {"applied_action": applied, "points": score.points, "new_points": score.new_points,
                 "success": score.success, "reward_terms": dict(score.terms), "time_s": self.backend.time,
                 "aborted": score.aborted}
         return self._last_obs, float(score.new_points), score.aborted is not None, False, info
+
+    def request_images(self, wanted: bool) -> None:
+        """Whether the observation of the next `step` carries its camera images (default True).
+
+        Applies to that one step only. With False the sim does not render, and the observation
+        holds only `joint_positions` and `ee_pose` (the real robot reads every frame anyway: its
+        watchdog checks each one): for steps whose images no policy reads
+        (a chunking policy looks once a second; `egogym.core.protocols.reads_images`).
+        Rendering never changes the simulation, so episodes are the same either way."""
+        self._images_next = bool(wanted)
 
     def finish_episode(self) -> Score:
         """The episode's final score (sim: the running score; real: the operator's entry)."""

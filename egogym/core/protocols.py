@@ -61,8 +61,10 @@ class Backend(Protocol):
     def apply(self, command: np.ndarray) -> np.ndarray:
         """Send a joint command for one control period; return the command actually applied."""
 
-    def observe(self) -> dict[str, np.ndarray]:
-        """The observation dict described in EgoEnv."""
+    def observe(self, images: bool = True) -> dict[str, np.ndarray]:
+        """The observation dict described in EgoEnv. A backend with `skips_images = True`
+        accepts images=False and then returns only the low-dim keys; others are always
+        called without it."""
 
     def judge(self) -> Score:
         """The running score after the last step (sim: from state; real: aborts only)."""
@@ -81,3 +83,13 @@ class Policy(Protocol):
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Joint targets for the next control step, in the env's action layout."""
+
+
+def reads_images(policy) -> bool:
+    """Whether the policy's next `act` reads the observation's camera images.
+
+    A policy may define `reads_images() -> bool` (e.g. a chunking policy that looks at the
+    cameras only when it queries its model, once a second): the evaluation then skips
+    rendering for the steps whose images nobody reads. Without the method: always True."""
+    method = getattr(policy, "reads_images", None)
+    return True if method is None else bool(method())

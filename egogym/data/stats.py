@@ -76,6 +76,7 @@ class NormStats:
     source: str = ""
     demos: list[str] = field(default_factory=list)
     std_floor: float = STD_FLOOR
+    image_size: tuple[int, int] | None = None  # (height, width) px of the file's images; None: not recorded
 
     @classmethod
     def compute(cls, path: str | os.PathLike, split: str = "train", std_floor: float = STD_FLOOR) -> "NormStats":
@@ -107,12 +108,14 @@ class NormStats:
         for k, m in acc.items():
             mean[k], s = m.result()
             std[k] = np.maximum(s, std_floor)
-        return cls(info.domain, mean, std, source=path, demos=list(demos), std_floor=std_floor)
+        return cls(info.domain, mean, std, source=path, demos=list(demos), std_floor=std_floor,
+                   image_size=tuple(int(x) for x in info.image_size))
 
     # ---- persistence ----
     def to_dict(self) -> dict:
         return {"format": STATS_FORMAT, "version": STATS_VERSION, "domain": self.domain, "source": self.source,
                 "split_demos": self.demos, "std_floor": self.std_floor,
+                "image_size": list(self.image_size) if self.image_size is not None else None,
                 "stats": {k: {"shape": list(self.mean[k].shape), "mean": self.mean[k].ravel().tolist(),
                               "std": self.std[k].ravel().tolist()} for k in self.mean}}
 
@@ -146,7 +149,8 @@ class NormStats:
             if not np.all(np.isfinite(s)) or np.any(s <= 0) or not np.all(np.isfinite(mean[k])):
                 raise DataFormatError(f"{path}: statistics of {k!r} hold a non-finite mean or a std <= 0")
         return cls(d["domain"], mean, std, source=d.get("source", ""), demos=list(d.get("split_demos", [])),
-                   std_floor=float(d.get("std_floor", STD_FLOOR)))
+                   std_floor=float(d.get("std_floor", STD_FLOOR)),
+                   image_size=tuple(int(x) for x in d["image_size"]) if d.get("image_size") else None)
 
     # ---- use ----
     def _check(self, key: str, x: np.ndarray) -> None:

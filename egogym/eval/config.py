@@ -12,7 +12,7 @@ from egogym.eval.policy_spec import parse_policy
 EPISODES_FILE = "episodes.jsonl"
 CONFIG_FILE = "eval_config.json"
 RESUME_INVARIANT = ("policy", "env_id", "start_seed", "backend", "backend_options", "task_options", "image_size",
-                    "cameras", "loop_hz", "max_steps", "episode_timeout_s")
+                    "cameras", "loop_hz", "max_steps", "episode_timeout_s", "stop_on_success")
 """Config fields a resumed evaluation must share with the run it resumes."""
 
 
@@ -32,6 +32,7 @@ class EvalConfig:
     loop_hz: float | None = None  # policy query rate (Hz); None: the env's control rate
     max_steps: int | None = None  # env steps per episode; None: the registered limit (2000 = 40 s)
     episode_timeout_s: float | None = None  # wall-clock limit per episode (s); None: none
+    stop_on_success: bool = False  # end an episode at its first success (success-only tasks; points stop counting)
     workers: int = 1  # parallel worker processes
     videos: int = 0  # write videos of the first N episodes
 

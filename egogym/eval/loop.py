@@ -10,6 +10,7 @@ episode), `workers` (processes), `records` (the log), `metrics` (intervals and t
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def prepare_out_dir(config: EvalConfig, out_dir: Path, resume: bool) -> list[dic
     if resume and cfg_path.exists():
         old = json.loads(cfg_path.read_text())
         new = config.to_dict()
-        diff = [k for k in RESUME_INVARIANT if old.get(k) != new.get(k)]
+        defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}  # fields newer than the log
+        diff = [k for k in RESUME_INVARIANT if old.get(k, defaults.get(k)) != new.get(k)]
         if diff:
             k = diff[0]
             raise UserError(f"--resume: {out_dir} was evaluated with {k}={old.get(k)!r}, now {new.get(k)!r}; "

@@ -69,6 +69,9 @@ class HoldPolicy:
     def reset(self) -> None:
         self.q = None
 
+    def reads_images(self) -> bool:
+        return False
+
     def act(self, obs: dict) -> np.ndarray:
         if self.q is None:
             self.q = np.asarray(obs[JOINT_POSITIONS], dtype=np.float64).copy()
@@ -94,6 +97,9 @@ class ReplayPolicy:
 
     def reset(self) -> None:
         self.k = 0
+
+    def reads_images(self) -> bool:
+        return False
 
     def act(self, obs: dict) -> np.ndarray:
         a = self.actions[min(self.k, len(self.actions) - 1)]

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from egogym.core.errors import UserError
+from egogym.core.protocols import reads_images
 from egogym.core.views import FRONT
 from egogym.eval.config import EvalConfig
 from egogym.eval.policy_spec import parse_policy
@@ -46,6 +47,10 @@ def make_env(config: EvalConfig):
         kwargs["cameras"] = tuple(cameras)
     if config.max_steps is not None:
         kwargs["max_episode_steps"] = config.max_steps
+    # Gymnasium's passive checker wants every key of the space in the first step's observation;
+    # the evaluation omits images no policy reads (EgoEnv.request_images). The env itself is
+    # checked by Gymnasium's check_env in tests/env.
+    kwargs["disable_env_checker"] = True
     try:
         return gym.make(config.env_id, **kwargs)
     except (TypeError, ValueError, KeyError) as e:
@@ -91,16 +96,26 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
     if on_frame is not None:
         on_frame(obs, policy)
     steps, terminated, truncated, status, reason = 0, False, False, "done", ""
+    # Render only what is read: a step's images are needed when the policy's next act reads
+    # them (and only the last step of a held action is seen by it); videos read every frame.
+    lazy = on_frame is None and hasattr(env.unwrapped, "request_images")
+    succeeded = False
     while True:
         action = policy.act(obs)
-        for _ in range(repeat):
+        for r in range(repeat):
+            if lazy:
+                env.unwrapped.request_images(r == repeat - 1 and reads_images(policy))
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
             if on_frame is not None:
                 on_frame(obs, policy)
-            if terminated or truncated:
+            succeeded = config.stop_on_success and bool(info.get("success"))
+            if terminated or truncated or succeeded:
                 break
         if terminated or truncated:
+            break
+        if succeeded:
+            reason = f"success at step {steps} (--stop-on-success)"
             break
         if config.episode_timeout_s is not None and time.perf_counter() - t0 > config.episode_timeout_s:
             status, reason = "timeout", f"wall-clock limit of {config.episode_timeout_s:g} s reached"
@@ -109,7 +124,7 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
     aborted = score.aborted or info.get("aborted")
     if aborted:
         status, reason = "aborted", str(aborted)
-    elif status == "done":
+    elif status == "done" and not reason:
         reason = f"time limit ({steps} steps)" if truncated else "ended by the env"
     record = {"seed": int(seed), "episode": int(episode), "success": bool(score.success), "points": int(score.points),
               "steps": steps, "sim_seconds": float(info.get("time_s", 0.0)),

@@ -60,6 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "env's 50; egogym's trained policies run EgoMimic's 25 Hz schedule inside, keep 50 for them)")
     p.add_argument("--max-steps", type=int, help="env steps per episode (default: the env's limit, 2000)")
     p.add_argument("--episode-timeout", type=float, help="wall-clock seconds after which an episode stops (status timeout)")
+    p.add_argument("--stop-on-success", action="store_true",
+                   help="end each episode at its first success (for success rates; points after it are not counted)")
     p.add_argument("--videos", type=int, default=0, help="write videos of the first N episodes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -71,6 +73,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
                       image_size=tuple(args.image_size) if args.image_size else None,
                       cameras=tuple(args.cameras) if args.cameras else None, loop_hz=args.loop_hz,
                       max_steps=args.max_steps, episode_timeout_s=args.episode_timeout, workers=args.workers,
+                      stop_on_success=args.stop_on_success,
                       videos=args.videos)
 
 

@@ -56,6 +56,11 @@ class EgoPolicy:
                     raise CheckpointError(f"{ck.path}: the model reads {k!r} but the env observes {keys}"
                                           + (": wrap the env so it adds the masked / line Aria image"
                                              if k.startswith("front_img_1_") else ""))
+        trained = self.normalizer.stats["robot"].image_size if "robot" in self.normalizer.stats else None
+        size = getattr(env, "image_size", None)
+        if trained is not None and size is not None and tuple(size) != tuple(trained):
+            raise CheckpointError(f"{ck.path}: trained on {trained[0]}x{trained[1]} images, the env renders "
+                                  f"{size[0]}x{size[1]}: evaluate with --image-size {trained[0]} {trained[1]}")
         robot = getattr(env, "robot", None)
         self.arm_specs = tuple(robot.arm(a) for a in arms) if robot is not None else ()
         self.calibration = getattr(env, "calibration", None)
@@ -69,8 +74,23 @@ class EgoPolicy:
         self.executor.reset()
         self._step = 0
         self._current: np.ndarray | None = None
-        self.last_chunk_joints = self.last_chunk_xyz = self.last_chunk_fk_xyz = None
+        self.last_chunk_joints = self.last_chunk_xyz = self._fk_xyz = None
         self.last_query_step: int | None = None
+
+    @property
+    def last_chunk_fk_xyz(self) -> np.ndarray | None:
+        """(100, 3k) the last joint chunk through forward kinematics into the Aria frame (m), or
+        None before a query or without a calibration. Computed when first read (videos,
+        diagnostics), not at every query: 100 FK evaluations would cost more than the query."""
+        if self._fk_xyz is None and self.last_chunk_joints is not None and self.arm_specs \
+                and self.calibration is not None:
+            self._fk_xyz = pinch_in_camera(self.arm_specs, self.calibration, self.last_chunk_joints)
+        return self._fk_xyz
+
+    def reads_images(self) -> bool:
+        """Whether the next `act` queries the model (and so reads the cameras): with EgoMimic's
+        first-k schedule once every k * hold steps, with temporal ensembling every hold steps."""
+        return self._step % self.hold == 0 and self.executor.needs_query()
 
     @torch.no_grad()
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +112,7 @@ class EgoPolicy:
                 joints, xyz = self.predict_chunk(obs)
                 self.executor.add(joints)
                 self.last_chunk_joints, self.last_chunk_xyz = joints, xyz
-                self.last_chunk_fk_xyz = (pinch_in_camera(self.arm_specs, self.calibration, joints)
-                                          if self.arm_specs and self.calibration is not None else None)
+                self._fk_xyz = None
                 self.last_query_step = self._step
             self._current = self.executor.next()
         self._step += 1

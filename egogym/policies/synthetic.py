@@ -95,4 +95,5 @@ def synthetic_stats(ds: SyntheticEgoData) -> NormStats:
     samples = [ds[i] for i in range(len(ds))]
     mean = {k: np.mean([s[k] for s in samples], 0) for k in keys}
     std = {k: np.maximum(np.std([s[k] for s in samples], 0), STD_FLOOR) for k in keys}
-    return NormStats(ds.domain, mean, std, source=f"synthetic {ds.domain}", demos=["synthetic"])
+    return NormStats(ds.domain, mean, std, source=f"synthetic {ds.domain}", demos=["synthetic"],
+                     image_size=tuple(ds.image_size))

@@ -43,6 +43,8 @@ class SimBackend:
     stepped in another (spawn-based vector envs).
     """
 
+    skips_images = True  # observe(images=False) renders nothing
+
     def __init__(self, spec: RobotSpec, task: Task, arms: tuple[str, ...], cameras: tuple[str, ...],
                  image_size: tuple[int, int]):
         self.spec, self.task, self.arms, self.cameras = spec, task, tuple(arms), tuple(cameras)
@@ -118,10 +120,13 @@ class SimBackend:
         """Final judgement of the episode (in sim: the running score)."""
         return self.task.score
 
-    def observe(self) -> dict[str, np.ndarray]:
-        """Observation dict: images of self.cameras, joint_positions, ee_pose (see EgoEnv)."""
-        obs = {c: self.render(c) for c in self.cameras if c not in DERIVED_VIEWS}
-        if any(c in DERIVED_VIEWS for c in self.cameras):
+    def observe(self, images: bool = True) -> dict[str, np.ndarray]:
+        """Observation dict: images of self.cameras, joint_positions, ee_pose (see EgoEnv).
+
+        images=False skips the renders (the low-dim keys only). Rendering reads the
+        simulator's state and never writes it, so skipping it changes nothing else."""
+        obs = {c: self.render(c) for c in self.cameras if c not in DERIVED_VIEWS} if images else {}
+        if images and any(c in DERIVED_VIEWS for c in self.cameras):
             front = obs[FRONT] if FRONT in obs else self.render(FRONT)
             masked, line = self.masked_and_line(front)
             for c, img in ((FRONT_MASKED, masked), (FRONT_LINE, line)):

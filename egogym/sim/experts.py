@@ -222,6 +222,10 @@ class ObjectInBowlExpert:
     def reset(self) -> None:
         self.plan = None
 
+    def reads_images(self) -> bool:
+        """Never: the expert plans from the simulator's state."""
+        return False
+
     def act(self, obs: dict) -> np.ndarray:
         if self.plan is None or self.plan.done():
             self.plan = self._replan(obs)
@@ -280,6 +284,10 @@ class HandOverExpert:
 
     def reset(self) -> None:
         self.plan = None
+
+    def reads_images(self) -> bool:
+        """Never: the expert plans from the simulator's state."""
+        return False
 
     def act(self, obs: dict) -> np.ndarray:
         if self.plan is None or self.plan.done():

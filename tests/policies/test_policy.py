@@ -14,8 +14,8 @@ from egogym.policies.train import Trainer
 class FakeEnv:
     """The parts of EgoEnv a Policy reads: arms, observation_space, robot, calibration."""
 
-    def __init__(self, keys=("front_img_1", "front_img_1_line", "right_wrist_img")):
-        self.arms, self.robot = ("right",), EGOMIMIC
+    def __init__(self, keys=("front_img_1", "front_img_1_line", "right_wrist_img"), image_size=(32, 32)):
+        self.arms, self.robot, self.image_size = ("right",), EGOMIMIC, image_size
         self.calibration = synthetic_calibration((32, 32))
         sp = {k: gym.spaces.Box(0, 255, (32, 32, 3), np.uint8) for k in keys}
         sp["joint_positions"] = gym.spaces.Box(-4, 4, (7,), np.float64)
@@ -83,3 +83,19 @@ def test_policy_refuses_an_env_without_the_model_inputs(run):
     env.arms = ("left", "right")
     with pytest.raises(CheckpointError, match="arm"):
         load_policy(run, env)
+
+
+def test_policy_refuses_an_env_at_another_image_size_than_its_training_data(run):
+    with pytest.raises(CheckpointError, match=r"trained on 32x32 images, the env renders 48x64: evaluate with "
+                                              r"--image-size 32 32"):
+        load_policy(run, FakeEnv(image_size=(48, 64)))
+
+
+def test_policy_says_when_it_reads_the_cameras(run):
+    pol = load_policy(run, FakeEnv())
+    rng, env = np.random.default_rng(1), FakeEnv()
+    reads = []
+    for t in range(101):
+        reads.append(pol.reads_images())
+        pol.act(env.obs(rng))
+    assert [t for t, r in enumerate(reads) if r] == [0, 50, 100]  # the query steps, and only those

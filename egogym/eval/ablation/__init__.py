@@ -54,6 +54,7 @@ Config (TOML; every key optional unless marked):
     max_steps = 2000
     loop_hz = 50
     task_options = {}                     # evaluation distribution (default: the task's full one)
+    stop_on_success = false               # end an episode at its first success (success rates only)
     [controls]
     equal_time = true
     equal_episodes = false

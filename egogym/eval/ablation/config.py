@@ -86,6 +86,7 @@ class EvalSection:
     max_steps: int | None = None  # None: the env's 2000
     loop_hz: float | None = None  # None: the env's 50 Hz
     task_options: dict = field(default_factory=dict)  # evaluation distribution; {}: the task's full one
+    stop_on_success: bool = False  # end each episode at its first success (success rates only; faster)
 
     def __post_init__(self):
         _int("[eval] episodes", self.episodes, 1)
@@ -96,6 +97,8 @@ class EvalSection:
                                          or self.loop_hz <= 0):
             raise UserError(f"[eval] loop_hz: {self.loop_hz!r} is not a positive rate (Hz)")
         _table("[eval] task_options", self.task_options)
+        if not isinstance(self.stop_on_success, bool):
+            raise UserError(f"[eval] stop_on_success: {self.stop_on_success!r} is not true or false")
 
 
 @dataclass(frozen=True)

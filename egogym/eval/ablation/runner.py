@@ -101,7 +101,8 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     train_s = time.perf_counter() - t0
     ev = EvalConfig(policy=str(run_dir), env_id=cfg.env_id, episodes=cfg.eval.episodes, start_seed=cfg.eval.seed,
                     task_options=dict(cfg.eval.task_options), image_size=tuple(cfg.image_size),
-                    loop_hz=cfg.eval.loop_hz, max_steps=cfg.eval.max_steps, workers=cfg.eval.workers)
+                    loop_hz=cfg.eval.loop_hz, max_steps=cfg.eval.max_steps, workers=cfg.eval.workers,
+                    stop_on_success=cfg.eval.stop_on_success)
     t1 = time.perf_counter()
     records = evaluate(ev, cdir / "eval", resume=True, progress=progress)
     result = {"cell": dataclasses.asdict(cell), "name": cell.name, "summary": summarize(records),
