@@ -1,10 +1,19 @@
 """Statistics for evaluations: intervals for success rates and points, and tests.
 
+scipy.stats does the field's work where it has it (the Wilson interval, the exact binomial
+behind McNemar's test, Fisher's test, normal quantiles); ours is only what it lacks: the
+paired-difference interval (Newcombe's method 10) and the sequential stopping rule.
+
 - `wilson_interval`: the Wilson score interval of a binomial proportion (REFERENCE §7:
-  95% width 0.27 at p = 0.5 and n = 50; zero successes in 50 give an upper bound 0.071).
+  95% width 0.27 at p = 0.5 and n = 50; zero successes in 50 give an upper bound 0.071),
+  `scipy.stats.binomtest(...).proportion_ci(method="wilson")`.
 - `bootstrap_mean_interval`: a seeded percentile bootstrap of a mean (episode points).
 - `two_proportion_test`: pooled two-sided z test of two success rates, plus Fisher's
   exact test (small samples).
+- `paired_comparison`: two policies evaluated on the same seeds: the 2x2 table of per-seed
+  success, the exact McNemar test (scipy's exact binomial test on the discordant seeds) and
+  Newcombe's interval on the difference of the paired success rates.
+- `SequentialRule`: when to stop adding evaluation episodes to a paired comparison.
 - `trials_for_power`: trials per arm to detect p1 vs p2 (normal approximation).
 - `summarize`: the numbers of `summary.json` from a list of episode records.
 """
@@ -30,13 +39,10 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError(f"wilson_interval: n={n}; need at least one trial")
     if not 0 <= successes <= n:
         raise ValueError(f"wilson_interval: successes={successes} is outside 0..{n}")
-    z = _z(confidence)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    lo = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends (no rounding noise)
-    hi = 1.0 if successes == n else min(1.0, centre + half)
+    _z(confidence)
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
+    lo = 0.0 if successes == 0 else max(0.0, float(ci.low))  # exact ends (no rounding noise)
+    hi = 1.0 if successes == n else min(1.0, float(ci.high))
     return lo, hi
 
 
@@ -85,6 +91,144 @@ def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> ProportionTest:
         p = float(2 * stats.norm.sf(abs(z)))
     fisher = float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
     return ProportionTest(p1, p2, p2 - p1, z, p, fisher)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Policies A and B evaluated on the same seeds; rates and difference are B - A.
+
+    both, only_a, only_b, neither: seeds that both / only A / only B / neither solved.
+    mcnemar_p_value: exact two-sided McNemar test (binomial on only_a vs only_b, p = 1/2).
+    interval: Newcombe's (1998, method 10) interval on rate_b - rate_a at `confidence`.
+    """
+
+    seeds: int
+    both: int
+    only_a: int
+    only_b: int
+    neither: int
+    rate_a: float
+    rate_b: float
+    difference: float
+    mcnemar_p_value: float
+    interval: tuple[float, float]
+    confidence: float
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["interval"] = list(self.interval)
+        return d
+
+
+def paired_table(records_a: Iterable[dict], records_b: Iterable[dict]) -> tuple[int, int, int, int]:
+    """(both, only_a, only_b, neither) over the seeds present in both record lists."""
+    a = {r["seed"]: bool(r["success"]) for r in records_a}
+    b = {r["seed"]: bool(r["success"]) for r in records_b}
+    common = sorted(set(a) & set(b))
+    both = sum(a[s] and b[s] for s in common)
+    only_a = sum(a[s] and not b[s] for s in common)
+    only_b = sum(b[s] and not a[s] for s in common)
+    return both, only_a, only_b, len(common) - both - only_a - only_b
+
+
+def newcombe_paired_interval(both: int, only_a: int, only_b: int, neither: int,
+                             confidence: float = 0.95) -> tuple[float, float]:
+    """Interval on rate_b - rate_a for paired binary outcomes: Newcombe (1998), "Improved
+    confidence intervals for the difference between binomial proportions based on paired
+    data", Statistics in Medicine 17, method 10 (Wilson score intervals of the two marginal
+    rates, combined with the correlation phi of the pairs; Altman et al., "Statistics with
+    confidence", 2000, section 6). No library we depend on has it."""
+    n = both + only_a + only_b + neither
+    if n <= 0:
+        raise ValueError("newcombe_paired_interval: no paired seeds")
+    k_a, k_b = both + only_a, both + only_b
+    p_a, p_b = k_a / n, k_b / n
+    l_a, u_a = wilson_interval(k_a, n, confidence)
+    l_b, u_b = wilson_interval(k_b, n, confidence)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    phi = 0.0
+    if margins > 0:
+        cross = both * neither - only_a * only_b
+        cross = cross - n / 2 if cross > n / 2 else (cross if cross < 0 else 0.0)
+        phi = cross / math.sqrt(margins)
+    d = p_b - p_a
+    lower = d - math.sqrt(max(0.0, (p_b - l_b) ** 2 - 2 * phi * (p_b - l_b) * (u_a - p_a) + (u_a - p_a) ** 2))
+    upper = d + math.sqrt(max(0.0, (u_b - p_b) ** 2 - 2 * phi * (u_b - p_b) * (p_a - l_a) + (p_a - l_a) ** 2))
+    return max(-1.0, lower), min(1.0, upper)
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value: the discordant seeds split as a fair coin would."""
+    m = only_a + only_b
+    return 1.0 if m == 0 else float(stats.binomtest(only_b, m, 0.5).pvalue)
+
+
+def paired_comparison(records_a: Iterable[dict], records_b: Iterable[dict],
+                      confidence: float = 0.95) -> PairedComparison:
+    """Compare B with A on the seeds both were evaluated on (every egogym arm uses the same
+    seeds, so the pairs are the same start placements)."""
+    both, only_a, only_b, neither = paired_table(records_a, records_b)
+    n = both + only_a + only_b + neither
+    if n == 0:
+        raise ValueError("paired_comparison: the two evaluations share no seed")
+    rate_a, rate_b = (both + only_a) / n, (both + only_b) / n
+    return PairedComparison(n, both, only_a, only_b, neither, rate_a, rate_b, rate_b - rate_a,
+                            mcnemar_exact(only_a, only_b),
+                            newcombe_paired_interval(both, only_a, only_b, neither, confidence), confidence)
+
+
+@dataclass(frozen=True)
+class SequentialRule:
+    """When to stop adding episodes to a paired comparison of two policies.
+
+    Episodes are added in batches of `look_every` up to `max_episodes`, so there are at most
+    K = ceil(max_episodes / look_every) looks. At each look the paired interval is computed
+    at level 1 - alpha / K (Bonferroni over the planned looks), and the comparison stops
+    when that interval excludes 0 (a difference is shown) or is narrower than `width`.
+
+    Error guarantee: the probability that any of the K intervals misses the true difference
+    is at most alpha (union bound, each look's interval at level 1 - alpha / K, if each
+    interval holds its level). So stopping because an interval excludes 0 when there is no
+    difference happens with probability at most alpha, however the looks go: the repeated
+    looks do not inflate the error, at the price of wider intervals at each look.
+    """
+
+    look_every: int = 50
+    max_episodes: int = 400
+    alpha: float = 0.05
+    width: float = 0.0  # stop once the interval is narrower than this (0: never for width)
+
+    def __post_init__(self):
+        if self.look_every < 1 or self.max_episodes < self.look_every:
+            raise ValueError(f"SequentialRule: look_every={self.look_every}, max_episodes={self.max_episodes}: "
+                             f"give 1 <= look_every <= max_episodes")
+        if not 0 < self.alpha < 1 or self.width < 0:
+            raise ValueError(f"SequentialRule: alpha={self.alpha} must be in (0, 1), width={self.width} >= 0")
+
+    @property
+    def looks(self) -> int:
+        return -(-self.max_episodes // self.look_every)
+
+    @property
+    def confidence(self) -> float:
+        """The level of the interval at each look: 1 - alpha / looks."""
+        return 1.0 - self.alpha / self.looks
+
+    def schedule(self) -> list[int]:
+        """Episodes per arm at each look."""
+        return [min(self.max_episodes, self.look_every * (i + 1)) for i in range(self.looks)]
+
+    def decide(self, records_a: Iterable[dict], records_b: Iterable[dict]) -> tuple[str | None, PairedComparison]:
+        """("difference" | "width" | "max_episodes" | None to continue, the comparison at this look)."""
+        c = paired_comparison(records_a, records_b, self.confidence)
+        lo, hi = c.interval
+        if lo > 0 or hi < 0:
+            return "difference", c
+        if self.width and hi - lo < self.width:
+            return "width", c
+        if c.seeds >= self.max_episodes:
+            return "max_episodes", c
+        return None, c
 
 
 def trials_for_power(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> int:

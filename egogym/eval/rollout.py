@@ -144,6 +144,10 @@ class EpisodeRunner:
         self.env = make_env(config)
         try:
             self.policy = make_policy(config.policy, self.env)
+            if "torch" in sys.modules:  # a torch policy: its share of the cores, never more
+                from egogym.policies.config import default_threads
+
+                sys.modules["torch"].set_num_threads(default_threads(config.workers))
             self.env_hz, self.repeat = env_rates(self.env, config)
         except BaseException:
             self.env.close()

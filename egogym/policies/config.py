@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union
@@ -296,6 +297,16 @@ PRESETS: dict[str, Config] = {
         execution=FirstK(25),
     ),
 }
+
+
+def default_threads(processes: int = 1, cores: int | None = None) -> int:
+    """Torch threads per process when `processes` share this machine's `cores`: one core left
+    free, so that no thread of ours waits for a core (torch's threads meet at barriers: one
+    descheduled thread stalls them all). Measured on 2 cores beside one other busy process
+    (docs/POLICIES.md, "Threads"): 1 thread trained the cpu preset at 99 samples/s (median
+    step), 2 threads at 32; so 1 thread there, and cores // processes - 1 on larger machines."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, processes) - 1)
 
 
 def load_run_config(run_dir: str | Path) -> Config:

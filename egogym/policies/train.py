@@ -40,7 +40,7 @@ from egogym.data.schema import DataFormatError
 from egogym.data.stats import NormStats
 from egogym.policies.batch import BatchPlan, collate, model_inputs, step_generator
 from egogym.policies.checkpoint import CheckpointError, load_checkpoint, load_optimizer, resolve, save_checkpoint
-from egogym.policies.config import Config, ConfigError, preset
+from egogym.policies.config import Config, ConfigError, default_threads, preset
 from egogym.core.kinematics import pinch_in_camera
 from egogym.policies.model import EgoACT
 from egogym.policies.normalize import MissingStatsError, Normalizer
@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a config field, e.g. --set train.lr=1e-4 --set model.image_size=96,96")
-    p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: cores / processes)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: default_threads: cores / processes - 1, at least 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to TensorBoard)")
 
 
@@ -313,7 +313,7 @@ def _setup_distributed() -> bool:
 def run(args: argparse.Namespace) -> int:
     started = _setup_distributed()
     world = dist.get_world_size() if dist.is_initialized() else 1
-    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    torch.set_num_threads(args.threads or default_threads(world))
     try:
         sets = _parse_sets(args.set)
         out = Path(args.out)

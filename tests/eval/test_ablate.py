@@ -226,3 +226,29 @@ def test_report_splits_success_by_start_region(tmp_path):
     write_report(same, res[:2], tmp_path)
     assert "where the toy started" not in (tmp_path / "report.md").read_text()
     assert json.loads((tmp_path / "results.json").read_text())["start_split"] is None
+
+
+def test_report_pairs_the_arms_by_seed(tmp_path):
+    """Two training seeds x 10 evaluation seeds: the co-trained arm solves 6 seeds the
+    robot-only arm missed and misses 1 it solved, per training seed; McNemar is exact on
+    the 12 vs 2 discordant pairs, pooled over training seeds."""
+    from egogym.eval.metrics import mcnemar_exact, newcombe_paired_interval
+
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0, 100]}, train={"seeds": [0, 1]},
+                                        eval={"episodes": 10}))
+    robot_only = [True, True, False, False, False, False, False, False, False, False]
+    cotrained = [True, False, True, True, True, True, True, True, False, False]
+    res = []
+    for s in (0, 1):
+        for m, outcomes in ((0, robot_only), (100, cotrained)):
+            name = f"r10_h{m}_base_s{s}"
+            write_cell_log(tmp_path, name, [(-0.3, ok) for ok in outcomes])
+            res.append({"name": name, "cell": {"robot": 10, "human": m, "seed": s, "variant": "base"},
+                        "summary": fake_summary(sum(outcomes), 10)})
+    write_report(cfg, res, tmp_path)
+    out = json.loads((tmp_path / "results.json").read_text())
+    (t,) = [x for x in out["paired_tests"] if x["reference"] == "robot-only, same robot demos"]
+    assert (t["seeds"], t["both"], t["only_a"], t["only_b"], t["neither"]) == (20, 2, 2, 12, 4)
+    assert t["mcnemar_p_value"] == pytest.approx(mcnemar_exact(2, 12))
+    assert t["interval"] == pytest.approx(list(newcombe_paired_interval(2, 2, 12, 4)))
+    assert "p (McNemar)" in (tmp_path / "report.md").read_text()

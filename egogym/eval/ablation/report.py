@@ -10,7 +10,7 @@ from typing import Any
 from egogym.core.errors import UserError
 from egogym.eval.ablation.config import AblationConfig
 from egogym.eval.ablation.plan import HUMAN_DEMOS_PER_HOUR, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
-from egogym.eval.metrics import two_proportion_test, wilson_interval
+from egogym.eval.metrics import paired_comparison, two_proportion_test, wilson_interval
 
 
 def pooled(results: list[dict]) -> dict:
@@ -66,9 +66,10 @@ def in_region(xy: Any, region: Region) -> bool:
     return x0 <= float(xy[0]) <= x1 and y0 <= float(xy[1]) <= y1
 
 
-def cell_records(cfg: AblationConfig, result: dict, out_dir: Path) -> list[dict] | None:
+def cell_records(cfg: AblationConfig, result: dict, out_dir: Path, need_start: bool = True) -> list[dict] | None:
     """The evaluation records of a finished cell (its evaluation seeds only), or None when
-    the episode log is missing or any record lacks `start` (evaluated before records had it)."""
+    the episode log is missing or (need_start) any record lacks `start` (evaluated before
+    records had it)."""
     from egogym.eval.config import EPISODES_FILE
     from egogym.eval.records import read_records
 
@@ -77,9 +78,37 @@ def cell_records(cfg: AblationConfig, result: dict, out_dir: Path) -> list[dict]
     records, _ = read_records(out_dir / "cells" / name / "eval" / EPISODES_FILE)
     wanted = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
     records = [r for r in records if r["seed"] in wanted]
-    if not records or any("toy_xy" not in r.get("start", {}) for r in records):
+    if not records or (need_start and any("toy_xy" not in r.get("start", {}) for r in records)):
         return None
     return records
+
+
+def paired_tests(cfg: AblationConfig, results: list[dict], out_dir: Path, references) -> list[dict]:
+    """Each co-trained group against each of its references, paired: a pair is one evaluation
+    seed under one training seed (every cell is evaluated on the same seeds), so the exact
+    McNemar test and Newcombe's interval use the pairing the unpaired tests ignore.
+    `references`: (label, (robot, human, variant) of the co-trained group, reference key)."""
+    by_key: dict[tuple, dict[int, dict]] = {}
+    for r in results:
+        c = r["cell"]
+        by_key.setdefault((c["robot"], c["human"], c["variant"]), {})[c["seed"]] = r
+    out = []
+    for label, key, ref in references:
+        if key not in by_key or ref not in by_key:
+            continue
+        a_recs, b_recs = [], []
+        for seed in sorted(set(by_key[key]) & set(by_key[ref])):
+            ra = cell_records(cfg, by_key[ref][seed], out_dir, need_start=False)
+            rb = cell_records(cfg, by_key[key][seed], out_dir, need_start=False)
+            if ra is None or rb is None:
+                continue
+            offset = seed * 10**9  # keep the training seeds' pairs apart
+            a_recs += [{**x, "seed": x["seed"] + offset} for x in ra]
+            b_recs += [{**x, "seed": x["seed"] + offset} for x in rb]
+        if a_recs and b_recs:
+            out.append({"cotrained": list(key[:2]), "reference": label, "reference_cell": list(ref[:2]),
+                        **paired_comparison(a_recs, b_recs).to_dict()})
+    return out
 
 
 def _rate(records: list[dict]) -> dict:
@@ -195,6 +224,9 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
                 b = g[key]
                 t = two_proportion_test(b["successes"], b["episodes"], p["successes"], p["episodes"])
                 tests.append({"cotrained": [n, m], "reference": label, "reference_cell": list(key[:2]), **t.to_dict()})
+    refs = [(t["reference"], (t["cotrained"][0], t["cotrained"][1], "base"), (*t["reference_cell"], "base"))
+            for t in tests]
+    paired = paired_tests(cfg, results, out_dir, refs)
     if tests:
         lines += ["", "## Co-trained vs robot-only", "",
                   "Two-sided two-proportion z test (pooled) and Fisher's exact test; difference = co-trained - reference.",
@@ -203,6 +235,16 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
         for t in tests:
             lines.append(f"| {tuple(t['cotrained'])} | {t['reference']} | {tuple(t['reference_cell'])} | "
                          f"{t['difference']:+.1%} | {t['p_value']:.3g} | {t['fisher_p_value']:.3g} |")
+    if paired:
+        lines += ["", "Paired (every arm met the same seeds; a pair is one evaluation seed under one training "
+                      "seed): exact McNemar test on the seeds only one arm solved, and Newcombe's 95% interval on "
+                      "the difference of the paired success rates (co-trained - reference).", "",
+                  "| co-trained (robot, human) | reference | pairs | only reference / only co-trained | difference "
+                  "| 95% CI | p (McNemar) |", "|---|---|---|---|---|---|---|"]
+        for t in paired:
+            lines.append(f"| {tuple(t['cotrained'])} | {t['reference']} | {t['seeds']} | {t['only_a']} / "
+                         f"{t['only_b']} | {t['difference']:+.1%} | {t['interval'][0]:+.1%} to "
+                         f"{t['interval'][1]:+.1%} | {t['mcnemar_p_value']:.3g} |")
     split = start_split(cfg, results, out_dir)
     if split is not None:
         lines += _split_lines(split)
@@ -219,7 +261,7 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
     report.write_text("\n".join(lines))
     plot_scaling(cfg, g, out_dir / "scaling.png")
     (out_dir / "results.json").write_text(json.dumps(
-        {"config": cfg.to_dict(), "cells": results, "tests": tests, "extra": extra or {}, "start_split": split,
+        {"config": cfg.to_dict(), "cells": results, "tests": tests, "paired_tests": paired, "extra": extra or {}, "start_split": split,
          "groups": [{"robot": k[0], "human": k[1], "variant": k[2], **v} for k, v in sorted(g.items())]},
         indent=2) + "\n")
     return report
