@@ -12,6 +12,7 @@ configuration) and `videos/` (the first N episodes).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -64,6 +65,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="end each episode at its first success (for success rates; points after it are not counted)")
     p.add_argument("--videos", type=int, default=0, help="write videos of the first N episodes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    paired = p.add_argument_group("paired comparison (--versus): --policy is A, --versus is B, the same seeds; "
+                                  "--episodes is the most per policy")
+    paired.add_argument("--versus", metavar="POLICY", help="compare --policy with this policy, seed by seed")
+    paired.add_argument("--look-every", type=int, help="episodes added per policy between looks (default: "
+                        "--episodes, one look)")
+    paired.add_argument("--alpha", type=float, default=0.05, help="error over all looks (Bonferroni)")
+    paired.add_argument("--width", type=float, default=0.0, help="also stop once the interval is narrower")
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -118,6 +126,19 @@ def format_summary(s: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     out_dir = Path(args.out)
+    if args.versus:
+        from egogym.eval.metrics import SequentialRule
+        from egogym.eval.sequential import PAIRED_FILE, evaluate_paired, format_paired
+
+        try:
+            rule = SequentialRule(args.look_every or args.episodes, args.episodes, args.alpha, args.width)
+        except ValueError as e:
+            raise UserError(f"--look-every / --episodes / --alpha / --width: {e}") from None
+        result = evaluate_paired(config, dataclasses.replace(config, policy=args.versus), out_dir, rule,
+                                 progress=not args.quiet)
+        print(format_paired(result))
+        print(f"wrote {out_dir / PAIRED_FILE} (A in {out_dir / 'a'}, B in {out_dir / 'b'})")
+        return 0
     t0 = time.perf_counter()
     records = evaluate(config, out_dir, resume=args.resume, progress=not args.quiet)
     summary = write_summary(config, out_dir, records, time.perf_counter() - t0)

@@ -89,3 +89,22 @@ def test_stop_on_success_ends_the_episode_at_its_first_success():
     assert recs[True]["steps"] < recs[False]["steps"] == 600
     assert recs[True]["reason"] == f"success at step {recs[True]['steps']} (--stop-on-success)"
     assert recs[True]["status"] == "done" and recs[True]["points"] == 1
+
+
+def test_paired_sequential_evaluation_stops_and_resumes(tmp_path, capsys):
+    """The scripted expert (B) against holding still (A) on the same seeds: a large difference,
+    so the rule stops at its first look; a rerun resumes from the logs and decides the same."""
+    import json
+
+    from egogym.cli import main
+
+    argv = ["eval", "--policy", "hold", "--versus", "scripted", "--episodes", "12", "--look-every", "6",
+            "--max-steps", "400", "--image-size", "32", "32", "--stop-on-success", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    res = json.loads((tmp_path / "paired.json").read_text())
+    assert res["stopped"] == "difference" and len(res["looks"]) == 1
+    look = res["looks"][0]
+    assert look["seeds"] == 6 and look["only_b"] == 6 and look["only_a"] == 0 and look["interval"][0] > 0
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "paired.json").read_text())["looks"] == res["looks"]
+    assert "stopped: difference" in capsys.readouterr().out
