@@ -73,3 +73,36 @@ def pinch_in_camera(arms: tuple[ArmSpec, ...], calibration: Calibration, joints:
         p = np.stack([pinch_in_base(arm, q[7 * i: 7 * i + 7]) for q in flat])
         out.append(geometry.transform_points(np.asarray(calibration.T_cam_base[arm.name], float), p))
     return np.concatenate(out, axis=-1).reshape(joints.shape[:-1] + (3 * len(arms),))
+
+
+POSITION_JOINTS = (0, 1, 2)
+"""The joints that place the pinch point (waist, shoulder, elbow); the wrist orients it."""
+
+
+def position_ik(arm: ArmSpec, target_base: np.ndarray, q_init: np.ndarray, joints: tuple[int, ...] = POSITION_JOINTS,
+                iterations: int = 12, tolerance: float = 1e-4, damping: float = 1e-3) -> tuple[np.ndarray, float]:
+    """Joint angles that put the pinch point at `target_base` (m, the arm's base frame),
+    moving only `joints` from `q_init` (6 or 7 values, rad; a 7th, the gripper, is kept).
+
+    Damped least squares (Levenberg-Marquardt) on a finite-difference Jacobian, each step
+    clipped to the spec's joint limits. Returns (q like q_init, final error in m); an
+    unreachable target gives the closest reachable point and its error (never raises for
+    reach). Numpy only, so that the policies layer needs no simulator for it."""
+    q = np.array(q_init, dtype=float)
+    target = np.asarray(target_base, dtype=float)
+    lo, hi = arm.lower[:6], arm.upper[:6]
+    idx = list(joints)
+    err = target - pinch_in_base(arm, q)
+    eps = 1e-5
+    for _ in range(iterations):
+        if np.linalg.norm(err) < tolerance:
+            break
+        J = np.empty((3, len(idx)))
+        for c, j in enumerate(idx):
+            dq = q.copy()
+            dq[j] += eps
+            J[:, c] = (pinch_in_base(arm, dq) - (target - err)) / eps
+        step = np.linalg.solve(J.T @ J + damping * np.eye(len(idx)), J.T @ err)
+        q[idx] = np.clip(q[idx] + step, lo[idx], hi[idx])
+        err = target - pinch_in_base(arm, q)
+    return q, float(np.linalg.norm(err))

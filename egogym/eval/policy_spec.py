@@ -4,6 +4,8 @@
     hold                         hold the joint positions of the episode's first step
     replay:FILE.hdf5[:demo_N]    the demo's recorded joint actions, one per step
     RUN_DIR                      a training run of `egogym train` (its newest checkpoint)
+    pose-ik:RUN_DIR              the same run with its pose head placing the arm through IK
+                                 (`egogym.policies.policy.EgoPolicy`, drive="pose_head_ik")
 
 `parse_policy(text)` returns a `PolicySpec`; every consumer (the env's cameras, the policy
 built for an env, the summary's description) asks the value, never the string. A new kind
@@ -146,6 +148,7 @@ class Replay(PolicySpec):
 @dataclass(frozen=True)
 class Checkpoint(PolicySpec):
     run_dir: str = ""
+    drive: str = "joint_head"  # or "pose_head_ik"
 
     def _check_folder(self) -> None:
         if not Path(self.run_dir).is_dir():
@@ -176,14 +179,14 @@ class Checkpoint(PolicySpec):
                             f"install the train extra: pip install 'egogym[train]'") from None
         try:
             # The EgoEnv itself: Gymnasium 1.x wrappers do not forward attributes (arms, robot, calibration).
-            return load_policy(self.run_dir, env.unwrapped)
+            return load_policy(self.run_dir, env.unwrapped, drive=self.drive)
         except (FileNotFoundError, KeyError, ValueError) as e:  # a checkpoint the loader refuses: one line
             raise UserError(f"--policy {self.text}: {e}") from None
 
     def describe(self) -> dict:
         from egogym.policies.config import ConfigError, load_run_config
 
-        info: dict = {"kind": "trained", "run_dir": str(Path(self.run_dir).resolve())}
+        info: dict = {"kind": "trained", "run_dir": str(Path(self.run_dir).resolve()), "drive": self.drive}
         try:
             info["config"] = load_run_config(self.run_dir).to_dict()
         except ConfigError:
@@ -199,6 +202,7 @@ POLICY_KINDS: dict[str, Callable[[str], PolicySpec]] = {
 
 PREFIXED_KINDS: dict[str, Callable[[str, str], PolicySpec]] = {
     "replay:": lambda text, rest: _replay(text, rest),
+    "pose-ik:": lambda text, rest: Checkpoint(text, rest, "pose_head_ik"),
 }
 """Policies named by a prefix and an argument."""
 

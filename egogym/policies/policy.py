@@ -25,9 +25,10 @@ import torch
 
 from egogym.policies.batch import images_to_tensor
 from egogym.policies.checkpoint import CheckpointError, load_checkpoint
-from egogym.policies.config import Execution
+from egogym.policies.config import Execution, FirstK
 from egogym.policies.execution import make_executor
-from egogym.core.kinematics import pinch_in_camera
+from egogym.core import geometry
+from egogym.core.kinematics import POSITION_JOINTS, pinch_in_camera, position_ik
 
 
 class EgoPolicy:
@@ -35,9 +36,19 @@ class EgoPolicy:
 
     env: the EgoEnv it will drive (its arms, cameras and calibration are checked
     against the checkpoint); execution: override the checkpoint's execution choice.
+    drive: which head places the arm.
+      - "joint_head" (EgoMimic): the joint head's chunk, as trained;
+      - "pose_head_ik": the pose head (the one head trained on human data too) places the
+        pinch point: its xyz chunk, through the calibration into each arm's base frame and
+        position IK on the waist, shoulder and elbow (`egogym.core.kinematics.position_ik`,
+        warm-started point to point), while the joint head's wrist joints and gripper are
+        kept. The ablation of issue 16: can human data reach where robot data did not?
     """
 
-    def __init__(self, path: str | Path, env, execution: Execution | None = None):
+    def __init__(self, path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head"):
+        if drive not in DRIVES:
+            raise CheckpointError(f"drive={drive!r}: choose one of {DRIVES}")
+        self.drive = drive
         env = getattr(env, "unwrapped", env)  # Gymnasium wrappers do not forward arms/robot/calibration
         ck = load_checkpoint(path)
         self.config, self.model, self.normalizer, self.step_trained = ck.config, ck.model, ck.normalizer, ck.step
@@ -64,6 +75,11 @@ class EgoPolicy:
         robot = getattr(env, "robot", None)
         self.arm_specs = tuple(robot.arm(a) for a in arms) if robot is not None else ()
         self.calibration = getattr(env, "calibration", None)
+        if drive == "pose_head_ik" and (self.calibration is None or not self.arm_specs or any(
+                a.name not in self.calibration.T_cam_base for a in self.arm_specs)):
+            raise CheckpointError(f"{ck.path}: drive='pose_head_ik' needs the env's calibration (T_cam_base of "
+                                  f"every arm) to take the pose head's chunk into the arms' base frames")
+        self.last_ik_error_m: float | None = None  # largest IK residual of the last query (pose_head_ik)
         self.execution = execution or self.config.execution
         self.executor = make_executor(self.execution, mc.chunk)
         self.hold = self.config.chunk_stride_steps
@@ -110,6 +126,8 @@ class EgoPolicy:
         if self._step % self.hold == 0:
             if self.executor.needs_query():
                 joints, xyz = self.predict_chunk(obs)
+                if self.drive == "pose_head_ik":
+                    joints = self._joints_from_pose_head(joints, xyz)
                 self.executor.add(joints)
                 self.last_chunk_joints, self.last_chunk_xyz = joints, xyz
                 self._fk_xyz = None
@@ -119,6 +137,31 @@ class EgoPolicy:
         return np.array(self._current, dtype=np.float64)
 
 
-def load_policy(path: str | Path, env, execution: Execution | None = None) -> EgoPolicy:
-    """Load a checkpoint (run folder or checkpoint folder) as a Policy for `env`."""
-    return EgoPolicy(path, env, execution)
+    def _joints_from_pose_head(self, joints: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+        """The joint chunk with waist, shoulder and elbow solved so that the pinch point follows
+        the pose head's xyz chunk (only the points the executor will play: the first k of a
+        first-k schedule). joints (P, 7k), xyz (P, 3k) in data units; returns (P, 7k)."""
+        out = joints.copy()
+        n = self.execution.k if isinstance(self.execution, FirstK) else len(joints)
+        worst = 0.0
+        for i, arm in enumerate(self.arm_specs):
+            T_base_cam = geometry.invert(np.asarray(self.calibration.T_cam_base[arm.name], float))
+            targets = geometry.transform_points(T_base_cam, xyz[:n, 3 * i: 3 * i + 3])
+            warm = joints[0, 7 * i: 7 * i + 6].copy()
+            for t in range(n):
+                q0 = joints[t, 7 * i: 7 * i + 6].copy()
+                q0[list(POSITION_JOINTS)] = warm[list(POSITION_JOINTS)]
+                warm, err = position_ik(arm, targets[t], q0)
+                out[t, 7 * i: 7 * i + 6] = warm
+                worst = max(worst, err)
+        self.last_ik_error_m = worst
+        return out
+
+
+DRIVES = ("joint_head", "pose_head_ik")
+
+
+def load_policy(path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head") -> EgoPolicy:
+    """Load a checkpoint (run folder or checkpoint folder) as a Policy for `env`; `drive`:
+    "joint_head" (EgoMimic) or "pose_head_ik" (see EgoPolicy)."""
+    return EgoPolicy(path, env, execution, drive)

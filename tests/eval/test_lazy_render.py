@@ -108,3 +108,23 @@ def test_paired_sequential_evaluation_stops_and_resumes(tmp_path, capsys):
     assert main(argv) == 0
     assert json.loads((tmp_path / "paired.json").read_text())["looks"] == res["looks"]
     assert "stopped: difference" in capsys.readouterr().out
+
+
+def test_policy_specs_parse_once_into_their_kinds(tmp_path):
+    import pytest
+
+    from egogym.core.errors import UserError
+    from egogym.eval.policy_spec import Checkpoint, Hold, Replay, Scripted, parse_policy
+
+    assert isinstance(parse_policy("scripted"), Scripted) and parse_policy("scripted").needs_sim
+    assert isinstance(parse_policy("hold"), Hold) and not parse_policy("hold").needs_sim
+    r = parse_policy("replay:data/robot.hdf5:demo_3")
+    assert isinstance(r, Replay) and (r.path, r.demo) == ("data/robot.hdf5", "demo_3")
+    assert parse_policy("replay:robot.hdf5").demo == "demo_0"
+    c = parse_policy("pose-ik:runs/act")
+    assert isinstance(c, Checkpoint) and (c.run_dir, c.drive) == ("runs/act", "pose_head_ik")
+    assert parse_policy("runs/act").drive == "joint_head"
+    with pytest.raises(UserError, match="neither 'scripted' nor an existing run directory"):
+        parse_policy(str(tmp_path / "missing")).cameras()
+    with pytest.raises(UserError, match=r"give replay:FILE.hdf5\[:demo_N\]"):
+        parse_policy("replay:")

@@ -99,3 +99,27 @@ def test_policy_says_when_it_reads_the_cameras(run):
         reads.append(pol.reads_images())
         pol.act(env.obs(rng))
     assert [t for t, r in enumerate(reads) if r] == [0, 50, 100]  # the query steps, and only those
+
+
+def test_pose_head_ik_drive_follows_the_pose_head_with_the_joint_heads_wrist(run):
+    """drive="pose_head_ik": the executed points' pinch positions are at least as close to the
+    pose head's chunk as the joint head's own are; wrist joints and gripper are the joint head's."""
+    from egogym.core.kinematics import pinch_in_camera
+
+    env = FakeEnv()
+    joint_pol = load_policy(run, env)
+    ik_pol = load_policy(run, env, drive="pose_head_ik")
+    obs = env.obs(np.random.default_rng(3))
+    joint_pol.act(obs)
+    first = ik_pol.act(obs)
+    k = 25
+    xyz, head = ik_pol.last_chunk_xyz[:k], joint_pol.last_chunk_joints[:k]
+    ik_joints = ik_pol.last_chunk_joints[:k]  # what the executor plays
+    np.testing.assert_allclose(first, ik_joints[0])
+    d_ik = np.linalg.norm(pinch_in_camera(ik_pol.arm_specs, env.calibration, ik_joints) - xyz, axis=1)
+    d_head = np.linalg.norm(pinch_in_camera(ik_pol.arm_specs, env.calibration, head) - xyz, axis=1)
+    assert np.all(d_ik <= d_head + 1e-9)
+    np.testing.assert_array_equal(ik_joints[:, 3:], head[:, 3:])
+    assert ik_pol.last_ik_error_m is not None
+    with pytest.raises(CheckpointError, match="drive='nope'"):
+        load_policy(run, env, drive="nope")
