@@ -204,7 +204,21 @@ def grip_axis_for(toy: str, yaw: float, approach: np.ndarray) -> np.ndarray:
     return perp
 
 
-class ObjectInBowlExpert:
+class _PlanningExpert:
+    """What every scripted expert shares: a joint plan replayed one point per step, made
+    again when it runs out (`_replan`), from the simulator's state, never its images."""
+
+    plan: "JointPlan | None" = None
+
+    def reset(self) -> None:
+        self.plan = None
+
+    def reads_images(self) -> bool:
+        """Never: the expert plans from the simulator's state."""
+        return False
+
+
+class ObjectInBowlExpert(_PlanningExpert):
     """Picks the toy, drops it in the bowl, waits for the point, repeats.
 
     env: an EgoEnv (or a wrapper of one) whose task is ObjectInBowl, with the sim backend.
@@ -218,13 +232,6 @@ class ObjectInBowlExpert:
         self.arm = self.env.arms[-1]
         self.ik = ArmIK(self.backend, self.arm)
         self.plan: JointPlan | None = None
-
-    def reset(self) -> None:
-        self.plan = None
-
-    def reads_images(self) -> bool:
-        """Never: the expert plans from the simulator's state."""
-        return False
 
     def act(self, obs: dict) -> np.ndarray:
         if self.plan is None or self.plan.done():
@@ -268,7 +275,7 @@ class ObjectInBowlExpert:
         return frames
 
 
-class HandOverExpert:
+class HandOverExpert(_PlanningExpert):
     """Right arm picks the bar and lifts it to the middle; the left takes it and puts it
     in the bowl; the right returns home. Acts in the 14-D layout [left, right]."""
 
@@ -281,13 +288,6 @@ class HandOverExpert:
         self.backend = self.env.backend
         self.ik = {a: ArmIK(self.backend, a) for a in ("left", "right")}
         self.plan: JointPlan | None = None
-
-    def reset(self) -> None:
-        self.plan = None
-
-    def reads_images(self) -> bool:
-        """Never: the expert plans from the simulator's state."""
-        return False
 
     def act(self, obs: dict) -> np.ndarray:
         if self.plan is None or self.plan.done():
