@@ -36,7 +36,8 @@ def add_arguments_for(name: str, parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.command == "split":
         train, valid = split_file(args.file, args.valid_fraction, args.seed)
-        print(f"{args.file}: mask/train {len(train)} demos, mask/valid {len(valid)} demos ({', '.join(valid)})")
+        print(f"{args.file}: mask/train and mask/demo_train {len(train)} demos, mask/valid and mask/demo_valid "
+              f"{len(valid)} demos ({', '.join(valid)})")
         return 0
     if args.command == "validate":
         problems, summary = validate_file(args.file, deep=args.deep)
@@ -58,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ---- split -------------------------------------------------------------------------------
-def split_file(path: str | Path, valid_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
+def split_file(path: str | Path, valid_fraction: float = 0.2, seed: int = 0,
+               egomimic_names: bool = True) -> tuple[list[str], list[str]]:
     """Write disjoint `mask/train` and `mask/valid` (by demo, byte strings as EgoMimic) and
-    return them. Existing masks of those names (and demo_train/demo_valid) are replaced."""
+    return them; with egomimic_names also `mask/demo_train` / `mask/demo_valid` (the
+    same demos: the names EgoMimic's configs read). Existing masks of those names are
+    replaced; other masks are kept."""
     path = Path(path)
     if not 0.0 < valid_fraction < 1.0:
         raise UserError(f"--valid-fraction {valid_fraction}: give a fraction strictly between 0 and 1")
@@ -78,7 +82,7 @@ def split_file(path: str | Path, valid_fraction: float = 0.2, seed: int = 0) -> 
         with h5py.File(jf, "r+") as f:
             m = f.require_group(S.MASK)
             names = {"train": train, "valid": valid}
-            if "demo_train" in m or "demo_valid" in m:
+            if egomimic_names or "demo_train" in m or "demo_valid" in m:
                 names.update(demo_train=train, demo_valid=valid)
             for k, v in names.items():
                 if k in m:

@@ -35,45 +35,13 @@ import numpy as np
 from egogym.data import schema as S
 from egogym.data.journal import recover
 from egogym.data.schema import DataFormatError
-from egogym.core.spec import EGOMIMIC, Calibration
-from egogym.core import geometry
+from egogym.core.spec import Calibration
+from egogym.data.presets import DEFAULT_PRESET, PRESETS, resolve_calibration  # noqa: F401
 
 
-# ---- calibration presets for files that carry none ----------------------------------------
-def _egomimic_aria_preset() -> Calibration:
-    """EgoMimic's linear Aria camera (focal 266.5 px, 480x640, REFERENCE §2) and the D405
-    wrists from the spec. EgoMimic's extrinsics live in its code, not its files: none here."""
-    intr, sizes = {}, {}
-    for cam in EGOMIMIC.cameras:
-        h, w = cam.size
-        f = cam.focal_px * h / cam.at_height
-        intr[cam.name] = geometry.intrinsics(f, h, w)
-        sizes[cam.name] = (h, w)
-    return Calibration(intr, sizes, T_cam_base={}, source="preset egomimic-aria (intrinsics only, no extrinsics)")
-
-
-CALIBRATION_PRESETS = {"egomimic-aria": _egomimic_aria_preset}
-DEFAULT_PRESET = "egomimic-aria"
+# Calibration presets for files that carry none live in `egogym.data.presets` (re-exported here).
+CALIBRATION_PRESETS = PRESETS
 _warned: set[str] = set()
-
-
-def resolve_calibration(arg: str | os.PathLike | Calibration | dict | None) -> Calibration:
-    """A Calibration from a preset name (`CALIBRATION_PRESETS`), a JSON file path
-    (`Calibration.save`), a dict or a Calibration."""
-    if isinstance(arg, Calibration):
-        return arg
-    if isinstance(arg, dict):
-        return Calibration.from_dict(arg)
-    name = str(arg)
-    if name in CALIBRATION_PRESETS:
-        return CALIBRATION_PRESETS[name]()
-    if Path(name).suffix == ".json" or Path(name).exists():
-        try:
-            return Calibration.load(name)
-        except FileNotFoundError as e:
-            raise DataFormatError(str(e)) from None
-    raise DataFormatError(f"calibration {name!r}: not a preset ({', '.join(CALIBRATION_PRESETS)}) "
-                          f"nor a calibration JSON file")
 
 
 def read_split(f: h5py.File, path: str, split: str) -> list[str]:

@@ -59,6 +59,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a config field, e.g. --set train.lr=1e-4 --set model.image_size=96,96")
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: default_threads: cores / processes - 1, at least 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to TensorBoard)")
+    p.add_argument("--calibration", default=None, metavar="PRESET|JSON",
+                   help="calibration of files that carry none (EgoMimic's): a preset (egomimic: published "
+                        "intrinsics + arm extrinsics; egomimic-aria: intrinsics only, the default) or a JSON file")
+    p.add_argument("--splits", nargs=2, default=("train", "valid"), metavar=("TRAIN", "VALID"),
+                   help="mask names to train and validate on (default train valid; EgoMimic's configs use "
+                        "demo_train demo_valid)")
 
 
 class _Loss(nn.Module):
@@ -83,27 +89,46 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _open(path: Path, split: str, domain: str, keys: list[str]) -> EgoDataset:
+def _open(path: Path, split: str, domain: str, keys: list[str], calibration=None) -> EgoDataset:
+    """EgoDataset of one split; `calibration` applies only if the file carries none."""
     try:
         with open_h5_checked(path) as f:
-            found = read_file_info(f, str(path)).domain
-        if found != domain:
-            raise UserError(f"{path} holds {found} data; pass it as --{found}")
-        return EgoDataset(path, split=split, keys=keys)
+            info = read_file_info(f, str(path))
+        if info.domain != domain:
+            raise UserError(f"{path} holds {info.domain} data; pass it as --{info.domain}")
+        return EgoDataset(path, split=split, keys=keys, calibration=calibration if info.calibration is None else None)
     except DataFormatError as e:
         raise UserError(str(e)) from None
 
 
-def open_files(cfg: Config, robot: Path, human: Path | None) -> tuple[dict, dict]:
-    """(datasets {domain: (train, valid)}, statistics {domain: NormStats of the train split}) from files."""
+def open_files(cfg: Config, robot: Path, human: Path | None, calibration=None,
+               splits: tuple[str, str] = ("train", "valid")) -> tuple[dict, dict]:
+    """(datasets {domain: (train, valid)}, statistics {domain: NormStats of the train split}) from files.
+
+    calibration: preset name, JSON path or Calibration for the files that carry none
+    (`egogym.data.presets`); it is an error when every file carries its own.
+    splits: (train mask, valid mask) names."""
     mc = cfg.model
+    paths = {"robot": robot, "human": human}
+    if calibration is not None:
+        with_own = []
+        for d, p in paths.items():
+            if p is not None:
+                try:
+                    with open_h5_checked(p) as f:
+                        with_own.append(read_file_info(f, str(p)).calibration is not None)
+                except DataFormatError as e:
+                    raise UserError(str(e)) from None
+        if all(with_own):
+            raise UserError(f"--calibration {calibration}: every data file carries its own calibration; drop the flag")
+    tr, va = splits
     r_keys = [mc.front_key, "joint_positions", "ee_pose"] + ([mc.wrist_key] if mc.wrist_key else [])
-    data = {"robot": (_open(robot, "train", "robot", r_keys), _open(robot, "valid", "robot", r_keys))}
+    data = {"robot": (_open(robot, tr, "robot", r_keys, calibration), _open(robot, va, "robot", r_keys, calibration))}
     if human is not None:
         h_keys = [mc.front_key, "ee_pose"]
-        data["human"] = (_open(human, "train", "human", h_keys), _open(human, "valid", "human", h_keys))
+        data["human"] = (_open(human, tr, "human", h_keys, calibration), _open(human, va, "human", h_keys, calibration))
     try:
-        stats = {d: NormStats.compute(p, "train") for d, p in (("robot", robot), ("human", human)) if p is not None}
+        stats = {d: NormStats.compute(p, tr) for d, p in paths.items() if p is not None}
     except DataFormatError as e:
         raise UserError(str(e)) from None
     return data, stats
@@ -239,6 +264,14 @@ class Trainer:
 
             names = ("right",) if self.arms == 1 else ("left", "right")
             spec_arms = tuple(EGOMIMIC.arm(a) for a in names)
+            missing = [a for a in names if a not in ds.calibration.T_cam_base]
+            if missing:
+                spec_arms = None
+                if not getattr(self, "_warned_no_extrinsics", False):
+                    self._warned_no_extrinsics = True
+                    print(f"egogym train: warning: {ds.path}: calibration '{ds.calibration.source}' has no "
+                          f"T_cam_base for arm {missing[0]!r}; the validation video skips purple (joint head "
+                          f"through FK): pass --calibration egomimic or a calibration JSON", file=sys.stderr, flush=True)
         for s in range(0, n, self.cfg.train.batch_size):
             samples = [ds[i] for i in range(s, min(n, s + self.cfg.train.batch_size))]
             inp = model_inputs(collate(samples), domain, mc, self.normalizer)
@@ -247,7 +280,8 @@ class Trainer:
             joints = (self.normalizer.unnormalize(domain, "actions_joints_act", out["joints"]).numpy()
                       if domain == "robot" else None)
             for i, smp in enumerate(samples):
-                fk = pinch_in_camera(spec_arms, ds.calibration, joints[i]) if joints is not None else None
+                fk = (pinch_in_camera(spec_arms, ds.calibration, joints[i])
+                      if joints is not None and spec_arms is not None else None)
                 frames.append(draw_chunks(smp[mc.front_key], ds.calibration, smp["actions_xyz_act"], xyz[i], fk,
                                           valid=smp["pad_mask"]))
         path = write_video(self.out / "videos" / f"step_{step:08d}_{domain}.mp4", frames)
@@ -334,7 +368,8 @@ def run(args: argparse.Namespace) -> int:
         steps = args.steps if args.steps is not None else cfg.train.steps
         if steps < 1:
             raise UserError(f"--steps {steps}: must be at least 1")
-        data, stats = open_files(cfg, args.robot, args.human)
+        data, stats = open_files(cfg, args.robot, args.human, calibration=args.calibration,
+                                 splits=tuple(args.splits))
         trainer = Trainer(cfg, data, stats, out, steps, resume=args.resume, progress=not args.no_progress)
         if trainer.start > steps:
             raise UserError(f"--resume: the run is already at step {trainer.start} > --steps {steps}; "
