@@ -382,11 +382,14 @@ def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 
 
 
 def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), masker=None,
-                      progress: bool = False) -> tuple[dict, dict, dict]:
+                      progress: bool = False, begin=None):
     """One recording -> (obs, actions, attrs) of a human demo (`DemoWriter.write_demo`).
 
     masker: None to use the recording's `masks/`; else an object with
-    `mask(image, points_uv) -> (H, W) bool` (SAM2, `egogym.data.sam2_masks`)."""
+    `mask(image, points_uv) -> (H, W) bool` (SAM2, `egogym.data.sam2_masks`).
+    begin: `DemoWriter.begin_demo` (a callable attrs -> DemoStream): each converted frame
+    is appended to the stream as it is made (memory bounded by the stream's block, not by
+    the recording's length) and the committed demo's name is returned instead."""
     from egogym.core.views import mask_and_line
 
     fr = rec.frames
@@ -415,34 +418,44 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
         raise RecordingError(f"{rec.root}: no masks/ folder; give --sam2-checkpoint to mask the hand with SAM2")
     H, W = fr.image_size
     M = len(res.keep)
-    imgs = np.zeros((M, H, W, 3), np.uint8)
-    masked = np.zeros_like(imgs)
-    lined = np.zeros_like(imgs)
-    masks = np.zeros((M, H, W), bool)
-    it = enumerate(res.keep)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, total=M, desc=rec.name, leave=False, file=sys.stderr)
-    for m, t in it:
-        img = fr.image(int(t))
-        per_hand = [hand_line_points(palm_rgb[t, k], wrist_rgb[t, k], fr.K) for k in range(len(hands))]
-        pts = np.vstack([np.vstack([p, [[np.nan, np.nan]]]) for p in per_hand])[:-1]  # NaN row between hands
-        if masker is not None:
-            prompts = np.vstack([p[1:] for p in per_hand])  # wrist and palm of each hand
-            mk = np.asarray(masker.mask(img, prompts[np.all(np.isfinite(prompts), axis=1)]), bool)
-        else:
-            mk = fr.mask(int(t))
-        if mk.shape != (H, W):
-            raise RecordingError(f"{rec.root}: mask of frame {t} has shape {mk.shape}, expected {(H, W)}")
-        imgs[m] = img
-        masks[m] = mk
-        masked[m], lined[m] = mask_and_line(img, mk, pts)
-    obs = {S.FRONT: imgs, S.FRONT_MASKED: masked, S.FRONT_LINE: lined, S.FRONT_MASK: masks, S.EE_POSE: res.ee}
     attrs = {"recording": str(rec.root), "frame_index": res.keep.tolist(), "n_frames": len(fr),
              "dropped": res.dropped, "hands": list(hands), "hands_file": str(rec.hands_file),
              "T_device_rgb": fr.T_device_rgb.tolist(), "fps": _fps(fr.timestamps_ns)}
     if "seed" in rec.meta:
         attrs["seed"] = int(rec.meta["seed"])
+    it = enumerate(res.keep)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, total=M, desc=rec.name, leave=False, file=sys.stderr)
+
+    def frames():
+        for m, t in it:
+            img = fr.image(int(t))
+            per_hand = [hand_line_points(palm_rgb[t, k], wrist_rgb[t, k], fr.K) for k in range(len(hands))]
+            pts = np.vstack([np.vstack([p, [[np.nan, np.nan]]]) for p in per_hand])[:-1]  # NaN row between hands
+            if masker is not None:
+                prompts = np.vstack([p[1:] for p in per_hand])  # wrist and palm of each hand
+                mk = np.asarray(masker.mask(img, prompts[np.all(np.isfinite(prompts), axis=1)]), bool)
+            else:
+                mk = fr.mask(int(t))
+            if mk.shape != (H, W):
+                raise RecordingError(f"{rec.root}: mask of frame {t} has shape {mk.shape}, expected {(H, W)}")
+            masked, lined = mask_and_line(img, mk, pts)
+            yield m, img, mk, masked, lined
+
+    if begin is not None:
+        with begin(attrs) as st:
+            for m, img, mk, masked, lined in frames():
+                st.append({S.FRONT: img, S.FRONT_MASKED: masked, S.FRONT_LINE: lined, S.FRONT_MASK: mk,
+                           S.EE_POSE: res.ee[m]}, {"xyz_act": res.chunks[m]})
+            return st.commit()
+    imgs = np.zeros((M, H, W, 3), np.uint8)
+    masked_all = np.zeros_like(imgs)
+    lined_all = np.zeros_like(imgs)
+    masks = np.zeros((M, H, W), bool)
+    for m, img, mk, masked, lined in frames():
+        imgs[m], masks[m], masked_all[m], lined_all[m] = img, mk, masked, lined
+    obs = {S.FRONT: imgs, S.FRONT_MASKED: masked_all, S.FRONT_LINE: lined_all, S.FRONT_MASK: masks, S.EE_POSE: res.ee}
     return obs, {"xyz_act": res.chunks}, attrs
 
 
@@ -485,13 +498,12 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
             rec = open_recording(path, image_size, vrs_provider)
             if masks == "recording" and getattr(rec.frames, "mask_dir", None) is None:
                 raise RecordingError(f"{rec.root}: --masks recording, but the folder has no masks/")
-            obs, actions, attrs = convert_recording(rec, hands, masker, progress=False)
             if writer is None:
                 writer = DemoWriter(out, "human", human_calibration(rec.frames.K, rec.frames.image_size,
                                                                      "aria linear camera (egogym.core.spec)"),
                                     arms=tuple(sorted(hands)), control_hz=30.0, image_size=rec.frames.image_size,
                                     env_args=env_args or {"source": "egogym convert aria"}, embodiment="human")
-            names.append(writer.write_demo(obs, actions, attrs=attrs))
+            names.append(convert_recording(rec, hands, masker, progress=False, begin=writer.begin_demo))
         except UserError as e:
             log(f"egogym convert: skipped {path}: {e}")
         except (OSError, ValueError, KeyError) as e:

@@ -19,10 +19,17 @@ from egogym.data.reader import demo_action_chunks, open_h5_checked
 from egogym.data.schema import DataFormatError
 
 
-def export_egomimic(src: str | os.PathLike, dst: str | os.PathLike, masks: bool = True) -> None:
+BLOCK_STEPS = 64
+"""Steps copied at a time: images (and pre-stacked chunks) stream through in blocks, so
+exporting a 3,000-step demo holds 64 frames per key, not the demo."""
+
+
+def export_egomimic(src: str | os.PathLike, dst: str | os.PathLike, masks: bool = True,
+                    block_steps: int = BLOCK_STEPS) -> None:
     """Write `dst` in EgoMimic's layout from the egogym file `src` (same demos, same values).
 
-    masks: copy `mask/*` (as 1-D byte-string arrays) when `src` has them."""
+    masks: copy `mask/*` (as 1-D byte-string arrays) when `src` has them.
+    block_steps: steps read and written at a time (memory: block_steps frames per key)."""
     dst = Path(dst)
     if dst.exists():
         raise DataFormatError(f"{dst} exists; choose another output path")
@@ -41,15 +48,22 @@ def export_egomimic(src: str | os.PathLike, dst: str | os.PathLike, masks: bool 
             total += T
             obs = og.create_group(S.OBS)
             for k, ds in g[S.OBS].items():
-                v = ds[()]
                 if S.OBS_KEYS[k].kind == "lowdim":
-                    obs.create_dataset(k, data=v)
-                else:
-                    obs.create_dataset(k, data=v, chunks=(1,) + v.shape[1:])
+                    obs.create_dataset(k, data=ds[()])
+                    continue
+                o = obs.create_dataset(k, shape=ds.shape, dtype=ds.dtype, chunks=(1,) + ds.shape[1:])
+                for a in range(0, T, block_steps):
+                    o[a:a + block_steps] = ds[a:a + block_steps]
             for k in S.SCHEMAS[info.domain].action_keys:
-                v = demo_action_chunks(g, info, k)
-                og.create_dataset(k, data=v)
-                og.create_dataset(S.JOINTS_SUB if k == S.JOINTS_ACT else S.XYZ_SUB, data=v[:, ::S.SUBSAMPLED])
+                sub = S.JOINTS_SUB if k == S.JOINTS_ACT else S.XYZ_SUB
+                first = None
+                for a in range(0, T, block_steps):
+                    v = demo_action_chunks(g, info, k, a, min(T, a + block_steps))
+                    if first is None:
+                        first = og.create_dataset(k, shape=(T,) + v.shape[1:], dtype=v.dtype)
+                        second = og.create_dataset(sub, shape=(T, v.shape[1] // S.SUBSAMPLED) + v.shape[2:], dtype=v.dtype)
+                    first[a:a + len(v)] = v
+                    second[a:a + len(v)] = v[:, ::S.SUBSAMPLED]
         data.attrs[S.ATTR_TOTAL] = total
         if masks and S.MASK in f:
             m = out.create_group(S.MASK)

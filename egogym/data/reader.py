@@ -183,6 +183,12 @@ class EgoDataset:
                 raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.ACTIONS_STEP} has shape {a.shape} dtype {a.dtype}, "
                                       f"expected ({T}, {7 * n}) float")
             low[S.ACTIONS_STEP] = a[()]
+            if S.XYZ_STEP in g:
+                x = g[S.XYZ_STEP]
+                if x.shape != (T, 3 * n) or x.dtype.kind != "f":
+                    raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.XYZ_STEP} has shape {x.shape} dtype {x.dtype}, "
+                                          f"expected ({T}, {3 * n}) float")
+                low[S.XYZ_STEP] = x[()]
         else:
             want = (T, S.CHUNK, 3 * n)
             if S.XYZ_ACT not in g:
@@ -243,7 +249,7 @@ class EgoDataset:
                 out[S.XYZ_ACT] = g[S.XYZ_ACT][t]
             else:
                 out[S.JOINTS_ACT] = low[S.ACTIONS_STEP][idx]
-                out[S.XYZ_ACT] = low[S.EE_POSE][idx]
+                out[S.XYZ_ACT] = low[S.XYZ_STEP][idx] if S.XYZ_STEP in low else low[S.EE_POSE][idx]
         else:
             out[S.XYZ_ACT] = g[S.XYZ_ACT][t]
             pad = np.ones(S.CHUNK, dtype=bool)
@@ -285,14 +291,28 @@ def open_h5_checked(path: str | os.PathLike) -> h5py.File:
         raise DataFormatError(f"{path}: not a readable HDF5 file ({e}); it may be truncated: re-record it") from None
 
 
-def demo_action_chunks(g: h5py.Group, info: S.FileInfo, key: str) -> np.ndarray:
-    """All chunks (T, 100, D) of action key `key` (`actions_joints_act` / `actions_xyz_act`)
-    of one demo group, as a sample would hold them: cut from per-step arrays in egogym
-    robot files, read as stored otherwise."""
+def demo_action_chunks(g: h5py.Group, info: S.FileInfo, key: str, start: int = 0,
+                       stop: int | None = None) -> np.ndarray:
+    """Chunks (stop - start, 100, D) of action key `key` (`actions_joints_act` /
+    `actions_xyz_act`) at steps start..stop-1 of one demo group (default: all T), as a
+    sample would hold them: cut from per-step arrays in egogym robot files, read as
+    stored otherwise."""
     if key not in S.SCHEMAS[info.domain].action_keys:
         raise DataFormatError(f"{key!r} is not an action key of {info.domain} files "
                               f"({', '.join(S.SCHEMAS[info.domain].action_keys)})")
     if info.version is not None and info.domain == "robot":
-        per_step = g[S.ACTIONS_STEP][()] if key == S.JOINTS_ACT else g[S.OBS][S.EE_POSE][()]
-        return S.prestack(per_step, S.ROBOT_STRIDE)
-    return g[key][()]
+        per_step = g[S.ACTIONS_STEP][()] if key == S.JOINTS_ACT else robot_xyz_per_step(g)
+        T = len(per_step)
+        stop = T if stop is None else stop
+        idx = np.minimum(np.arange(start, stop)[:, None] + S.ROBOT_STRIDE * np.arange(S.CHUNK)[None], T - 1)
+        return per_step[idx]
+    return g[key][start:stop]
+
+
+def robot_xyz_per_step(g: h5py.Group) -> np.ndarray:
+    """The per-step end-effector positions the xyz chunks of an egogym robot demo are cut
+    from: `actions_xyz_step` when the demo stores it (files converted from EgoMimic, whose
+    xyz chunks follow the commanded joints), else `obs/ee_pose`. (T, 3k), m, Aria frame."""
+    if S.XYZ_STEP in g:
+        return g[S.XYZ_STEP][()]
+    return g[S.OBS][S.EE_POSE][()]

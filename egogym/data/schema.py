@@ -80,6 +80,15 @@ SUBSAMPLED = 10
 # per-step and chunk keys
 ACTIONS_STEP = "actions"  # robot: (T, 7k) float64, commanded joint targets at each step
 STATES = "states"  # sim: (T, nq + nv) float64
+XYZ_STEP = "actions_xyz_step"
+"""Robot, optional: (T, 3k) float64 per-step end-effector targets (m, Aria frame) that the
+`actions_xyz_act` chunks are cut from instead of `obs/ee_pose`. Written by `egogym convert
+egomimic`: EgoMimic's robot xyz chunks are the forward kinematics of the commanded joints,
+not the observed end-effector positions."""
+FOREIGN = "egomimic"
+"""Group (in a demo, and at the file's root) where `egogym convert egomimic` keeps, verbatim,
+arrays and attributes of the input that egogym's layout has no place for (so that every
+input array can be reproduced)."""
 JOINTS_ACT = "actions_joints_act"  # (T, 100, 7k) in EgoMimic's files; a sample key here
 XYZ_ACT = "actions_xyz_act"  # (T, 100, 3k)
 JOINTS_SUB = "actions_joints"  # EgoMimic's (T, 10, 7k), written only with write_prestacked

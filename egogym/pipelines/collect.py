@@ -9,8 +9,10 @@ blacked out from the simulator's segmentation, a red line through the active arm
 projected keypoints: `egogym.core.views.mask_and_line`), `joint_positions`,
 `ee_pose` (pinch points in the Aria camera frame, m), the commanded joint targets
 actually applied (`info["applied_action"]`) and the simulator state (qpos, qvel) for
-replay. Each episode is committed when it ends; a killed run keeps every finished
-episode and `--resume` records the missing ones.
+replay. Frames stream to the file as the episode runs (`DemoWriter.begin_demo`: memory
+stays bounded, docs/BENCHMARKS.md "Streaming writes"); each episode is committed when it
+ends; a killed run keeps every finished episode, drops the partial one, and `--resume`
+records the missing ones.
 
 `--embodiment human` hands over to the simulated human demonstrator
 (`egogym.pipelines.human.collect_human`); `--embodiment real` to the teleoperation
@@ -150,17 +152,23 @@ def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0
         names = []
         bar = tqdm(todo, desc=f"collect {task}", unit="ep", disable=not progress)
         for i in bar:
-            obs, actions, states, result = record_episode(env, expert, seed + i, limit, stop_after_points)
-            attrs = {"episode": i, "seed": seed + i, **result, S.ATTR_STATE_NQ: int(backend.model.nq)}
-            names.append(writer.write_demo(obs, actions, attrs=attrs, states=states))
+            with writer.begin_demo({"episode": i, "seed": seed + i, S.ATTR_STATE_NQ: int(backend.model.nq)}) as st:
+                result = record_episode(env, expert, seed + i, limit, stop_after_points, stream=st)
+                names.append(st.commit(result))
             bar.set_postfix(points=result["points"], steps=result["steps"])
         return names
     finally:
         env.close()
 
 
-def record_episode(env, expert, seed: int, limit: int, stop_after_points: int | None = None):
-    """Run one expert episode and return (obs, actions, states, result) for `DemoWriter.write_demo`.
+def record_episode(env, expert, seed: int, limit: int, stop_after_points: int | None = None, stream=None):
+    """Run one expert episode.
+
+    stream: a `DemoStream` (`DemoWriter.begin_demo`): each step goes to it as it happens
+    (frames reach the disk every `chunk_steps` steps: memory stays bounded whatever the
+    episode length) and the result dict is returned; the caller commits. Without a stream
+    the episode is held in memory and (obs, actions, states, result) is returned for
+    `DemoWriter.write_demo` (benchmarks compare layouts on the same episodes).
 
     obs[k][t] is the observation the expert acted on at step t; actions["joints"][t]
     the command applied at t; states[t] = [qpos, qvel] when obs[t] was taken."""
@@ -170,14 +178,23 @@ def record_episode(env, expert, seed: int, limit: int, stop_after_points: int | 
     rec: dict[str, list] = {k: [] for k in o}
     joints, states = [], []
     info = {"points": 0, "success": False}
+    steps = 0
     for _ in range(limit):
-        states.append(np.concatenate([backend.data.qpos, backend.data.qvel]))
-        for k, v in o.items():
-            rec[k].append(v)
+        state = np.concatenate([backend.data.qpos, backend.data.qvel])
+        prev = o
         o, _, terminated, truncated, info = env.step(expert.act(o))
-        joints.append(info["applied_action"])
+        steps += 1
+        if stream is not None:
+            stream.append(prev, {"joints": info["applied_action"]}, state)
+        else:
+            states.append(state)
+            for k, v in prev.items():
+                rec[k].append(v)
+            joints.append(info["applied_action"])
         if terminated or truncated or (stop_after_points is not None and info["points"] >= stop_after_points):
             break
+    result = {"points": int(info["points"]), "success": bool(info["success"]), "steps": steps}
+    if stream is not None:
+        return result
     obs = {k: np.stack(v) for k, v in rec.items()}
-    result = {"points": int(info["points"]), "success": bool(info["success"]), "steps": len(joints)}
     return obs, {"joints": np.stack(joints)}, np.stack(states), result
