@@ -394,6 +394,16 @@ class DemoStream:
         ds.resize(n + len(block), axis=0)
         ds[n:] = block
 
+    def read(self, key: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Steps start..stop-1 of an obs key appended so far (a second pass over a take:
+        e.g. masks computed from the frames after recording)."""
+        if key not in self._n:
+            raise DataFormatError(f"{self._where()}: obs[{key!r}] has not been appended")
+        if S.OBS_KEYS[key].kind == "lowdim":
+            return np.concatenate(self._low[key])[start:stop]
+        self._flush(key)
+        return self._img[key][start:stop]
+
     # ---- ending ----
     @property
     def steps(self) -> int:

@@ -16,8 +16,12 @@ followers catch up with the leaders (rate-limited, not recorded; at most `sync_s
 `max_steps` steps are recorded, the arms go home and the console asks keep or discard
 (and notes). A take stopped by the safety layer (emergency stop: space/Esc or Ctrl-C, a
 camera fault, an arm fault) is discarded with its reason. Kept takes are written with
-`DemoWriter(domain="robot", embodiment="real-vx300s")` as one atomic demo each: a killed
-session keeps every finished demo, `--resume` records only the missing episode indices.
+`DemoWriter(domain="robot", embodiment="real-vx300s")` as one atomic demo each, streamed:
+frames go to the open demo as the take runs (`DemoWriter.begin_demo`, memory bounded
+whatever the take's length), masks and lines are added after the take from the frames read
+back in blocks, and the demo is committed when the operator keeps it (a discarded take is
+rolled back). A killed session keeps every finished demo and drops the open one;
+`--resume` records only the missing episode indices.
 
 Per step t of a demo (the observation the command at t was sent after):
 - `front_img_1` (Aria, upright linear camera), `<arm>_wrist_img` (D405): (H, W, 3) uint8;
@@ -171,15 +175,21 @@ class LeaderArm:
 
 @dataclass
 class Take:
-    """One recorded take: obs {key: (T, ...)}, actions (T, 7k) sent, and how it went."""
+    """One recorded take: its frames streamed into an open demo (`stream`, a `DemoStream`;
+    None when the take stopped before recording), actions (T, 7k) sent, and how it went.
+    Keep it with `TeleopRecorder.write`, drop it with `discard`."""
 
-    obs: dict[str, np.ndarray]
+    stream: Any
     actions: np.ndarray
     aborted: str | None
     seconds: float
     sync_steps: int
     overruns: int
     clamped_steps: int
+
+    def discard(self) -> None:
+        if self.stream is not None:
+            self.stream.abort()
 
 
 class TeleopRecorder:
@@ -283,30 +293,34 @@ class TeleopRecorder:
             aborted = (f"the followers did not reach the leader arms within {self.sync_steps / self.hz:.1f} s; "
                        f"hold the leaders still near the followers' home pose when the take starts")
             backend.abort(aborted)
-        rec: dict[str, list] = {k_: [] for k_ in obs}
         sent: list[np.ndarray] = []
         guard.clamped_steps = 0
         t0 = backend.clock.now()
         overruns0 = backend._overruns
+        stream = None
         if aborted is None:
-            for _ in range(self.limit):
-                cmd, aborted = self._read_leaders()
-                if aborted:
-                    backend.abort(aborted)
-                    break
-                for key, v in obs.items():
-                    rec[key].append(v)
-                obs, _, term, _, info = env.step(cmd)
-                if term:  # a safety stop: the command was not sent
-                    aborted = info["aborted"]
-                    for key in rec:
-                        rec[key].pop()
-                    break
-                sent.append(info["applied_action"])
+            # Frames stream to the file as the take runs (memory bounded whatever its length);
+            # masks and lines are added after the take (`write`), outside the control loop.
+            stream = self.writer.begin_demo()
+            try:
+                for _ in range(self.limit):
+                    cmd, aborted = self._read_leaders()
+                    if aborted:
+                        backend.abort(aborted)
+                        break
+                    prev = obs
+                    obs, _, term, _, info = env.step(cmd)
+                    if term:  # a safety stop: the command was not sent, the step is not recorded
+                        aborted = info["aborted"]
+                        break
+                    stream.append(prev, {"joints": info["applied_action"]})
+                    sent.append(info["applied_action"])
+            except BaseException:
+                stream.abort()
+                raise
         seconds = backend.clock.now() - t0
         backend.home()
-        stacked = {key: np.stack(v) for key, v in rec.items()} if sent else {}
-        return Take(stacked, np.stack(sent) if sent else np.zeros((0, 7 * len(env.arms))), aborted, seconds, k,
+        return Take(stream, np.stack(sent) if sent else np.zeros((0, 7 * len(env.arms))), aborted, seconds, k,
                     backend._overruns - overruns0, guard.clamped_steps)
 
     # ---- masks and writing --------------------------------------------------------------
@@ -332,20 +346,26 @@ class TeleopRecorder:
             mask |= m
         return mask_and_line(front, mask, join_polylines(uv))
 
-    def write(self, episode: int, take: Take, notes: str) -> str:
-        """Masks and lines for every step, then one atomic demo; returns its name."""
+    def write(self, episode: int, take: Take, notes: str, block: int = 16) -> str:
+        """Masks and lines for every step (read back from the take's open demo `block`
+        steps at a time), then commit the demo (atomically); returns its name."""
         from egogym.data import schema as S
 
-        obs = dict(take.obs)
-        pairs = [self.masked_and_line(f, q) for f, q in zip(obs[S.FRONT], obs[S.JOINT_POSITIONS])]
-        obs[S.FRONT_MASKED] = np.stack([p[0] for p in pairs])
-        obs[S.FRONT_LINE] = np.stack([p[1] for p in pairs])
+        st = take.stream
         T = len(take.actions)
+        try:
+            joints = st.read(S.JOINT_POSITIONS)
+            for a in range(0, T, block):
+                pairs = [self.masked_and_line(f, q) for f, q in zip(st.read(S.FRONT, a, a + block), joints[a:a + block])]
+                st.extend({S.FRONT_MASKED: np.stack([p[0] for p in pairs]), S.FRONT_LINE: np.stack([p[1] for p in pairs])})
+        except BaseException:
+            st.abort()
+            raise
         attrs = {"episode": int(episode), "steps": T, "notes": notes, "source": "teleop",
                  "control_rate_hz": T / take.seconds if take.seconds > 0 else 0.0, "overruns": int(take.overruns),
                  "clamped_steps": int(take.clamped_steps), "sync_steps": int(take.sync_steps),
                  "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        return self.writer.write_demo(obs, {"joints": take.actions}, attrs=attrs)
+        return st.commit(attrs)
 
     # ---- the session ----------------------------------------------------------------------
     def missing(self, episodes: int) -> list[int]:
@@ -367,14 +387,21 @@ class TeleopRecorder:
             takes += 1
             take = self.record_take(i)
             if take.aborted is not None:
+                take.discard()
                 self.console.print_fn(f"Take of demo {i} stopped and discarded: {take.aborted}")
                 continue
             if len(take.actions) == 0:
+                take.discard()
                 self.console.print_fn(f"Take of demo {i} is empty; discarded")
                 continue
             rate = len(take.actions) / take.seconds if take.seconds > 0 else 0.0
-            keep, notes = self.console.keep(i, len(take.actions), take.seconds, rate, MIN_RATE_FRACTION * self.hz)
+            try:
+                keep, notes = self.console.keep(i, len(take.actions), take.seconds, rate, MIN_RATE_FRACTION * self.hz)
+            except BaseException:
+                take.discard()
+                raise
             if not keep:
+                take.discard()
                 self.console.print_fn(f"Take of demo {i} discarded by the operator")
                 continue
             names.append(self.write(i, take, notes))
