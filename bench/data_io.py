@@ -1,6 +1,15 @@
 """Data I/O benchmark: egogym's layout vs EgoMimic's, on the same recorded episodes.
 
     python bench/data_io.py --episodes 2 --steps 100 --image-size 480 640
+    python bench/data_io.py --streaming --steps 3000      # peak RSS of one long demo written
+
+`--streaming` measures memory, not codecs: a child process writes ONE demo of `--steps`
+steps with four 480x640 views (front_img_1, _masked, _line, right_wrist_img: synthetic
+frames, no rendering) and prints its peak resident set size (`ru_maxrss`), for the
+streaming writer (`DemoWriter.begin_demo`, what collect, the human conversion and teleop
+use) and, at `--inmemory-steps`, for the old way (the episode held in lists and stacked,
+then `write_demo`); then exports the streamed file to EgoMimic's layout and converts it
+back (`egogym convert egomimic`), each in a child, with their peak RSS.
 
 Records `--episodes` scripted-expert episodes of object_in_bowl once (in memory), writes
 them with every image codec of `egogym.data.schema.IMAGE_CODECS` and exports one copy to
@@ -57,14 +66,141 @@ def _one_pass(path: Path, n: int, cold: bool, seed: int) -> float:
     return n / dt
 
 
+VIEWS = ("front_img_1", "front_img_1_masked", "front_img_1_line", "right_wrist_img")
+
+
+def synthetic_views(rng: np.random.Generator, size: tuple[int, int], n: int = 8) -> list[dict]:
+    """n sets of four smooth frames with a little noise (they compress roughly like renders)."""
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for i in range(n):
+        views = {}
+        for j, k in enumerate(VIEWS):
+            base = np.stack([(xx + 40 * i) % 256, (yy + 30 * j) % 256, np.full_like(xx, 50 * j)], -1)
+            views[k] = np.clip(base + rng.integers(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+        out.append(views)
+    return out
+
+
+def _child_write(mode: str, path: str, steps: int, size: tuple[int, int]) -> None:
+    """In a child process: write one demo of `steps` steps; print peak RSS and time."""
+    import resource
+
+    from egogym.core import geometry
+    from egogym.core.spec import Calibration
+    from egogym.data.writer import DemoWriter
+
+    rng = np.random.default_rng(0)
+    views = synthetic_views(rng, size)
+    K = geometry.intrinsics(266.5 * size[0] / 480, *size)
+    cal = Calibration({k: K for k in ("front_img_1", "right_wrist_img")},
+                      {k: size for k in ("front_img_1", "right_wrist_img")}, {"right": np.eye(4)}, source="bench")
+    t0 = time.perf_counter()
+    with DemoWriter(path, "robot", cal, arms="right", control_hz=50, image_size=size, env_args={}) as w:
+        def step(t):
+            v = views[t % len(views)]
+            o = {k: v[k].copy() for k in VIEWS}  # a fresh frame per step, as an env gives
+            o["joint_positions"] = np.full(7, t / steps)
+            o["ee_pose"] = np.array([0.0, 0.1, 0.5]) + t / steps
+            return o, np.full(7, t / steps)
+
+        if mode == "stream":
+            with w.begin_demo({"bench": 1}) as st:
+                for t in range(steps):
+                    o, a = step(t)
+                    st.append(o, {"joints": a}, np.zeros(20))
+                st.commit()
+        else:  # the old record_episode: lists, np.stack, write_demo
+            rec, acts = {k: [] for k in (*VIEWS, "joint_positions", "ee_pose")}, []
+            for t in range(steps):
+                o, a = step(t)
+                for k, v in o.items():
+                    rec[k].append(v)
+                acts.append(a)
+            obs = {k: np.stack(v) for k, v in rec.items()}
+            w.write_demo(obs, {"joints": np.stack(acts)}, states=np.zeros((steps, 20)))
+    dt = time.perf_counter() - t0
+    print(f"RESULT {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.3f} {dt:.1f}")
+
+
+def _child_cmd(which: str, src: str, dst: str) -> None:
+    import resource
+
+    t0 = time.perf_counter()
+    if which == "export":
+        from egogym.data.export import export_egomimic
+
+        export_egomimic(src, dst)
+    else:
+        from egogym.data.egomimic import convert_egomimic
+
+        convert_egomimic(src, dst, calibration="egomimic", progress=False)
+    dt = time.perf_counter() - t0
+    print(f"RESULT {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.3f} {dt:.1f}")
+
+
+def _run_child(*args: str) -> tuple[float, float]:
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"child {args} failed:\n{out.stderr[-2000:]}")
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")][-1]
+    rss, dt = map(float, line.split()[1:])
+    return rss, dt
+
+
+def streaming(args) -> int:
+    size = tuple(args.image_size)
+    frame_gb = 4 * size[0] * size[1] * 3 / 1e9
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        tmp = Path(tmp)
+        rows = []
+        for mode, steps in (("stream", args.steps), ("inmemory", args.inmemory_steps)):
+            if steps <= 0:
+                continue
+            p = tmp / f"{mode}.hdf5"
+            rss, dt = _run_child("write", mode, str(p), str(steps), *map(str, size))
+            rows.append((f"write ({'streaming' if mode == 'stream' else 'in memory, old'})", steps, rss, dt,
+                         p.stat().st_size))
+            if mode == "inmemory":
+                p.unlink()
+        src = tmp / "stream.hdf5"
+        ego = tmp / "egomimic.hdf5"
+        rss, dt = _run_child("export", str(src), str(ego))
+        rows.append(("egogym export (EgoMimic layout)", args.steps, rss, dt, ego.stat().st_size))
+        back = tmp / "converted.hdf5"
+        rss, dt = _run_child("convert", str(ego), str(back))
+        rows.append(("egogym convert egomimic", args.steps, rss, dt, back.stat().st_size))
+    print(f"one demo, four {size[0]}x{size[1]} views ({frame_gb:.4f} GB of frames per step; "
+          f"{args.steps} steps = {frame_gb * args.steps:.1f} GB of frames)")
+    print(f"{'writer':36s} {'steps':>6s} {'peak RSS GB':>12s} {'seconds':>8s} {'file GB':>8s}")
+    for name, steps, rss, dt, size_b in rows:
+        print(f"{name:36s} {steps:6d} {rss:12.2f} {dt:8.1f} {size_b / 1e9:8.3f}")
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        if argv[1] == "write":
+            _child_write(argv[2], argv[3], int(argv[4]), (int(argv[5]), int(argv[6])))
+        else:
+            _child_cmd(argv[1], argv[2], argv[3])
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--streaming", action="store_true", help="peak RSS of writing one long demo (see above)")
+    ap.add_argument("--inmemory-steps", type=int, default=300, help="--streaming: steps for the old in-memory writer (0: skip)")
+    ap.add_argument("--tmp", default=None, help="folder for the temporary files (default: the system's)")
     ap.add_argument("--episodes", type=int, default=2)
     ap.add_argument("--steps", type=int, default=100, help="steps per episode")
     ap.add_argument("--image-size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"))
     ap.add_argument("--samples", type=int, default=300, help="random samples per read measurement")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.streaming:
+        return streaming(args)
 
     import egogym  # noqa: F401  (sets MUJOCO_GL)
     from egogym.data import schema as S

@@ -13,10 +13,13 @@ import sys
 
 from egogym.core.errors import UserError
 
+# (name, first argument) -> module: a command whose sources are handled by different modules
+ROUTES: dict[tuple[str, str], str] = {("convert", "egomimic"): "egogym.data.egomimic"}
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("egogym.pipelines.collect", "record scripted robot (or simulated human) episodes to HDF5"),
-    "convert": ("egogym.data.aria", "convert Aria recordings (VRS/frames + MPS) to a human HDF5 file"),
+    "convert": ("egogym.data.aria", "convert Aria recordings (convert aria) or EgoMimic's HDF5 files (convert egomimic)"),
     "split": ("egogym.data.commands", "write disjoint train/valid masks into an HDF5 file"),
     "validate": ("egogym.data.commands", "check an HDF5 file against the schema"),
     "inspect": ("egogym.data.inspect", "print the tree, save an image, plot action distributions"),
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv[:1])  # argparse prints the one-line error with the choices
         return 2
     module_name, help_ = COMMANDS[name]
+    module_name = ROUTES.get((name, argv[1] if len(argv) > 1 else ""), module_name)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:

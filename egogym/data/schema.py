@@ -172,9 +172,11 @@ SCHEMAS: dict[str, DomainSchema] = {
         "robot", required_obs=(FRONT, FRONT_MASKED, FRONT_LINE, JOINT_POSITIONS, EE_POSE),
         optional_obs=(FRONT_MASK, RIGHT_WRIST, LEFT_WRIST),
         action_keys=(JOINTS_ACT, XYZ_ACT), stored_actions={"joints": ACTIONS_STEP}),
+    # front_img_1_mask: egogym's converters always write it; EgoMimic's public human files
+    # do not all have it, so `egogym convert egomimic` must be able to leave it out.
     "human": DomainSchema(
-        "human", required_obs=(FRONT, FRONT_MASKED, FRONT_LINE, FRONT_MASK, EE_POSE),
-        optional_obs=(),
+        "human", required_obs=(FRONT, FRONT_MASKED, FRONT_LINE, EE_POSE),
+        optional_obs=(FRONT_MASK,),
         action_keys=(XYZ_ACT,), stored_actions={"xyz_act": XYZ_ACT}),
 }
 
