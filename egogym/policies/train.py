@@ -121,6 +121,22 @@ def open_files(cfg: Config, robot: Path, human: Path | None, calibration=None,
                     raise UserError(str(e)) from None
         if all(with_own):
             raise UserError(f"--calibration {calibration}: every data file carries its own calibration; drop the flag")
+    notices = []
+    if calibration is None:
+        from egogym.data.presets import DEFAULT_PRESET
+
+        for d, p in paths.items():
+            if p is None:
+                continue
+            try:
+                with open_h5_checked(p) as f:
+                    if read_file_info(f, str(p)).calibration is None:
+                        notices.append(f"egogym train: {p} carries no calibration (EgoMimic layout); using the "
+                                       f"'{DEFAULT_PRESET}' preset: choose one with --calibration (egomimic, "
+                                       f"egomimic-aria or a JSON file)")
+            except DataFormatError as e:
+                raise UserError(str(e)) from None
+        calibration = DEFAULT_PRESET
     tr, va = splits
     r_keys = [mc.front_key, "joint_positions", "ee_pose"] + ([mc.wrist_key] if mc.wrist_key else [])
     data = {"robot": (_open(robot, tr, "robot", r_keys, calibration), _open(robot, va, "robot", r_keys, calibration))}
@@ -131,6 +147,8 @@ def open_files(cfg: Config, robot: Path, human: Path | None, calibration=None,
         stats = {d: NormStats.compute(p, tr) for d, p in paths.items() if p is not None}
     except DataFormatError as e:
         raise UserError(str(e)) from None
+    for line in notices:  # once everything opened: an error stays the only line
+        print(line, file=sys.stderr, flush=True)
     return data, stats
 
 

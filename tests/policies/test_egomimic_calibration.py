@@ -71,3 +71,34 @@ def test_preset_matches_egomimics_projection():
     assert np.isfinite(pinch_in_camera(arms, cal, np.zeros(14))).all()
     with pytest.raises(DataFormatError, match="no such file"):
         resolve_calibration("missing.json")
+
+
+def test_cotrain_on_egomimic_robot_and_human_files(tmp_path, capsys):
+    """The walkthrough's debug run: EgoMimic's robot + human files together (after split repair),
+    checkpoints and validation videos for both domains; and the same on the converted files."""
+    from egomimic_files import write_egomimic_human
+
+    robot, human = tmp_path / "bowlplace_robot.hdf5", tmp_path / "bowlplace_human.hdf5"
+    write_egomimic_robot(robot, size=(32, 32))
+    write_egomimic_human(human, size=(32, 32), mask_key=False)
+    assert main(["split", str(robot), "--valid-fraction", "0.25"]) == 0
+    base = ["train", "--preset", "smoke", "--steps", "2", "--no-progress", "--splits", "demo_train", "demo_valid"]
+    assert main(["split", str(human), "--valid-fraction", "0.34"]) == 0
+    assert main(base + ["--robot", str(robot), "--human", str(human), "--out", str(tmp_path / "co"),
+                        "--calibration", "egomimic"]) == 0
+    out = capsys.readouterr()
+    assert "co-training robot + human" in out.out and "Traceback" not in out.err
+    assert {p.name for p in (tmp_path / "co" / "videos").glob("*.mp4")} >= {"step_00000002_robot.mp4",
+                                                                          "step_00000002_human.mp4"}
+    assert (tmp_path / "co" / "LATEST").exists()
+    # converted files carry their calibration: no flag needed, and none allowed for both
+    rc, hc = tmp_path / "robot.hdf5", tmp_path / "human.hdf5"
+    assert main(["convert", "egomimic", str(robot), "--out", str(rc), "--no-progress"]) == 0
+    assert main(["convert", "egomimic", str(human), "--out", str(hc), "--no-progress",
+                 "--calibration", "egomimic-aria"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--robot", str(rc), "--human", str(hc), "--out", str(tmp_path / "co2")]) == 0
+    assert "skips purple" not in capsys.readouterr().err
+    assert main(base + ["--robot", str(rc), "--human", str(hc), "--out", str(tmp_path / "co3"),
+                        "--calibration", "egomimic"]) == 2
+    assert "every data file carries its own calibration" in capsys.readouterr().err
