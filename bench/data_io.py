@@ -245,6 +245,12 @@ def main(argv=None) -> int:
         ego = tmp / "egomimic.hdf5"
         t0 = time.perf_counter()
         export_egomimic(paths[f"egogym {S.DEFAULT_IMAGE_CODEC}"][0], ego)
+        from egogym.data.egomimic import convert_egomimic
+
+        back = tmp / "converted.hdf5"
+        t0 = time.perf_counter()
+        convert_egomimic(ego, back, calibration="egomimic", progress=False, verify=True, log=lambda s: None)
+        paths["convert egomimic (+verify)"] = (back, (time.perf_counter() - t0) / steps)
         paths["EgoMimic layout"] = (ego, float("nan"))
         for name, (p, wt) in paths.items():
             rows.append((name, p.stat().st_size / steps, wt, samples_per_s(p, args.samples, False),
