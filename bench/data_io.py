@@ -3,6 +3,12 @@
     python bench/data_io.py --episodes 2 --steps 100 --image-size 480 640
     python bench/data_io.py --streaming --steps 3000      # peak RSS of one long demo written
 
+    python bench/data_io.py --large --large-gb 6 --samples 200   # reads from a file bigger than the cache left
+
+`--large` writes an EgoMimic-layout robot file of `--large-gb` GB (uncompressed, as the
+public files), drops its pages from the cache, then measures random-access samples/s and
+peak RSS through `EgoDataset`, and `egogym train` samples/s and peak RSS from it.
+
 `--streaming` measures memory, not codecs: a child process writes ONE demo of `--steps`
 steps with four 480x640 views (front_img_1, _masked, _line, right_wrist_img: synthetic
 frames, no rendering) and prints its peak resident set size (`ru_maxrss`), for the
@@ -189,11 +195,95 @@ def streaming(args) -> int:
     return 0
 
 
+def write_large_egomimic(path: Path, gb: float, size: tuple[int, int], demos: int = 4) -> int:
+    """An EgoMimic-layout robot file of about `gb` GB (uncompressed frames, pre-stacked
+    chunks, disjoint masks), written with plain h5py block by block; returns its steps."""
+    import h5py
+
+    per_step = 4 * size[0] * size[1] * 3 + 100 * 10 * 8 + 10 * 10 * 8 + 10 * 8
+    steps = max(demos * 2, int(gb * 1e9 / per_step))
+    T = steps // demos
+    views = synthetic_views(np.random.default_rng(1), size)
+    with h5py.File(path, "w") as f:
+        data = f.create_group("data")
+        data.attrs["env_args"] = "{}"
+        for d in range(demos):
+            g = data.create_group(f"demo_{d}")
+            g.attrs["num_samples"] = T
+            for k in VIEWS:
+                ds = g.create_dataset(f"obs/{k}", shape=(T, *size, 3), dtype=np.uint8, chunks=(1, *size, 3))
+                for a in range(0, T, 64):
+                    b = min(T, a + 64)
+                    ds[a:b] = np.stack([views[t % len(views)][k] for t in range(a, b)])
+            t = np.linspace(0, 1, T)[:, None]
+            cmd = np.sin(t * np.arange(1, 8))
+            ee = 0.2 * np.cos(t * np.arange(2, 5)) + np.array([0.0, 0.1, 0.5])
+            idx = np.minimum(np.arange(T)[:, None] + 2 * np.arange(100)[None], T - 1)
+            g["obs/joint_positions"], g["obs/ee_pose"] = cmd, ee
+            g["actions_joints_act"], g["actions_xyz_act"] = cmd[idx], ee[idx]
+        names = [f"demo_{d}".encode() for d in range(demos)]
+        f["mask/train"], f["mask/valid"] = names[:-1], names[-1:]
+    return T * demos
+
+
+def _child_read(path: str, n: int) -> None:
+    """Random samples as training reads them (front_img_1_line, right_wrist_img, low-dim, chunks), cold cache."""
+    import resource
+
+    from egogym.data.reader import EgoDataset
+
+    ds = EgoDataset(path, split="train", keys=["front_img_1_line", "right_wrist_img", "joint_positions", "ee_pose"],
+                    calibration="egomimic-aria")
+    idx = np.random.default_rng(0).integers(0, len(ds), n)
+    drop_cache(Path(path))
+    t0 = time.perf_counter()
+    for i in idx:
+        ds[int(i)]
+    dt = time.perf_counter() - t0
+    print(f"RESULT {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.3f} {n / dt:.1f}")
+
+
+def large(args) -> int:
+    """Streaming reads from a file larger than the page cache left to it (bench 4)."""
+    import subprocess
+
+    size = tuple(args.image_size)
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        p = Path(tmp) / "large_egomimic_robot.hdf5"
+        t0 = time.perf_counter()
+        steps = write_large_egomimic(p, args.large_gb, size)
+        gb = p.stat().st_size / 1e9
+        print(f"wrote {p.name}: {gb:.2f} GB, {steps} steps at {size[0]}x{size[1]} in {time.perf_counter() - t0:.0f} s")
+        rss, sps = _run_child("read", str(p), str(args.samples))
+        print(f"EgoDataset random samples, cache dropped first: {sps:.1f} samples/s, peak RSS {rss:.2f} GB "
+              f"({args.samples} samples)")
+        run = Path(tmp) / "run"
+        drop_cache(p)
+        cmd = [sys.executable, "-m", "egogym.cli", "train", "--preset", args.large_preset, "--robot", str(p),
+               "--out", str(run), "--steps", str(args.large_steps), "--no-progress", "--set", "train.video_frames=0",
+               "--set", "train.val_every=100000", "--set", f"train.log_every={args.large_steps}"]
+        t0 = time.perf_counter()
+        out = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", *cmd], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"train failed:\n{out.stderr[-3000:]}")
+        wall = time.perf_counter() - t0
+        rss_kb = int([x for x in out.stderr.splitlines() if x.startswith("MAXRSS")][-1].split()[1])
+        import json
+
+        logs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        sps = [x["samples_per_s"] for x in logs if "samples_per_s" in x][-1]
+        print(f"egogym train --preset {args.large_preset}, {args.large_steps} steps from it: {sps:.1f} samples/s, "
+              f"peak RSS {rss_kb / 2**20:.2f} GB, {wall:.0f} s wall (incl. start-up and statistics)")
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
         if argv[1] == "write":
             _child_write(argv[2], argv[3], int(argv[4]), (int(argv[5]), int(argv[6])))
+        elif argv[1] == "read":
+            _child_read(argv[2], int(argv[3]))
         else:
             _child_cmd(argv[1], argv[2], argv[3])
         return 0
@@ -201,6 +291,10 @@ def main(argv=None) -> int:
     ap.add_argument("--streaming", action="store_true", help="peak RSS of writing one long demo (see above)")
     ap.add_argument("--inmemory-steps", type=int, default=300, help="--streaming: steps for the old in-memory writer (0: skip)")
     ap.add_argument("--tmp", default=None, help="folder for the temporary files (default: the system's)")
+    ap.add_argument("--large", action="store_true", help="reads and training from a generated multi-GB EgoMimic file")
+    ap.add_argument("--large-gb", type=float, default=6.0, help="--large: size of the generated file (GB)")
+    ap.add_argument("--large-preset", default="smoke", help="--large: training preset")
+    ap.add_argument("--large-steps", type=int, default=30, help="--large: training steps")
     ap.add_argument("--episodes", type=int, default=2)
     ap.add_argument("--steps", type=int, default=100, help="steps per episode")
     ap.add_argument("--image-size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"))
@@ -209,6 +303,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.streaming:
         return streaming(args)
+    if args.large:
+        return large(args)
 
     import egogym  # noqa: F401  (sets MUJOCO_GL)
     from egogym.data import schema as S
@@ -219,7 +315,10 @@ def main(argv=None) -> int:
     from egogym.sim.experts import make_expert
 
     size = tuple(args.image_size)
-    env = EgoEnv(task="object_in_bowl", image_size=size)
+    from egogym.core.views import DEFAULT_CAMERAS
+
+    env = EgoEnv(task="object_in_bowl", image_size=size,
+                 cameras=(*DEFAULT_CAMERAS["right"], S.FRONT_MASKED, S.FRONT_LINE))  # the keys collect records
     expert = make_expert(env)
     t0 = time.perf_counter()
     episodes = [record_episode(env, expert, args.seed + i, args.steps) for i in range(args.episodes)]

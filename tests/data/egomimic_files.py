@@ -37,7 +37,9 @@ def _frames(rng: np.random.Generator, T: int, size: tuple[int, int], tint: int) 
     base = np.stack([(xx * 255 // max(w - 1, 1)), (yy * 255 // max(h - 1, 1)), np.full_like(xx, tint)], -1)
     out = np.empty((T, h, w, 3), np.uint8)
     for t in range(T):
-        out[t] = np.clip(np.roll(base, t, axis=1) + rng.integers(0, 4, (h, w, 3)), 0, 255)
+        out[t] = np.roll(base, t, axis=1)
+        noisy = rng.random((h, w)) < 0.03  # sensor noise on a few pixels
+        out[t][noisy] = rng.integers(0, 256, (int(noisy.sum()), 3))
     return out
 
 
