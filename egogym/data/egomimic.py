@@ -110,7 +110,7 @@ def _plan_demo(g: h5py.Group, info: S.FileInfo, where: str) -> dict:
         plan["per_step"][S.ACTIONS_STEP] = per
         xyz = chunks[S.XYZ_ACT]
         ee = g[S.OBS][S.EE_POSE][()]
-        if not (ee.shape == xyz.shape[::2] and np.array_equal(S.prestack(ee).astype(xyz.dtype), xyz)):
+        if not (ee.shape == (xyz.shape[0], xyz.shape[2]) and np.array_equal(S.prestack(ee).astype(xyz.dtype), xyz)):
             per = xyz[:, 0].astype(np.float64)
             _check_restack(xyz, per, f"{where}/{S.XYZ_ACT}", "per-step end-effector targets")
             plan["per_step"][S.XYZ_STEP] = per
@@ -130,11 +130,13 @@ def _plan_demo(g: h5py.Group, info: S.FileInfo, where: str) -> dict:
 
 
 def _check_restack(chunks: np.ndarray, per_step: np.ndarray, where: str, what: str) -> None:
+    """Raise unless cutting `per_step` (T, D) again gives `chunks` (T, 100, D) bit for bit."""
     again = S.prestack(per_step).astype(chunks.dtype)
     if again.shape == chunks.shape and np.array_equal(again, chunks):
         return
-    bad = np.argwhere(~np.isclose(again, chunks, rtol=0, atol=0) if again.shape == chunks.shape else np.ones((1, 1), bool))
-    t, k = (int(bad[0][0]), int(bad[0][1])) if len(bad) else (0, 0)
+    t, k = (0, 0)
+    if again.shape == chunks.shape:
+        t, k = (int(x) for x in np.argwhere(np.any(again != chunks, axis=-1))[0])
     raise DataFormatError(f"{where}: the chunk at t={t} differs at point {k} from the {what} at t, t+2, ..., t+198 "
                           f"(clipped), so it cannot be stored per step; this is not EgoMimic's pre-stacking")
 
