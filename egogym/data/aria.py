@@ -521,7 +521,7 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
 # CLI: egogym convert aria ...
 # =====================================================================================
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", choices=("aria",), help="recording type (aria here; `egogym convert egomimic` converts EgoMimic files)")
+    parser.add_argument("source", choices=("aria", "egomimic"), help="aria: recordings; egomimic: EgoMimic HDF5 files (`egogym convert egomimic --help`)")
     parser.add_argument("recordings", nargs="+", type=Path,
                         help="recording folders (frames or .vrs + MPS outputs), or .vrs files")
     parser.add_argument("--out", type=Path, required=True, help="human HDF5 file (created, or appended to)")
