@@ -178,3 +178,18 @@ def test_cli_lines(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and msg in err[0], err
+
+
+def test_verification_catches_a_changed_output(tmp_path):
+    src, out = tmp_path / "r.hdf5", tmp_path / "rc.hdf5"
+    write_egomimic_robot(src, lengths=(12, 9), names=("demo_0", "demo_1"))
+    convert_egomimic(src, out, verify=False, **quiet)
+    assert verify_lossless(src, out) > 0
+    with h5py.File(out, "r+") as f:
+        f["data/demo_1/obs/right_wrist_img"][4, 3, 2, 1] ^= 1  # one bit of one frame
+    with pytest.raises(DataFormatError, match=r"data/demo_1/obs/right_wrist_img \(steps 0..8\) is not reproduced"):
+        verify_lossless(src, out)
+    with h5py.File(out, "r+") as f:
+        del f["egomimic"]
+    with pytest.raises(DataFormatError, match="did not finish"):
+        verify_lossless(src, out)
