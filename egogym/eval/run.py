@@ -29,7 +29,8 @@ SUMMARY_FILE = "summary.json"
 
 
 def parse_options(items: list[str] | None, flag: str) -> dict:
-    """`k=v` strings -> dict; values are read as JSON when they parse (numbers, lists), else kept as strings."""
+    """`k=v` strings -> dict; values are JSON (numbers, lists, true/false); a plain word is a string.
+    A value that starts like JSON but does not parse is refused (it would reach the task as a string)."""
     out: dict = {}
     for item in items or []:
         if "=" not in item:
@@ -37,8 +38,11 @@ def parse_options(items: list[str] | None, flag: str) -> dict:
         k, v = item.split("=", 1)
         try:
             out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
+        except json.JSONDecodeError as e:
+            if v[:1] in "[{\"-0123456789" or v in ("true", "false", "null"):
+                raise UserError(f"{flag} {item!r}: the value is not valid JSON ({e.msg} at character {e.pos}); "
+                                f"quote it for the shell, e.g. {k}='[[0.08, 0.3], [-0.36, -0.19]]'") from None
+            out[k] = v  # a plain word: a string option
     return out
 
 
