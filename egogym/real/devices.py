@@ -140,7 +140,9 @@ def call_with_timeout(clock: Clock, timeout_s: float, what: str, fn: Callable[..
         finally:
             done.set()
 
-    threading.Thread(target=run, daemon=True, name=f"egogym driver call: {what}"[:60]).start()
+    worker = threading.Thread(target=run, daemon=True, name=f"egogym driver call: {what}"[:60])
+    done.worker = worker  # type: ignore[attr-defined]  # lets a fake clock tell a hung call from a slow one
+    worker.start()
     if not clock.wait(done, timeout_s):
         raise DriverTimeout(f"{what} did not return within {timeout_s:g} s")
     if "error" in box:

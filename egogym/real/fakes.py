@@ -63,7 +63,7 @@ class FakeClock:
         self.t = start
         self.listeners: list[Callable[[float], None]] = []
         self._lock = threading.Lock()
-        self._hangs = 0
+        self._hung: set[int] = set()  # idents of threads blocked in hang()
         self._release = threading.Event()
 
     def now(self) -> float:
@@ -75,12 +75,11 @@ class FakeClock:
             fn(self.t)
 
     def wait(self, event: threading.Event, timeout_s: float) -> bool:
-        with self._lock:
-            hangs0 = self._hangs
+        worker = getattr(event, "worker", None)  # the thread running the call (call_with_timeout sets it)
         give_up = time.monotonic() + 30.0
         while not event.wait(0.0005):
             with self._lock:
-                hung = self._hangs > hangs0
+                hung = worker is not None and worker.ident in self._hung
             if hung:
                 self.sleep(timeout_s)
                 return event.is_set()
@@ -91,7 +90,7 @@ class FakeClock:
     def hang(self) -> None:
         """Block the calling (worker) thread like a driver call that never returns."""
         with self._lock:
-            self._hangs += 1
+            self._hung.add(threading.get_ident())
         self._release.wait()
 
     def release_hung(self) -> None:
@@ -245,6 +244,7 @@ class FakeArm:
             self.motors[n].torque = True
         self.motors["gripper"].torque = True
         self.sent: list[tuple[str, Any, bool]] = []
+        self.arm_truth: list[np.ndarray] = []  # true arm joint positions when each arm target was published
         self.sdk_alive = True
         self.bus_ok = True
         self._lock = threading.RLock()
@@ -545,6 +545,7 @@ class FakeArmGroup:
         self.joint_commands = list(q)
         o = self._o
         o.sent.append(("arm", np.array(q), blocking))
+        o.arm_truth.append(o.position[:6])
         o._write_goals(ARM_JOINT_NAMES, q)
         if blocking:
             o.clock.sleep(self.moving_time)
