@@ -210,11 +210,13 @@ class CommandGuard:
         limits): a move home starts where the arms are, not where they were told to be.
         Values that are not finite leave that arm's last command as it was."""
         measured = np.asarray(measured, dtype=float)
+        sent = self.sent.copy()  # a new array: the last one was handed out (applied_action)
         for i, a in enumerate(self.arms):
             if a in arms:
                 sl = slice(7 * i, 7 * i + 7)
                 if np.all(np.isfinite(measured[sl])):
-                    self.sent[sl] = np.clip(measured[sl], self.lower[sl], self.upper[sl])
+                    sent[sl] = np.clip(measured[sl], self.lower[sl], self.upper[sl])
+        self.sent = sent
 
     def _name(self, i: int) -> str:
         arm = self.arms[i // 7]
