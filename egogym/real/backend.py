@@ -7,17 +7,21 @@ One `InterbotixManipulatorXS` per active arm, the Aria RGB stream (undistorted t
 spec's linear camera, rotated upright) and a D405 per active wrist camera. The vendor
 packages are imported when the backend starts (`egogym.real.devices.load_drivers`).
 
-Every control step (`apply`), at `spec.control_hz` of wall-clock time:
+Every control step (`apply`), at `spec.control_hz` of the backend's clock:
 1. wait for the step's tick; 2. an emergency stop request (Ctrl-C, key) stops;
-3. every camera is polled and checked by the stale-frame watchdog; 4. the command goes
-through the safety layer (`CommandGuard`: NaN/inf stop, limits, rate limit) to the arms;
-5. the arms' joint states are read (for `observe`).
-A stop in 2-5 (or an arm that raises) happens in that same step: no further policy
-command is sent, the arms go to the spec's home pose through the same rate-limited
-path, the stop is logged with its reason, and `judge()` returns `Score(aborted=reason)`
-so `EgoEnv.step` returns terminated=True with `info["aborted"]`.
+3. every camera is polled and checked by the stale-frame watchdog (host and device time);
+4. each arm's latest joint_states are read and checked (`JointStateMonitor`: a fresh
+header.stamp, a plausible message, the last command followed within the tracking limit);
+5. the command goes through the safety layer (`CommandGuard`: NaN/inf stop, limits, rate
+limit) to the arms (a publish: it never blocks).
+A stop in 2-5 (or an arm driver that raises) happens in that same step: no further policy
+command is sent, an arm whose joint states failed is sent nothing more, the others go home
+from their measured pose (speed-limited, verified, stopped where they are by a further stop
+key), the stop is logged with its reason, and `judge()` returns `Score(aborted=reason)` so
+`EgoEnv.step` returns terminated=True with `info["aborted"]`. Blocking driver calls (start-up,
+service calls, the gripper reboot at reset) give up after `driver_timeout_s`.
 
-`reset` moves the arms home and has the operator set the scene up (the task's
+`reset` reboots the grippers, moves the arms home and has the operator set the scene up (the task's
 `operator_instructions`); `finish` moves them home and asks the operator for the score.
 Observations: images of the cameras at image_size, `joint_positions` as measured,
 `ee_pose` by forward kinematics of the measured joints mapped by the calibration's
@@ -245,7 +249,7 @@ class RealBackend:
     # ---- Backend protocol --------------------------------------------------------
     @property
     def time(self) -> float:
-        """Wall-clock seconds since the episode started (0 before the first reset)."""
+        """Seconds of the backend's clock since the episode started (0 before the first reset)."""
         return self.clock.now() - self._t0 if self._episode >= 0 else 0.0
 
     def reset(self, rng: np.random.Generator) -> None:

@@ -4,9 +4,15 @@
   `aria.sdk` (projectaria-client-sdk), `projectaria_tools.core.calibration` and
   `pyrealsense2`, only those the asked-for arms and cameras need, when a RealBackend
   starts. Missing ones raise `MissingDriver` with one line saying what to install.
-- `ArmDriver`: one follower arm (`InterbotixManipulatorXS`): joint targets through
+- `ArmDriver`: one follower arm (`InterbotixManipulatorXS`): at start-up a time-based
+  motion profile (moving_time / accel_time in ms, read back), the gripper rebooted, its
+  current limit written and read back; joint targets through
   `arm.set_joint_positions(q, blocking=False)`, the gripper through
-  `core.robot_write_joint_command("gripper", motor_rad)`, state from `core.joint_states`.
+  `core.robot_write_joint_command("gripper", motor_rad)` (both publishes), state from
+  `core.joint_states` with its header.stamp (`ArmState`).
+- `GripperMap`: the one mapping between the normalized gripper and the gripper motor, through
+  the driver's finger formula.
+- `call_with_timeout`: every vendor call that can block without end runs under a timeout.
 - `RealSenseCamera`: a D405's colour stream through a `pyrealsense2.pipeline`.
 - `AriaCamera`: the Aria's RGB stream through `aria.sdk`, undistorted with
   projectaria_tools' calibration functions to the spec's linear camera and rotated upright.

@@ -14,10 +14,16 @@ Because 2 and 3 clip towards a point that is already inside the limits, the resu
 step always lies inside them: nothing outside the limits is ever sent, whatever the policy
 outputs. Moves home after a stop use the same path.
 
+`JointStateMonitor` stops an episode on what a real arm shows when it fails: joint_states
+whose header.stamp stops changing (xs_sdk gone: `core.joint_states` keeps its last
+message), implausible messages (the zeroed buffers of a failed bus read, jumps faster than
+the motors can move), a joint that no longer follows its command (a Dynamixel that turned
+its torque off after an overload) and a gripper that neither follows nor draws current.
 `FrameWatchdog` stops an episode when a camera's newest frame is older than
-`stale_after_s`, when its frame counter has not advanced for `frozen_after_s`, or when
-it keeps serving byte-identical images that long. `EmergencyStop` turns Ctrl-C (SIGINT)
-and a key into a stop request that the backend honours at its next control step.
+`stale_after_s` by host time or by its device timestamp, when its frame counter has not
+advanced for `frozen_after_s`, when it keeps serving byte-identical images that long, or
+when its frame numbers go back. `EmergencyStop` turns Ctrl-C (SIGINT) and a key into a stop
+request that the backend honours at its next control step, moves home included.
 `StopLog` records every stop with its reason (Python logging, plus a JSONL file).
 """
 from __future__ import annotations
