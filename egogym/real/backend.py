@@ -478,12 +478,14 @@ class RealBackend:
         (nothing more is sent). An arm whose joint states fail is left alone from then on."""
         lim = self.config.safety
         failed = set(failed)
+        reasons: list[str] = []  # why an arm was left alone during this move
         working = [a for a in self.arms if a not in failed]
         t_end = self.clock.now() + lim.max_home_s
         try:
             self._measured = self._read_checked(working, None)
         except (ArmStop, ArmFault) as e:
             self.stop_log.record("home", f"{e}; leaving arm {e.arm} alone", episode=self._episode)
+            reasons.append(str(e))
             failed.add(e.arm)
             working.remove(e.arm)
         self.guard.restart_from(self._measured, working)
@@ -501,6 +503,7 @@ class RealBackend:
                 moved = self.guard.home_step(skip=frozenset(failed))
             except (ArmStop, ArmFault) as e:
                 self.stop_log.record("home", f"{e}; leaving arm {e.arm} alone", episode=self._episode)
+                reasons.append(str(e))
                 failed.add(e.arm)
                 working.remove(e.arm)
                 continue
@@ -518,7 +521,8 @@ class RealBackend:
                                f"(tolerances {lim.home_tolerance} rad, {lim.home_gripper_tolerance})")
             if not off:
                 if failed:
-                    return False, f"arm(s) {sorted(failed)} left alone (see above); the others are home"
+                    left = "; ".join(reasons) or "it failed before the move"
+                    return False, f"arm(s) {sorted(failed)} left alone ({left}); the others are home"
                 return True, ""
             if settle_until is None:
                 settle_until = self.clock.now() + lim.home_settle_s

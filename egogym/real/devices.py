@@ -545,7 +545,8 @@ class AriaCamera:
         self._manager.streaming_config = scfg
         self._call("start_streaming", self._manager.start_streaming)
         self._streaming = True
-        device_calib = cm.device_calibration_from_json_string(self._manager.sensors_calibration())
+        device_calib = cm.device_calibration_from_json_string(
+            self._call("sensors_calibration", self._manager.sensors_calibration))
         if device_calib is None:
             raise CameraFault(f"camera {self.name} (Aria): the glasses' calibration did not parse "
                               f"(device_calibration_from_json_string returned None); reconnect the glasses or "

@@ -411,3 +411,30 @@ def test_a_second_backend_in_one_process_is_one_clear_line(rig):
     env.close()
     with pytest.raises(UserError, match="one global ROS node per process"):
         rig.make_env()
+
+
+def test_an_arm_still_faulty_at_reset_stops_the_reset_with_its_reason(rig):
+    """xs_sdk died during episode 1; the reset cannot reboot the gripper (the service call
+    times out) and says so in one line."""
+    res = _run(rig, lambda env: rig.hw.arms["right"].kill_sdk())
+    assert "joint_states frozen" in res["info"]["aborted"]
+    rig2 = Rig(rig.options)
+    rig2.answers = [""]
+    env = rig2.make_env()
+    env.reset(seed=0)
+    rig2.hw.arms["right"].kill_sdk()
+    with pytest.raises(UserError, match=r"arm right: robot_reboot_motors.* did not return within 10 s at reset"):
+        env.reset(seed=1)
+    env.close()
+    rig2.hw.release()
+
+
+def test_a_joint_limp_before_the_reset_stops_the_move_home_with_its_reason(rig):
+    rig.answers = [""]
+    env = rig.make_env()
+    rig.hw.arms["right"].overload("elbow")
+    with pytest.raises(UserError, match=r"did not reach home at reset \(arm\(s\) \['right'\] left alone \(arm right "
+                                        r"(elbow: .* from its command|elbow: measured .* outside its limits)"):
+        env.reset(seed=0)
+    assert_commands_safe(rig.hw.arms["right"], "right", env.unwrapped.backend.config.safety)
+    env.close()
