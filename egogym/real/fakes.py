@@ -819,9 +819,14 @@ class FakeRsPipeline:
 
 # ---- Aria ---------------------------------------------------------------------------------
 class FakeSdkEnum:
-    """A pybind11 enum member as aria.sdk exposes them: `int()` and `.value` give its number,
-    and it compares equal only to members of its own enum, never to a plain int (pybind11's
-    strict comparison of non-arithmetic enums)."""
+    """An enum member of aria.sdk (a compiled pybind11 module): `int()` and `.value` give its
+    number; it compares equal only to members of its own enum, never to a plain int. That is
+    pybind11's behaviour for enums declared without `py::arithmetic()` (pybind/pybind11,
+    include/pybind11/pybind11.h, `enum_base::init`: `PYBIND11_ENUM_OP_STRICT("__eq__", ...,
+    return false)` when the types differ). Whether aria.sdk's CameraId is declared so is not
+    visible (the SDK is closed source); the fake takes the strict case, in which
+    `record.camera_id == CameraId.Rgb` is False for the int camera_id of projectaria_tools'
+    ImageDataRecord. Comparing `int()` of both is right in either case."""
 
     def __init__(self, kind: str, name: str, value: int):
         self.kind, self.name, self.value = kind, name, value
@@ -920,7 +925,7 @@ class FakeAria:
     aria.sdk (projectaria-client-sdk, closed source; its documented observer protocol):
     `on_image_received(image, record)` called on the SDK's own thread, `record` a
     projectaria_tools `ImageDataRecord` (facebookresearch/projectaria_tools,
-    core/python/SensorDataPyBind.h: `camera_id` a plain int, `frame_number`,
+    core/python/SensorDataPyBind.h: `camera_id` a plain int, "ID of the camera, 0 to N"; `frame_number`,
     `capture_timestamp_ns` on the device's clock, `arrival_timestamp_ns`); a lost stream
     is silence, later `on_streaming_client_failure(reason, message)`. Frames are captured
     every 1/fps with up to +-2 ms jitter (our model). `sensors_calibration()` returns the
