@@ -84,6 +84,11 @@ class RealConfig:
                 raise ValueError(f"gripper_motor_range has no entry for arm {a!r}: add "
                                  f"\"gripper_motor_range\": {{\"{a}\": [closed_rad, open_rad]}} to the hardware file")
             self.gripper_map(a).check(f"gripper_motor_range[{a!r}]")
+        lag = self.safety.max_joint_step * spec.control_hz * self.moving_time / 2.0
+        if self.safety.max_tracking_error <= lag:
+            raise ValueError(f"safety.max_tracking_error={self.safety.max_tracking_error} rad is within the lag of the "
+                             f"motion profile at the rate limit (max_joint_step x control_hz x moving_time / 2 = "
+                             f"{lag:.2f} rad): a healthy arm would stop; raise it or lower moving_time")
             if a not in self.robot_names:
                 raise ValueError(f"robot_names has no entry for arm {a!r}: add its Interbotix robot_name")
         for c in cameras:

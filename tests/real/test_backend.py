@@ -95,6 +95,10 @@ def test_bad_options_and_calibration_are_one_clear_line(rig, options, tmp_path):
     del bad["gripper_motor_range"]
     with pytest.raises(UserError, match="needs 'gripper_motor_range'"):
         _make(rig, bad)
+    with pytest.raises(UserError, match=r"max_tracking_error=0.3 rad is within the lag .* = 0.50 rad"):
+        _make(rig, dict(options, moving_time=0.4))
+    with pytest.raises(UserError, match=r"accel_time=0.3 s: at most half of moving_time=0.2 s"):
+        _make(rig, dict(options, accel_time=0.3))
     with pytest.raises(UserError, match="d405_serials has no entry for camera 'right_wrist_img'"):
         _make(rig, dict(options, d405_serials={}))
     with pytest.raises(UserError, match="no calibration file"):
@@ -122,14 +126,14 @@ def test_hardware_file_supplies_options(rig, options, tmp_path):
     hw = tmp_path / "hardware.json"
     from_file = {k: v for k, v in options.items() if k != "calibration"}
     from_file["gripper_motor_range"] = {"right": [-0.5, 1.4], "left": [-0.6, 1.45]}
-    from_file["moving_time"] = 0.3
+    from_file["moving_time"] = 0.22
     hw.write_text(json.dumps(from_file))
     rig.answers = [""]
-    env = _make(rig, {"hardware": str(hw), "calibration": options["calibration"], "moving_time": 0.4})
+    env = _make(rig, {"hardware": str(hw), "calibration": options["calibration"], "moving_time": 0.21})
     b = env.unwrapped.backend
     assert b.config.gripper_motor_range == {"right": (-0.5, 1.4), "left": (-0.6, 1.45)}  # from the file
     assert b.config.d405_serials == options["d405_serials"]
-    assert b.config.moving_time == 0.4  # an option overrides the file
+    assert b.config.moving_time == 0.21  # an option overrides the file
     assert b.arm_drivers["right"].gripper.motor_range == (-0.5, 1.4)  # and reaches the driver
     env.reset(seed=0)
     env.close()
