@@ -349,7 +349,8 @@ class RealBackend:
         elapsed = self.time
         reached = self.home()
         score = self.console.score(self.task, self._aborted, elapsed)
-        score.terms.update({"home_reached": float(reached), "steps": float(self._steps), "control_rate_hz": self._steps / elapsed if elapsed > 0 else 0.0,
+        score.terms.update({"home_reached": float(reached), "steps": float(self._steps),
+                            "control_rate_hz": self._steps / elapsed if elapsed > 0 else 0.0,
                             "overruns": float(self._overruns), "clamped_steps": float(self.guard.clamped_steps)})
         if self._operator_log is not None:
             self._operator_log.parent.mkdir(parents=True, exist_ok=True)
@@ -481,13 +482,18 @@ class RealBackend:
         reasons: list[str] = []  # why an arm was left alone during this move
         working = [a for a in self.arms if a not in failed]
         t_end = self.clock.now() + lim.max_home_s
-        try:
-            self._measured = self._read_checked(working, None)
-        except (ArmStop, ArmFault) as e:
-            self.stop_log.record("home", f"{e}; leaving arm {e.arm} alone", episode=self._episode)
-            reasons.append(str(e))
-            failed.add(e.arm)
-            working.remove(e.arm)
+
+        def read_each(commanded) -> None:  # one arm at a time: a failing arm does not hide the others
+            for a in list(working):
+                try:
+                    self._measured = self._read_checked([a], commanded)
+                except (ArmStop, ArmFault) as e:
+                    self.stop_log.record("home", f"{e}; leaving arm {e.arm} alone", episode=self._episode)
+                    reasons.append(str(e))
+                    failed.add(e.arm)
+                    working.remove(e.arm)
+
+        read_each(None)
         self.guard.restart_from(self._measured, working)
         self.monitor.reset()
         target = self.guard.home_target()
@@ -498,10 +504,10 @@ class RealBackend:
             if self.clock.now() > t_end:
                 return False, f"the move home took over {lim.max_home_s:g} s"
             self._wait_tick()
+            read_each(self.guard.sent)
             try:
-                self._measured = self._read_checked(working, self.guard.sent)
                 moved = self.guard.home_step(skip=frozenset(failed))
-            except (ArmStop, ArmFault) as e:
+            except ArmFault as e:
                 self.stop_log.record("home", f"{e}; leaving arm {e.arm} alone", episode=self._episode)
                 reasons.append(str(e))
                 failed.add(e.arm)
@@ -516,7 +522,9 @@ class RealBackend:
                 q, goal = self._measured[7 * i: 7 * i + 7], target[7 * i: 7 * i + 7]
                 j_err = float(np.max(np.abs(q[:6] - goal[:6])))
                 g_err = abs(float(q[6] - goal[6]))
-                if j_err > lim.home_tolerance or g_err > lim.home_gripper_tolerance:
+                if not self.monitor.fresh(a):
+                    off.append(f"arm {a}: no new joint_states since the last step")
+                elif j_err > lim.home_tolerance or g_err > lim.home_gripper_tolerance:
                     off.append(f"arm {a}: joints {j_err:.3f} rad, gripper {g_err:.2f} from home "
                                f"(tolerances {lim.home_tolerance} rad, {lim.home_gripper_tolerance})")
             if not off:

@@ -429,15 +429,22 @@ class JointStateMonitor:
         self.limits, self.spec, self.arms = limits, spec, tuple(arms)
         self._prev: dict[str, tuple] = {}  # arm -> (stamp, position, t_host when the stamp last changed)
         self._over: dict[str, np.ndarray] = {}
+        self._fresh: dict[str, bool] = {}
 
     def reset(self) -> None:
         self._prev.clear()
         self._over.clear()
+        self._fresh.clear()
+
+    def fresh(self, arm: str) -> bool:
+        """Whether the last check of `arm` saw a new message (its header.stamp changed)."""
+        return self._fresh.get(arm, False)
 
     def check(self, arm: str, state, commanded: np.ndarray | None, now: float) -> None:
         lim, spec_arm = self.limits, self.spec.arm(arm)
         names = list(spec_arm.joint_names) + ["gripper"]
         prev = self._prev.get(arm)
+        self._fresh[arm] = prev is None or state.stamp != prev[0]
         if prev is not None and state.stamp == prev[0]:
             if now - prev[2] > lim.joint_state_timeout_s:
                 raise ArmStop(arm, f"arm {arm}: joint_states frozen: header.stamp unchanged for {now - prev[2]:.2f} s "
