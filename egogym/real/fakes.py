@@ -731,7 +731,7 @@ class FakeRsDevice:
         now = self.clock.now()
         t0, clock0 = self.t_start, self.dev_clock0
         mode = self.mode_after if now >= self.fault_at else "ok"
-        if mode == "unplugged":
+        if mode == "unplugged":  # only the frames captured up to the fault
             now = min(now, self.fault_at)
         elif mode == "reconnect":
             if now < self.fault_at + self.gap_s:

@@ -438,3 +438,16 @@ def test_a_joint_limp_before_the_reset_stops_the_move_home_with_its_reason(rig):
         env.reset(seed=0)
     assert_commands_safe(rig.hw.arms["right"], "right", env.unwrapped.backend.config.safety)
     env.close()
+
+
+def test_a_d405_without_frames_at_start_up_releases_it_and_the_cameras_before_it(rig):
+    """wait_for_frames raises after start_timeout_s: one line; that pipeline is stopped and
+    the Aria stream started before it is released too."""
+    cam = rig.hw.camera("right_wrist_img")
+    cam.inject("reconnect", rig.clock.now() - 0.01, gap_s=60.0)  # re-enumerating for a minute
+    with pytest.raises(UserError, match=r"camera right_wrist_img \(D405 serial D405-R\) did not start: "
+                                        r"Frame didn't arrive within 5000"):
+        rig.make_env()
+    assert not cam.streaming
+    assert not rig.hw.aria.streaming and not rig.hw.aria.connected
+    assert rig.hw.nodes_started == 0
