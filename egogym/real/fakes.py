@@ -28,7 +28,6 @@ time at once, so nothing depends on the machine's speed).
 """
 from __future__ import annotations
 
-import enum
 import json
 import math
 import queue
