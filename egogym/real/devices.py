@@ -314,7 +314,8 @@ class ArmDriver(CommandSink):
         if not all(int(d) & 0b100 for d in drive) or list(pv) != [mt] * len(pv) or list(pa) != [at] * len(pa):
             raise UserError(f"arm {self.name}: the motion profile did not take (Drive_Mode {list(drive)}, "
                             f"Profile_Velocity {list(pv)}, Profile_Acceleration {list(pa)}; wanted the time bit "
-                            f"0x04 and {mt} / {at} ms); check that xs_sdk is the ROS 2 driver and restart it")
+                            f"0x04 and {mt} / {at} ms); set profile_type: time, profile_velocity: {mt}, "
+                            f"profile_acceleration: {at} for the arm group in xs_sdk's mode config and relaunch it")
 
     def reboot_gripper(self) -> None:
         """Reboot the gripper motor (clears an overload shutdown), torque back on."""

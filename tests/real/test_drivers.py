@@ -295,3 +295,17 @@ def test_aria_raw_size_must_match_its_calibration():
     with pytest.raises(CameraFault, match="raw RGB image is 40x40 px but its calibration is for 48x48"):
         cam.undistort(np.zeros((40, 40, 3), np.uint8))
     cam.stop()
+
+
+def test_a_profile_that_did_not_take_is_one_line_with_the_fix(monkeypatch):
+    hw, clock = _hw()
+    bot = _bot(hw)
+    real = bot.core.robot_set_operating_modes
+
+    def ignores_profile(cmd_type, name, mode, profile_type="velocity", *a, **k):
+        return real(cmd_type, name, mode)  # as if the Drive_Mode write failed (EEPROM, torque on)
+
+    monkeypatch.setattr(bot.core, "robot_set_operating_modes", ignores_profile)
+    drv = ArmDriver(bot, ARM, GripperMap(GRIPPER_RANGE), 0.2, 0.1, clock=clock)
+    with pytest.raises(Exception, match="motion profile did not take .* set profile_type: time, profile_velocity: 200"):
+        drv.start()
