@@ -77,6 +77,7 @@ def _check_safe_stop(rig, res, arms=("right",), failed=()):
         home_q = res["home"][7 * i: 7 * i + 6]
         dist = np.abs(after - home_q)
         assert np.all(np.diff(dist, axis=0) <= 1e-9)  # only the move home: never away from home
+        assert np.all(np.abs(np.diff(after, axis=0)) <= limits.home_joint_step + 1e-9)  # at the homing speed
         np.testing.assert_allclose(fake.position[:6], home_q, atol=limits.home_tolerance)
     log = _stops(rig)
     kinds = [e["kind"] for e in log]
