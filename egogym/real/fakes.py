@@ -203,7 +203,8 @@ class FakeArm:
       int(seconds * 1000) only when the value differs from the cached one (2.0 / 0.3 at
       construction, which are therefore never written).
     Driver side (Interbotix/interbotix_xs_driver, src/xs_driver.cpp, and
-    Interbotix/interbotix_ros_core humble, interbotix_xs_sdk/src/xs_sdk_obj.cpp):
+    Interbotix/interbotix_ros_core humble,
+    interbotix_ros_xseries/interbotix_xs_sdk/src/xs_sdk_obj.cpp):
     - `set_operating_modes`: Drive_Mode bit 2 set for profile_type "time", cleared for
       "velocity" (the default); Profile_Velocity / Profile_Acceleration written as given
       (default 0) in the position modes. A time-based profile reaches the goal in
@@ -217,7 +218,13 @@ class FakeArm:
       of the gripper angle (`driver_finger_position`), finger velocity and effort 0;
     - `read_joint_states`: when the sync read fails it logs and converts the zero-filled
       buffers: every position is `convertValue2Radian(0)` = min_radian (-pi on the
-      X-series), velocities and currents 0 (`bus_failure`).
+      X-series: ROBOTIS-GIT/dynamixel-workbench,
+      dynamixel_workbench_toolbox/src/dynamixel_workbench_toolbox/dynamixel_driver.cpp and
+      dynamixel_item.cpp), velocities and currents 0 (`bus_failure`).
+    Motor configuration (Interbotix/interbotix_ros_manipulators,
+    interbotix_ros_xsarms/interbotix_xsarm_control/config/vx300s.yaml): joint_states at
+    100 Hz, Velocity_Limit 131 (x 0.229 rev/min = 3.14 rad/s), gripper horn_radius 0.022 m and
+    arm_length 0.036 m.
     Our model (not vendor code): goals followed critically damped within the profile, a
     steady-state sag under gravity (`GRAVITY_SAG`), a limp arm joint falling at up to
     `FALL_SPEED`, gripper current proportional to its position error up to Current_Limit.
@@ -997,6 +1004,8 @@ class FakeAria:
                 done.set()
 
     def _submit(self, job) -> None:
+        if self._thread is None:  # unsubscribed meanwhile
+            return
         done = threading.Event()
         self._jobs.put((job, done))
         done.wait()
@@ -1122,7 +1131,8 @@ class FakeHardware:
     """Fake arms, D405s and Aria on one clock, with the `Drivers` that reach them.
 
     One FakeHardware is one process as far as Interbotix is concerned
-    (interbotix_common_modules/common_robot/robot.py): `create_interbotix_global_node`
+    (Interbotix/interbotix_ros_toolboxes humble, interbotix_common_toolbox/
+    interbotix_common_modules/interbotix_common_modules/common_robot/robot.py): `create_interbotix_global_node`
     raises InterbotixException when a global node exists already (even after shutdown),
     `robot_startup` raises when started already, and `robot_shutdown` before a start-up
     raises NameError (its execution thread global was never defined).
