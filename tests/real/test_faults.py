@@ -452,3 +452,17 @@ def test_a_d405_without_frames_at_start_up_releases_it_and_the_cameras_before_it
     assert not cam.streaming
     assert not rig.hw.aria.streaming and not rig.hw.aria.connected
     assert rig.hw.nodes_started == 0
+
+
+def test_interbotix_refusing_a_target_stops_and_homes_the_other_arm(rig):
+    """set_joint_positions returns False (arm.py's own limit / speed check; here its cached
+    moving_time was changed under us to 2 ms, so a 0.016 rad step is 8 rad/s): nothing
+    is published for that arm, the episode stops naming it, the other arm goes home."""
+    def inject(env):
+        rig.hw.arms["left"].arm.moving_time = 0.002
+
+    res = _run(rig, inject, env_id="egogym/HandOver-v0")
+    assert res["abort_step"] == FAULT_STEP
+    assert res["info"]["aborted"].startswith("arm left: sending a command raised RuntimeError: set_joint_positions "
+                                             "refused the target")
+    _check_safe_stop(rig, res, arms=("left", "right"), failed=("left",))
