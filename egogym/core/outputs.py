@@ -65,3 +65,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file and a rename: a reader (or a killed
+    writer) never sees half a file under the final name."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)

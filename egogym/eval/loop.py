@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from egogym.core.errors import UserError
-from egogym.core.outputs import check_output
+from egogym.core.outputs import check_output, write_text_atomic
 from egogym.eval.config import CONFIG_FILE, EPISODES_FILE, RESUME_INVARIANT, EvalConfig
 from egogym.eval.records import RecordWriter, read_records, rewrite_sorted, truncate_to
 from egogym.eval.rollout import EpisodeRunner
@@ -41,7 +41,7 @@ def prepare_out_dir(config: EvalConfig, out_dir: Path, resume: bool) -> list[dic
     out_dir.mkdir(parents=True, exist_ok=True)
     records, intact = read_records(log)
     truncate_to(log, intact)
-    cfg_path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_text_atomic(cfg_path, json.dumps(config.to_dict(), indent=2) + "\n")
     return records
 
 

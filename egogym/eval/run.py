@@ -17,6 +17,7 @@ import json
 import time
 from pathlib import Path
 
+from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.core.spec import ARIA_IMAGE_SIZE
 from egogym.core.views import DEFAULT_CAMERAS
@@ -116,7 +117,7 @@ def write_summary(config: EvalConfig, out_dir: Path, records: list[dict], wall_s
                "eval_config": config.to_dict()}
     if wall_s is not None:
         summary["wall_seconds_this_run"] = wall_s
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 

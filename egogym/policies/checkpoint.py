@@ -30,6 +30,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from egogym.core.outputs import write_text_atomic
 from egogym.data.stats import NormStats
 from egogym.policies.config import Config, ConfigError
 from egogym.policies.model import EgoACT
@@ -84,7 +85,7 @@ def save_checkpoint(run_dir: str | Path, cfg: Config, model: EgoACT, normalizer:
             f.unlink()
         d.rmdir()
     tmp.rename(d)
-    (run_dir / "LATEST").write_text(d.name + "\n")
+    write_text_atomic(run_dir / "LATEST", d.name + "\n")
     return d
 
 

@@ -162,3 +162,17 @@ def test_python_dash_m_prints_one_line_too(tmp_path):
                           "--out", str(tmp_path / "e")], capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert "neither 'scripted' nor an existing run directory" in res.stderr
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_work(robot_file, tmp_path, monkeypatch, capsys):
+    """As root (this container) every folder is writable, so the refusal is shown with the
+    permission check answering as it would for a user without write access."""
+    import egogym.core.outputs as outputs
+
+    real_access = os.access
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == ro else real_access(p, mode))
+    expect_one_line(capsys, ["stats", str(robot_file), "--out", str(ro / "s.json")], str(ro), "not writable",
+                    inputs=[robot_file])
+    assert not list(ro.iterdir())

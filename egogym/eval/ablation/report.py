@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.eval.ablation.config import AblationConfig
 from egogym.eval.ablation.plan import HUMAN_DEMOS_PER_HOUR, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
@@ -258,9 +259,9 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
               f"≈ {ROBOT_DEMOS_PER_HOUR}. Equal time: robot-only with n + m·{ROBOT_DEMOS_PER_HOUR}/"
               f"{HUMAN_DEMOS_PER_HOUR} robot demos; equal episodes: n + m.", "", "![scaling](scaling.png)", ""]
     report = out_dir / "report.md"
-    report.write_text("\n".join(lines))
+    write_text_atomic(report, "\n".join(lines))
     plot_scaling(cfg, g, out_dir / "scaling.png")
-    (out_dir / "results.json").write_text(json.dumps(
+    write_text_atomic(out_dir / "results.json", json.dumps(
         {"config": cfg.to_dict(), "cells": results, "tests": tests, "paired_tests": paired, "extra": extra or {}, "start_split": split,
          "groups": [{"robot": k[0], "human": k[1], "variant": k[2], **v} for k, v in sorted(g.items())]},
         indent=2) + "\n")

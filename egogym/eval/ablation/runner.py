@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.data.commands import split_file
 from egogym.eval.ablation.config import AblationConfig, config_from_dict
@@ -51,7 +52,7 @@ def ensure_robot_data(cfg: AblationConfig, data_dir: Path, n: int, progress: boo
                   max_steps=cfg.data.robot_max_steps, stop_after_points=cfg.data.robot_stop_after_points,
                   task_options=dict(cfg.data.robot_task_options) or None, progress=progress)
     split_file(out, VALID_FRACTION, SPLIT_SEED)
-    done.write_text(json.dumps({"episodes": n, "seed": cfg.data.seed}) + "\n")
+    write_text_atomic(done, json.dumps({"episodes": n, "seed": cfg.data.seed}) + "\n")
     return out
 
 
@@ -70,7 +71,7 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
     if code:
         raise UserError(f"human data collection for {out} failed (exit {code})")
     split_file(out, VALID_FRACTION, SPLIT_SEED)
-    done.write_text(json.dumps({"episodes": m, "seed": cfg.data.seed}) + "\n")
+    write_text_atomic(done, json.dumps({"episodes": m, "seed": cfg.data.seed}) + "\n")
     return out
 
 
@@ -155,7 +156,7 @@ def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ra
         old = json.loads(cfg_path.read_text())
         if old != json.loads(json.dumps(cfg.to_dict())):
             raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
-    cfg_path.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    write_text_atomic(cfg_path, json.dumps(cfg.to_dict(), indent=2) + "\n")
     cells = plan_cells(cfg)
     data = out_dir / "data"
     data.mkdir(exist_ok=True)
