@@ -28,6 +28,7 @@ from egogym.policies.checkpoint import CheckpointError, load_checkpoint
 from egogym.policies.config import Execution, FirstK
 from egogym.policies.execution import make_executor
 from egogym.core import geometry
+from egogym.core.views import DERIVED_VIEWS, JOINT_POSITIONS
 from egogym.core.kinematics import POSITION_JOINTS, pinch_in_camera, position_ik
 
 
@@ -62,11 +63,11 @@ class EgoPolicy:
         space = getattr(env, "observation_space", None)
         if space is not None:
             keys = list(space.spaces)
-            for k in [mc.front_key, mc.wrist_key, "joint_positions"]:
+            for k in [mc.front_key, mc.wrist_key, JOINT_POSITIONS]:
                 if k and k not in keys:
                     raise CheckpointError(f"{ck.path}: the model reads {k!r} but the env observes {keys}"
                                           + (": wrap the env so it adds the masked / line Aria image"
-                                             if k.startswith("front_img_1_") else ""))
+                                             if k in DERIVED_VIEWS else ""))
         trained = self.normalizer.stats["robot"].image_size if "robot" in self.normalizer.stats else None
         size = getattr(env, "image_size", None)
         if trained is not None and size is not None and tuple(size) != tuple(trained):
@@ -115,7 +116,7 @@ class EgoPolicy:
         images = {"front": images_to_tensor(obs[mc.front_key][None], mc.image_size)}
         if mc.wrist_key:
             images["wrist"] = images_to_tensor(obs[mc.wrist_key][None], mc.image_size)
-        q = torch.as_tensor(np.asarray(obs["joint_positions"], np.float32))[None]
+        q = torch.as_tensor(np.asarray(obs[JOINT_POSITIONS], np.float32))[None]
         out = self.model("robot", images, self.normalizer.normalize("robot", "joint_positions", q))
         joints = self.normalizer.unnormalize("robot", "actions_joints_act", out["joints"])[0].numpy()
         xyz = self.normalizer.unnormalize("robot", "actions_xyz_act", out["xyz"])[0].numpy()
