@@ -48,7 +48,7 @@ from egogym.real.safety import (ArmFault, ArmStop, CommandGuard, EmergencyStop, 
                                 SafetyInvariantError, SafetyStop, StopLog)
 from egogym.core.spec import Calibration, RobotSpec
 from egogym.core.protocols import Score
-from egogym.core.views import DERIVED_VIEWS
+from egogym.core.views import DERIVED_VIEWS, FRONT, FRONT_LINE, FRONT_MASKED
 from egogym.tasks.base import Task
 
 LOG = logging.getLogger("egogym.real")
@@ -112,18 +112,18 @@ class RealBackend:
                  estop: EmergencyStop | None = None, leader_arms: bool = False, **options: Any):
         self.spec, self.task, self.arms, self.cameras = spec, task, tuple(arms), tuple(cameras)
         self.image_size = (int(image_size[0]), int(image_size[1]))
-        derived = [c for c in self.cameras if c in DERIVED_VIEWS]
-        if derived:
-            raise ValueError(f"cameras {derived}: the real robot does not compute the masked / line Aria views at run "
-                             "time yet (they need SAM2 arm masks); evaluate such a policy in sim, or train on "
-                             "front_img_1 (egogym train --set model.front_key=front_img_1)")
+        # The devices behind the observation: a derived view (masked / line) needs its camera.
+        self.derived = tuple(c for c in self.cameras if c in DERIVED_VIEWS)
+        self.device_cameras = tuple(dict.fromkeys(DERIVED_VIEWS.get(c, c) for c in self.cameras))
         try:
             self.config = RealConfig.from_options(options)
-            self.config.check_for(spec, self.arms, self.cameras)
+            self.config.check_for(spec, self.arms, self.device_cameras)
         except (ValueError, FileNotFoundError) as e:
             raise UserError(str(e)) from None
         cfg = self.config
-        self.calibration = load_checked_calibration(cfg.calibration, spec, self.arms, self.cameras, self.image_size)
+        self.calibration = load_checked_calibration(cfg.calibration, spec, self.arms, self.device_cameras,
+                                                    self.image_size)
+        self._views = None  # egogym.sim.arm_views.TwinArmViews, built on the first observation that needs it
         if console is not None and input_fn is not None:
             raise UserError("give the real backend either console or input_fn, not both")
         self.console = console or (OperatorConsole(input_fn) if input_fn is not None else OperatorConsole())
@@ -140,7 +140,7 @@ class RealBackend:
             self._hardware = FakeHardware.for_config(spec, cfg, self.clock)
             drivers = self._hardware.drivers
         elif drivers == "real":
-            devs = {spec.camera(c).device for c in self.cameras}
+            devs = {spec.camera(c).device for c in self.device_cameras}
             drivers = load_drivers(arms=True, aria="aria" in devs, realsense="d405" in devs)
         elif not isinstance(drivers, Drivers):
             raise UserError(f"drivers={drivers!r}: use 'real', 'fake' or a Drivers instance")
@@ -165,7 +165,7 @@ class RealBackend:
             self._release()  # every partial start released; the start-up error is what is raised
             raise
         self.guard = CommandGuard(spec, self.arms, cfg.safety, self.arm_drivers)
-        self.watchdog = FrameWatchdog(cfg.safety, self.cameras)
+        self.watchdog = FrameWatchdog(cfg.safety, self.device_cameras)
         self.monitor = JointStateMonitor(cfg.safety, spec, self.arms)
 
     # ---- start-up ----------------------------------------------------------------
@@ -218,7 +218,7 @@ class RealBackend:
             except DriverTimeout as e:
                 raise UserError(f"{e}: is the arm's xs_sdk running?") from None
             self.arm_drivers[a] = drv
-        for c in self.cameras:
+        for c in self.device_cameras:
             cam_spec = self.spec.camera(c)
             if cam_spec.device == "aria":
                 dev = AriaCamera(d.aria_sdk, d.aria_calibration, cam_spec, self.image_size, self.clock,
@@ -400,7 +400,23 @@ class RealBackend:
         # mrad) are clipped into the spec's bounds of the observation space; the checks see them raw
         obs["joint_positions"] = np.clip(self._measured, self.guard.spec_lower, self.guard.spec_upper)
         obs["ee_pose"] = self.ee_pose(obs["joint_positions"])
+        if self.derived:
+            obs.update(self.derived_views(obs[FRONT], obs["joint_positions"]))
+            if FRONT not in self.cameras:
+                del obs[FRONT]
         return obs
+
+    def derived_views(self, front: np.ndarray, joints: np.ndarray) -> dict[str, np.ndarray]:
+        """`front_img_1_masked` / `front_img_1_line` (those asked for) of one Aria frame: the
+        twin's arms posed at the measured joints and seen through this robot's calibration
+        (`egogym.sim.arm_views`), so a policy trained on the sim's or EgoMimic's line view reads
+        the same view here."""
+        if self._views is None:
+            from egogym.sim.arm_views import TwinArmViews
+
+            self._views = TwinArmViews(self.spec, self.calibration, self.image_size, self.arms)
+        masked, line = self._views(front, joints)
+        return {k: v for k, v in ((FRONT_MASKED, masked), (FRONT_LINE, line)) if k in self.derived}
 
     def close(self) -> None:
         """Stop the cameras and the ROS node (arms keep their last target, torque on).
@@ -409,6 +425,9 @@ class RealBackend:
 
     def _release(self) -> None:
         self._disarm()
+        if getattr(self, "_views", None) is not None:
+            self._views.close()
+            self._views = None
         for dev in list(self.camera_devices.values()):
             try:
                 dev.stop()

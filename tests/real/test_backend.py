@@ -171,11 +171,25 @@ def test_console_reprompts_and_quits():
         OperatorConsole(lambda p: (_ for _ in ()).throw(EOFError()), out.append).prepare(task, 1)
 
 
-def test_derived_aria_views_are_refused_with_one_line():
-    import gymnasium as gym
+def test_derived_aria_views_come_from_the_twin_at_the_measured_joints(options):
+    """The real backend computes front_img_1_masked / _line at run time (egogym.sim.arm_views):
+    the same views the twin gives for the measured joints through this robot's calibration."""
+    from egogym.sim.arm_views import TwinArmViews
 
-    import egogym  # noqa: F401
-
-    with pytest.raises(ValueError, match="masked / line Aria views"):
-        gym.make("egogym/ObjectInBowl-v0", backend="real", cameras=("front_img_1", "front_img_1_line"),
-                 backend_options={"drivers": "fake"})
+    rig = Rig(options)
+    rig.answers = ["", "0", "n", ""]
+    env = rig.make_env(max_episode_steps=5, cameras=("front_img_1", "front_img_1_masked", "front_img_1_line",
+                                                     "right_wrist_img"))
+    try:
+        obs, _ = env.reset(seed=0)
+        assert set(obs) >= {"front_img_1", "front_img_1_masked", "front_img_1_line"}
+        b = env.unwrapped.backend
+        twin = TwinArmViews(b.spec, b.calibration, b.image_size, b.arms)
+        masked, line = twin(obs["front_img_1"], obs["joint_positions"])
+        np.testing.assert_array_equal(obs["front_img_1_masked"], masked)
+        np.testing.assert_array_equal(obs["front_img_1_line"], line)
+        assert obs["front_img_1_line"].shape == obs["front_img_1"].shape
+        assert twin.mask(obs["joint_positions"]).sum() > 0  # the arm is in view: the views are not trivial
+        twin.close()
+    finally:
+        env.close()

@@ -115,3 +115,33 @@ def test_records_keep_optional_notes(tmp_path):
     with pytest.raises(UserError, match="notes must be a string"):
         with RecordWriter(log) as w:
             w.append({**base, "seed": 3, "notes": 5})
+
+
+def test_a_cotrained_policy_reading_the_line_view_runs_on_the_fake_robot(options, tmp_path, monkeypatch, capsys):
+    """EgoMimic's default input, front_img_1_line, on the real backend (drivers=fake): the view
+    is computed at run time from the twin, and the co-trained policy's episode runs to the end."""
+    import torch
+
+    from egogym.policies.config import preset
+    from egogym.policies.synthetic import SyntheticEgoData, synthetic_stats
+    from egogym.policies.train import Trainer
+
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    r, h = SyntheticEgoData(8, "robot", image_size=SIZE), SyntheticEgoData(8, "human", image_size=SIZE)
+    cfg = preset("smoke").with_overrides({"train.video_frames": 0})
+    assert cfg.model.front_key == "front_img_1_line"
+    Trainer(cfg, {"robot": (r, r), "human": (h, h)}, {"robot": synthetic_stats(r), "human": synthetic_stats(h)},
+            run, 2, progress=False).fit()
+    hw = tmp_path / "hardware.json"
+    hw.write_text(json.dumps(options))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n0\nn\n\n"))
+    out = tmp_path / "e"
+    argv = ["eval", "--policy", str(run), "--episodes", "1", "--seed", "3", "--out", str(out), "--image-size",
+            str(SIZE[0]), str(SIZE[1]), "--max-steps", "60", "--quiet", "--backend", "real",
+            "--backend-option", "drivers=fake", "--backend-option", f"hardware={hw}"]
+    assert main(argv) == 0, capsys.readouterr().err
+    (rec,), _ = read_records(out / "episodes.jsonl")
+    assert rec["steps"] > 0 and rec["status"] in ("done", "aborted"), rec
+    summary = json.loads((out / "summary.json").read_text())
+    assert "front_img_1_line" in summary["env"]["cameras"]
