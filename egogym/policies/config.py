@@ -164,6 +164,10 @@ class TemporalEnsemble:
             raise ConfigError(f"execution.m={self.m}: must not be negative")
 
 
+DRIVES = ("joint_head", "pose_head_ik")
+"""Which head places the arm at evaluation (`egogym.policies.policy.EgoPolicy`): EgoMimic's joint
+head, or the pose head through position IK (the joint head's wrist and gripper kept)."""
+
 Execution = Union[FirstK, TemporalEnsemble]
 EXECUTIONS = {"first_k": FirstK, "temporal_ensemble": TemporalEnsemble}
 

@@ -25,7 +25,7 @@ import torch
 
 from egogym.policies.batch import images_to_tensor
 from egogym.policies.checkpoint import CheckpointError, load_checkpoint
-from egogym.policies.config import Execution, FirstK
+from egogym.policies.config import DRIVES, Execution, FirstK
 from egogym.policies.execution import make_executor
 from egogym.core import geometry
 from egogym.core.views import DERIVED_VIEWS, JOINT_POSITIONS
@@ -157,9 +157,6 @@ class EgoPolicy:
                 worst = max(worst, err)
         self.last_ik_error_m = worst
         return out
-
-
-DRIVES = ("joint_head", "pose_head_ik")
 
 
 def load_policy(path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head") -> EgoPolicy:
