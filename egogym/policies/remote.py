@@ -232,6 +232,9 @@ def _connect(uri: str, timeout: float):
     from websockets.sync.client import connect
 
     ws = connect(uri, compression=None, max_size=None, open_timeout=timeout, proxy=None)
+    # The connection outlives this call (one per episode at most), so it is entered here and
+    # closed by RemotePolicy.close / _drop rather than in a with-block (websockets >= 17 warns otherwise).
+    ws.__enter__()
     try:
         first = ws.recv(timeout=timeout)
     except BaseException:
