@@ -231,10 +231,10 @@ def _connect(uri: str, timeout: float):
     """(connection, metadata) or an OSError / websockets error / TimeoutError."""
     from websockets.sync.client import connect
 
-    ws = connect(uri, compression=None, max_size=None, open_timeout=timeout, proxy=None)
-    # The connection outlives this call (one per episode at most), so it is entered here and
-    # closed by RemotePolicy.close / _drop rather than in a with-block (websockets >= 17 warns otherwise).
-    ws.__enter__()
+    # Direct (proxy=None: a robot's LAN, not the machine's HTTP proxy). The connection outlives
+    # this call, so it is entered here and closed by RemotePolicy.close / _drop rather than in a
+    # with-block (websockets >= 17 warns about a connection used without entering it).
+    ws = connect(uri, compression=None, max_size=None, open_timeout=timeout, proxy=None).__enter__()
     try:
         first = ws.recv(timeout=timeout)
     except BaseException:
