@@ -300,6 +300,8 @@ class RemotePolicy:
         self.last_chunk_joints = self.last_chunk_xyz = None
         self.last_query_step: int | None = None
         self._latencies, self._server_ms = [], []
+        if self._ws is not None and not _is_open(self._ws):  # closed between episodes (a server restarted)
+            self._drop()
         if self._ws is None:
             self._reconnect()
 
@@ -408,6 +410,12 @@ class RemotePolicy:
                                 f"one evaluation runs one policy: use another --out")
             self.metadata = _SEEN[a.uri] = meta
             return
+
+
+def _is_open(ws) -> bool:
+    from websockets.protocol import State
+
+    return ws.state is State.OPEN
 
 
 def _why(e: BaseException) -> str:

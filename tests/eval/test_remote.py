@@ -167,6 +167,34 @@ def test_served_checkpoint_gives_the_in_process_records(run, served, tmp_path, c
     assert summary["env"]["cameras"] == ["front_img_1", "front_img_1_line", "right_wrist_img"]
 
 
+def test_served_checkpoint_refuses_an_observation_it_cannot_read_in_one_line(served):
+    """egogym serve answers a bad observation with its error (a text frame, as openpi's server does);
+    the client raises it as one line naming the fix. The server goes on serving."""
+    import gymnasium as gym
+
+    from egogym.core.errors import UserError
+    from egogym.core.spec import EGOMIMIC
+    from egogym.policies import connect_remote
+
+    class Env:
+        action_space, robot, image_size = gym.spaces.Box(-4, 4, (7,), np.float64), EGOMIMIC, (32, 32)
+
+    for obs, words in [({"joint_positions": np.zeros(7)}, r"lacks \['front_img_1_line', 'right_wrist_img'\]"),
+                       ({k: np.zeros((48, 64, 3), np.uint8) for k in ("front_img_1_line", "right_wrist_img")}
+                        | {"joint_positions": np.zeros(7)}, "evaluate with --image-size 32 32")]:
+        policy = connect_remote(served, Env())
+        with pytest.raises(UserError, match=words) as e:
+            policy.act(obs)
+        assert "\n" not in str(e.value) and str(e.value).startswith(f"--policy {served}: the server failed")
+        policy.close()
+
+    class Bigger(Env):
+        image_size = (48, 64)
+
+    with pytest.raises(UserError, match="trained on 32x32 images.*--image-size 32 32"):
+        connect_remote(served, Bigger())
+
+
 def test_server_down_at_start_is_one_line(tmp_path, capsys):
     port = free_port()  # nothing listens there
     rc = main(["eval", "--policy", f"ws://127.0.0.1:{port}?connect=30", "--episodes", "1", "--out",
