@@ -191,4 +191,9 @@ class EpisodeRunner:
         return rec
 
     def close(self) -> None:
-        self.env.close()
+        close = getattr(self.policy, "close", None)  # a remote policy's connection
+        try:
+            if close is not None:
+                close()
+        finally:
+            self.env.close()

@@ -36,14 +36,14 @@ on a schedule it states at connection (`schedule`):
   the env's 50 Hz), one query a second;
 - either overridden by the `--policy` URL's parameters `k` and `stride`.
 
-Failures: a server that does not answer the connection within `connect_timeout_s` is a
-`UserError` (one line: the address and how to start a server). A connection lost during an
-episode, or a query not answered within `query_timeout_s`, raises
-`egogym.core.protocols.PolicyUnavailable`: the evaluation records that episode as aborted
-with the reason and goes on; the next `reset()` connects again, waiting up to
-`reconnect_s` for the server to come back (then a `UserError`: restart it and continue
-with `--resume`). Each query's round-trip time is kept: `query_latency_ms()` gives the
-episode's statistics for its record.
+Failures (the seconds are the URL's parameters, `RemoteAddress`): a server that does not
+answer the connection within `connect` s (default 10) is a `UserError` (one line: the address
+and how to start a server). A connection lost during an episode, or a query not answered
+within `timeout` s (default 30), raises `egogym.core.protocols.PolicyUnavailable`: the
+evaluation records that episode as aborted with the reason and goes on; the next `reset()`
+connects again, waiting up to `reconnect` s (default 60) for the server to come back (then a
+`UserError`: restart it and continue with `--resume`). Each query's round-trip time is kept:
+`query_latency_ms()` gives the episode's statistics for its record.
 """
 from __future__ import annotations
 
@@ -333,9 +333,8 @@ class RemotePolicy:
         return out
 
     def close(self) -> None:
-        if self._ws is not None:
-            self._ws.close()
-            self._ws = None
+        """Close the connection (a later `reset` connects again)."""
+        self._drop()
 
     # ---- the wire ------------------------------------------------------------
     def _query(self, obs: dict) -> np.ndarray:
@@ -400,7 +399,7 @@ class RemotePolicy:
                 if time.monotonic() >= deadline:
                     raise UserError(f"--policy {a.text}: the policy server was lost and did not come back within "
                                     f"{a.reconnect:g} s ({_why(last)}); restart it and continue with --resume "
-                                    f"(or wait longer: ?reconnect=S)") from None
+                                    f"and the same --policy") from None
                 time.sleep(0.5)
                 continue
             again = resolve_schedule(a, meta, self.control_hz)

@@ -244,6 +244,33 @@ def test_server_killed_mid_episode_aborts_that_episode_and_the_next_ones_run(tmp
     assert records[2]["query_latency_ms"]["n"] == 2
 
 
+def test_server_that_does_not_come_back_stops_the_evaluation_in_one_line(tmp_path, capsys):
+    """The server dies at query 2 (episode 0, step 50) and stays down: episode 0 is recorded as
+    aborted, then the next episode's reconnection gives up after ?reconnect=2 s with one line;
+    --resume continues after the recorded episode once a server answers again."""
+    dead = Process([sys.executable, str(HERE / "remote_fakes.py"), "--port", "0", "--die-at", "2"])
+    port = int(dead.line().split()[1])
+    url = f"ws://127.0.0.1:{port}?reconnect=2"
+    args = ["eval", "--policy", url, "--episodes", "2", "--seed", "30", "--image-size", "32", "32",
+            "--max-steps", "60", "--out", str(tmp_path / "e"), "--quiet"]
+    try:
+        rc = main(args)
+    finally:
+        dead.stop()
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert "did not come back within 2 s" in err and "--resume" in err
+    records, _ = read_records(tmp_path / "e" / "episodes.jsonl")
+    assert [(r["seed"], r["status"], r["steps"]) for r in records] == [(30, "aborted", 50)]
+    again = HoldServer(port=port).start()
+    try:
+        assert main(args + ["--resume"]) == 0
+    finally:
+        again.stop()
+    records, _ = read_records(tmp_path / "e" / "episodes.jsonl")
+    assert [(r["seed"], r["status"]) for r in records] == [(30, "aborted"), (31, "done")]
+
+
 def test_query_without_answer_within_the_timeout_aborts_its_episode(tmp_path):
     """The 3rd query (episode 1, step 0) is held by the server until the test ends; the client
     gives up after ?timeout=5 s, records the episode as aborted, and episode 2 runs on a new connection."""
