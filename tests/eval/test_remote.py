@@ -153,8 +153,9 @@ def test_served_checkpoint_gives_the_in_process_records(run, served, tmp_path, c
     seeds = dict(episodes=2, start_seed=700)
     local = evaluate(EvalConfig(policy=str(run), **seeds, **SMALL), tmp_path / "local", progress=False)
     rc = main(["eval", "--policy", served, "--episodes", "2", "--seed", "700", "--image-size", "32", "32",
-               "--max-steps", "60", "--out", str(tmp_path / "remote"), "--quiet"])
+               "--max-steps", "60", "--out", str(tmp_path / "remote"), "--quiet", "--videos", "1"])
     assert rc == 0, capsys.readouterr().err
+    assert len(list((tmp_path / "remote" / "videos").glob("episode_0000_*.mp4"))) == 1  # drawn with the served xyz
     remote, _ = read_records(tmp_path / "remote" / "episodes.jsonl")
     assert comparable(remote) == comparable(local)
     assert [r["status"] for r in remote] == ["done", "done"]
