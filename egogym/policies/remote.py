@@ -280,7 +280,11 @@ class RemotePolicy:
             _SEEN[address.uri] = self.metadata
         except (TimeoutError, ConnectionError, *_errors()) as e:
             raise UserError(_down(address, e)) from None
-        self.execution, self.stride, self.schedule = resolve_schedule(address, self.metadata, self.control_hz)
+        try:
+            self.execution, self.stride, self.schedule = resolve_schedule(address, self.metadata, self.control_hz)
+        except UserError:
+            self._drop()
+            raise
         self.executor = make_executor(self.execution, int(self.metadata.get("chunk", 0)) or 1)
         self._latencies: list[float] = []
         self._server_ms: list[float] = []
@@ -373,6 +377,9 @@ class RemotePolicy:
         if isinstance(self.execution, FirstK) and len(chunk) < self.execution.k:
             raise UserError(f"--policy {a.text}: the server's chunks have {len(chunk)} points, fewer than the "
                             f"{self.execution.k} the schedule plays; give ?k={len(chunk)} or less")
+        if isinstance(self.execution, TemporalEnsemble) and len(chunk) != int(self.metadata["chunk"]):
+            raise UserError(f"--policy {a.text}: the server's chunks have {len(chunk)} points, its metadata says "
+                            f"{int(self.metadata['chunk'])}; temporal ensembling needs them equal (or give ?k=K)")
         timing = reply.get("server_timing")
         if isinstance(timing, dict) and "infer_ms" in timing:
             self._server_ms.append(float(timing["infer_ms"]))
