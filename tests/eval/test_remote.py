@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -111,7 +112,6 @@ def test_msgpack_numpy_is_openpis_layout():
 
 def test_served_checkpoint_gives_the_in_process_actions(run, served):
     """Step by step, the remote policy's actions are the in-process policy's (same chunks, same schedule)."""
-    import gymnasium as gym
     import torch
 
     from egogym.core.spec import EGOMIMIC
@@ -171,8 +171,6 @@ def test_served_checkpoint_gives_the_in_process_records(run, served, tmp_path, c
 def test_served_checkpoint_refuses_an_observation_it_cannot_read_in_one_line(served):
     """egogym serve answers a bad observation with its error (a text frame, as openpi's server does);
     the client raises it as one line naming the fix. The server goes on serving."""
-    import gymnasium as gym
-
     from egogym.core.errors import UserError
     from egogym.core.spec import EGOMIMIC
     from egogym.policies import connect_remote
@@ -293,3 +291,96 @@ def test_query_without_answer_within_the_timeout_aborts_its_episode(tmp_path):
         lat = r["query_latency_ms"]
         assert lat["n"] == 2 and 0 < lat["p50"] <= lat["p95"] <= lat["max"] < 5000
         assert lat["server_infer_mean"] >= 0
+
+
+class _Env:
+    """What connect_remote reads of an EgoEnv."""
+
+    action_space = gym.spaces.Box(-4, 4, (7,), np.float64)
+    image_size = (32, 32)
+
+    class robot:
+        control_hz = 50.0
+
+
+def _serve(infer, metadata):
+    from egogym.policies.serve import PolicyServer
+
+    server = PolicyServer(infer, metadata, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_schedule_from_metadata_default_and_url():
+    """Temporal ensembling named by the metadata plays as egogym's TemporalEnsembler; without an
+    execution in the metadata EgoMimic's first-25 at stride 2; ?k=10&stride=1 overrides both."""
+    from egogym.policies import connect_remote
+    from egogym.policies.execution import TemporalEnsembler
+
+    rng = np.random.default_rng(0)
+    chunks = [rng.normal(size=(100, 7)) for _ in range(40)]
+    queries: list[int] = []
+
+    def infer(obs):
+        queries.append(int(obs["t"]))
+        return {"actions": chunks[len(queries) - 1]}
+
+    def play(url, steps):
+        queries.clear()
+        policy = connect_remote(url, _Env())
+        try:
+            return policy.schedule, [policy.act({"joint_positions": np.zeros(7), "t": np.int64(t)})
+                                     for t in range(steps)], list(queries)
+        finally:
+            policy.close()
+
+    te = _serve(infer, {"execution": {"kind": "temporal_ensemble", "m": 0.1}, "chunk": 100, "chunk_stride_steps": 2})
+    plain = _serve(infer, {})
+    try:
+        schedule, acts, asked = play(f"ws://127.0.0.1:{te.port}", 10)
+        assert schedule.startswith("temporal ensembling (m=0.1)") and asked == [0, 2, 4, 6, 8]
+        ens, expected = TemporalEnsembler(0.1, 100), []
+        for t in range(10):
+            if t % 2 == 0:
+                ens.add(chunks[t // 2])
+                current = ens.next()
+            expected.append(current)
+        np.testing.assert_allclose(acts, expected, atol=1e-12)
+
+        schedule, acts, asked = play(f"ws://127.0.0.1:{plain.port}", 101)
+        assert "first 25 points" in schedule and "EgoMimic's default" in schedule and asked == [0, 50, 100]
+        np.testing.assert_array_equal(acts[0], chunks[0][0])
+        np.testing.assert_array_equal(acts[1], chunks[0][0])  # each point held 2 steps
+        np.testing.assert_array_equal(acts[49], chunks[0][24])
+
+        schedule, acts, asked = play(f"ws://127.0.0.1:{plain.port}?k=10&stride=1", 25)
+        assert "first 10 points" in schedule and "URL" in schedule and asked == [0, 10, 20]
+        np.testing.assert_array_equal(acts[9], chunks[0][9])
+    finally:
+        te.shutdown()
+        plain.shutdown()
+
+
+def test_health_check_answers_without_a_websocket():
+    import urllib.request
+
+    server = _serve(lambda obs: {"actions": np.zeros((1, 7))}, {})
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=30) as r:
+            assert r.status == 200 and r.read() == b"OK\n"
+    finally:
+        server.shutdown()
+
+
+def test_parallel_workers_share_one_server(tmp_path):
+    """Two spawned workers connect to one server; their records equal one worker's."""
+    server = HoldServer().start()
+    try:
+        url = f"ws://127.0.0.1:{server.port}"
+        one = evaluate(EvalConfig(policy=url, episodes=4, start_seed=40, **SMALL), tmp_path / "one", progress=False)
+        two = evaluate(EvalConfig(policy=url, episodes=4, start_seed=40, workers=2, **SMALL), tmp_path / "two",
+                       progress=False)
+    finally:
+        server.stop()
+    assert comparable(two) == comparable(one) and [r["status"] for r in two] == ["done"] * 4
+    assert all(r["query_latency_ms"]["n"] == 2 for r in two)
