@@ -23,10 +23,11 @@ METADATA = {"policy": "hold (test)", "cameras": ["front_img_1"], "image_size": [
 
 
 class HoldServer:
-    def __init__(self, port: int = 0, die_at: int | None = None, block_at: int | None = None):
+    def __init__(self, port: int = 0, die_at: int | None = None, block_at: int | None = None,
+                 metadata: dict | None = None):
         self.queries, self.die_at, self.block_at = 0, die_at, block_at
         self.release = threading.Event()
-        self.server = PolicyServer(self.infer, METADATA, "127.0.0.1", port)
+        self.server = PolicyServer(self.infer, {**METADATA, **(metadata or {})}, "127.0.0.1", port)
         self.port = self.server.port
 
     def infer(self, obs: dict) -> dict:
