@@ -21,7 +21,7 @@ RESUME_INVARIANT = ("policy", "env_id", "start_seed", "backend", "backend_option
 class EvalConfig:
     """What an evaluation runs. Printed into `out_dir/eval_config.json`."""
 
-    policy: str  # a policy spec (`egogym.eval.policy_spec`): "scripted", "hold", "replay:FILE[:demo_N]" or a run folder
+    policy: str  # a policy spec (`egogym.eval.policy_spec`): "scripted", "hold", "replay:FILE[:demo_N]", a run folder, "ws://HOST:PORT"
     env_id: str = "egogym/ObjectInBowl-v0"  # a registered Gymnasium id
     episodes: int = 50  # number of episodes; episode i uses seed start_seed + i
     start_seed: int = 1000

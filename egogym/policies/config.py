@@ -255,6 +255,18 @@ def _build(cls, d: dict, where: str):
     return build_frozen(cls, d, where, ConfigError)
 
 
+def execution_from_dict(d: dict) -> Execution:
+    """An execution choice from its dict ({"kind": "first_k", "k": 25} or
+    {"kind": "temporal_ensemble", "m": 0.01}, as `Config.to_dict` writes it); ConfigError otherwise."""
+    return _build_execution(d)
+
+
+def execution_to_dict(execution: Execution) -> dict:
+    """The inverse of `execution_from_dict`."""
+    kind = next(k for k, v in EXECUTIONS.items() if isinstance(execution, v))
+    return {"kind": kind, **dataclasses.asdict(execution)}
+
+
 def _build_execution(d) -> Execution:
     if isinstance(d, (FirstK, TemporalEnsemble)):
         return d

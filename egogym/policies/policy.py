@@ -36,7 +36,9 @@ class EgoPolicy:
     """`egogym.core.protocols.Policy` over a checkpoint (run folder or checkpoint folder).
 
     env: the EgoEnv it will drive (its arms, cameras and calibration are checked
-    against the checkpoint); execution: override the checkpoint's execution choice.
+    against the checkpoint), or None to predict chunks without an env (`egogym serve`: the
+    client checks the arms, cameras and image size against the served metadata; no
+    forward kinematics, no pose_head_ik); execution: override the checkpoint's execution choice.
     drive: which head places the arm.
       - "joint_head" (EgoMimic): the joint head's chunk, as trained;
       - "pose_head_ik": the pose head (the one head trained on human data too) places the
@@ -57,7 +59,7 @@ class EgoPolicy:
         self.path = ck.path
         mc = self.config.model
         arms = tuple(getattr(env, "arms", ()))
-        if len(arms) != self.model.arms:
+        if env is not None and len(arms) != self.model.arms:
             raise CheckpointError(f"{ck.path}: trained for {self.model.arms} arm(s); the env drives {len(arms)} "
                                   f"({arms}): make the env with arms={'right' if self.model.arms == 1 else 'both'!r}")
         space = getattr(env, "observation_space", None)
