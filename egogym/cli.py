@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("egogym.data.commands", "compute per-domain normalization statistics from the train split"),
     "train": ("egogym.policies.train", "train ACT / EgoMimic policies"),
     "eval": ("egogym.eval.run", "evaluate a policy in sim or on the real robot"),
+    "serve": ("egogym.policies.serve", "serve a checkpoint in openpi's websocket protocol (eval --policy ws://HOST:PORT)"),
     "ablate": ("egogym.eval.ablation", "run a human-vs-robot data ablation grid"),
     "compare": ("egogym.eval.compare", "compare sim and real evaluations (Pearson r, MMRV)"),
     "quickstart": ("egogym.eval.quickstart", "small end-to-end run: data, training, evaluation, report"),

@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from egogym.core.protocols import Backend, Score
-from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, RobotSpec, active_arms, command_bounds
+from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, check_image_size, RobotSpec, active_arms, command_bounds
 from egogym.core.views import DEFAULT_CAMERAS, DERIVED_VIEWS, FRONT
 from egogym.tasks import Task, make_task
 
@@ -91,9 +91,7 @@ class EgoEnv(gym.Env):
         for c in cameras:
             if c not in DERIVED_VIEWS:
                 spec.camera(c)  # raises on an unknown name
-        if len(image_size) != 2 or min(image_size) < 16:
-            raise ValueError(f"image_size={tuple(image_size)}: give (height, width), each at least 16 px")
-        self.cameras, self.image_size = cameras, (int(image_size[0]), int(image_size[1]))
+        self.cameras, self.image_size = cameras, check_image_size(image_size)
         self.render_mode = render_mode
         self.backend: Backend = _make_backend(backend, spec, self.task, self.arms, cameras, self.image_size,
                                               backend_options or {})

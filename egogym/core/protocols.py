@@ -76,6 +76,12 @@ class Backend(Protocol):
         """Release renderers, devices and connections."""
 
 
+class PolicyUnavailable(RuntimeError):
+    """Raised by a policy's `act` when it cannot answer this episode (a remote policy server
+    lost or too slow). The evaluation loop ends the episode as aborted with this message as
+    the reason and goes on with the next; the policy's next `reset()` may reconnect."""
+
+
 @runtime_checkable
 class Policy(Protocol):
     def reset(self) -> None:
@@ -93,3 +99,11 @@ def reads_images(policy) -> bool:
     rendering for the steps whose images nobody reads. Without the method: always True."""
     method = getattr(policy, "reads_images", None)
     return True if method is None else bool(method())
+
+
+def query_latency_ms(policy) -> dict | None:
+    """The episode's query latency statistics (ms) a policy reports for the episode record,
+    e.g. a remote policy's round trips: {"n", "mean", "p50", "p95", "max", ...}. A policy
+    may define `query_latency_ms() -> dict | None`; without the method: None (not recorded)."""
+    method = getattr(policy, "query_latency_ms", None)
+    return None if method is None else method()

@@ -44,6 +44,22 @@ image rotated 90 degrees clockwise, `np.rot90(img, k=-1)`, as EgoMimic shows it)
 sensor's own camera frame (the Aria's RGB sensor is mounted sideways)."""
 
 
+MAX_IMAGE_SIDE = 4096
+"""Largest image height or width (px) an env renders: a typo like 100000 x 100000 would ask
+for a 28 GiB frame."""
+
+
+def check_image_size(size, flag: str = "image_size") -> tuple[int, int]:
+    """(height, width) as ints, each in 16..MAX_IMAGE_SIDE px; ValueError naming `flag` otherwise."""
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag}={size!r}: give (height, width) in pixels") from None
+    if not (16 <= h <= MAX_IMAGE_SIDE and 16 <= w <= MAX_IMAGE_SIDE):
+        raise ValueError(f"{flag}=({h}, {w}): each side must be in 16..{MAX_IMAGE_SIDE} px")
+    return h, w
+
+
 def aria_focal_px(height: int) -> float:
     """The Aria's linear-camera focal length (px) at an image `height` (px): ARIA_FOCAL_PX scaled."""
     return ARIA_FOCAL_PX * height / ARIA_IMAGE_SIZE[0]

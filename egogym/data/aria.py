@@ -40,7 +40,8 @@ from egogym.core import geometry
 from egogym.core.errors import UserError
 from egogym.data import mps
 from egogym.data import schema as S
-from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, Calibration, aria_focal_px
+from egogym.core.outputs import check_output
+from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, Calibration, aria_focal_px, check_image_size
 
 CAMERA = S.FRONT
 RGB_LABEL = "camera-rgb"
@@ -214,7 +215,16 @@ class FolderFrames(FrameSource):
             rows = list(csv.DictReader(fh))
         if not rows or "capture_timestamp_ns" not in rows[0]:
             raise RecordingError(f"{ts_path}: column 'capture_timestamp_ns' missing or no rows")
-        self.timestamps_ns = np.array([int(r["capture_timestamp_ns"]) for r in rows], dtype=np.int64)
+        ts = []
+        for i, r in enumerate(rows, start=1):
+            try:
+                ts.append(int(r["capture_timestamp_ns"]))
+                int(r["frame_index"])
+            except (TypeError, ValueError, KeyError):
+                raise RecordingError(f"{ts_path}: row {i}: 'frame_index' and 'capture_timestamp_ns' must be "
+                                     f"integers, got {r!r}") from None
+        self.timestamps_ns = np.array(ts, dtype=np.int64)
+        mps.check_increasing(ts_path, "capture_timestamp_ns", self.timestamps_ns, RecordingError)
         self.files = [root / "frames" / f"{int(r['frame_index']):06d}.png" for r in rows]
         for p in (self.files[0], self.files[-1]):
             if not p.is_file():
@@ -539,8 +549,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     hands = ("left", "right") if args.hands == "both" else (args.hands,)
-    if args.image_size is not None and min(args.image_size) < 16:
-        raise UserError(f"--image-size {args.image_size[0]} {args.image_size[1]}: each at least 16 px")
+    if args.image_size is not None:
+        try:
+            check_image_size(args.image_size, "--image-size")
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    check_output(args.out, args.recordings, suffixes=(".hdf5", ".h5"))
     names = convert(args.recordings, args.out, image_size=tuple(args.image_size) if args.image_size else None,
                     hands=hands, masks=args.masks, sam2_checkpoint=args.sam2_checkpoint,
                     sam2_config=args.sam2_config, progress=not args.no_progress)

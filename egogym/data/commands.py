@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from egogym.core.errors import UserError
+from egogym.core.outputs import atomic_path, check_output
 from egogym.data import schema as S
 from egogym.data.journal import JournaledFile, journal_path
 from egogym.data.reader import decode_names, demo_action_chunks, open_h5_checked
@@ -51,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "stats":
         from egogym.data.stats import NormStats
 
+        check_output(args.out, [args.file], suffixes=(".json",))
         stats = NormStats.compute(args.file, split=args.split)
-        stats.save(args.out)
+        with atomic_path(args.out) as tmp:
+            stats.save(tmp)
         print(f"{args.out}: {stats.domain} statistics of {', '.join(stats.mean)} from {len(stats.demos)} train demos")
         return 0
     raise UserError(f"unknown data command {args.command!r}")
@@ -272,6 +275,10 @@ def _check_masks(f: h5py.File, demos: list[str]) -> list[str]:
             names[k] = decode_names(f[S.MASK][k][()], "", f"{S.MASK}/{k}")
         except DataFormatError as e:
             out.append(str(e).removeprefix(": "))
+            continue
+        if not names[k]:
+            out.append(f"'{S.MASK}/{k}' is empty: a split with no demo trains or validates nothing; "
+                       f"run `egogym split FILE`")
             continue
         missing = [n for n in names[k] if n not in demos]
         if missing:

@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from egogym.core.errors import UserError
+from egogym.core.outputs import atomic_path, check_output
 from egogym.data import schema as S
 from egogym.data.reader import demo_action_chunks, open_h5_checked
 
@@ -45,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "tree":
         print_tree(args.file, args.max_items)
     elif args.what == "image":
+        check_output(args.out, [args.file], suffixes=(".png",))
         save_image(args.file, args.demo, args.key, args.index, args.out)
         print(f"saved {args.out}")
     else:
+        check_output(args.out_dir, [args.human, args.robot], flag="--out-dir", kind="dir")
         outs = plot_actions(args.human, args.robot, args.dim, args.out_dir, args.max_rows)
         print("saved " + ", ".join(str(o) for o in outs))
     return 0
@@ -104,15 +107,20 @@ def save_image(path: Path, demo: str, key: str, index: int, out: Path) -> None:
         frame = ds[index]
     if frame.dtype == bool:
         frame = frame.astype(np.uint8) * 255
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(out)
+    with atomic_path(out) as tmp:
+        Image.fromarray(frame).save(tmp, format="PNG")
 
 
-def action_values(path: Path, key: str = S.XYZ_ACT, max_rows: int = 200_000) -> np.ndarray:
-    """Every chunk point of `key` in every demo of a file, as rows (N, D)."""
+def action_values(path: Path, key: str = S.XYZ_ACT, max_rows: int = 200_000, domain: str | None = None,
+                  flag: str = "") -> np.ndarray:
+    """Every chunk point of `key` in every demo of a file, as rows (N, D); with `domain`, a file
+    of the other domain is refused naming `flag`."""
     rows, n = [], 0
     with open_h5_checked(path) as f:
         info = S.read_file_info(f, str(path))
+        if domain is not None and info.domain != domain:
+            raise UserError(f"{flag} {path} is a {info.domain} file; give a {domain} file "
+                            f"(were --human and --robot swapped?)")
         for d in sorted((k for k in f[S.DATA].keys() if S.is_demo_name(k)), key=S.demo_sort_key):
             v = demo_action_chunks(f[S.DATA][d], info, key)
             v = v.reshape(-1, v.shape[-1])
@@ -132,7 +140,8 @@ def plot_actions(human: Path, robot: Path, dim: int, out_dir: Path, max_rows: in
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    h, r = action_values(human, max_rows=max_rows), action_values(robot, max_rows=max_rows)
+    h = action_values(human, max_rows=max_rows, domain="human", flag="--human")
+    r = action_values(robot, max_rows=max_rows, domain="robot", flag="--robot")
     for name, v, p in (("--human", h, human), ("--robot", r, robot)):
         if not 0 <= dim < v.shape[1]:
             raise UserError(f"--dim {dim}: {p} has {v.shape[1]} xyz dimensions ({name})")

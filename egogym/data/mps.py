@@ -233,9 +233,7 @@ def read_closed_loop(path: str | Path) -> Trajectory:
         raise MpsError(f"{path}: projectaria_tools read {len(poses)} of {n_rows} rows; "
                        "a trajectory needs at least 2 well-formed rows")
     t_us = np.array([_t_us(p.tracking_timestamp) for p in poses], dtype=np.int64)
-    if np.any(np.diff(t_us) <= 0):
-        i = int(np.flatnonzero(np.diff(t_us) <= 0)[0]) + 1
-        raise MpsError(f"{path}: column 'tracking_timestamp_us' does not increase at row {i + 1}")
+    check_increasing(path, "tracking_timestamp_us", t_us, MpsError)
     T = np.stack([np.asarray(p.transform_world_device.to_matrix(), dtype=float).reshape(4, 4) for p in poses])
     q = np.array([float(p.quality_score) for p in poses])
     return Trajectory(t_us, T, q)
@@ -249,6 +247,7 @@ def _hand_tracks(path: Path, rows: list, palm_wrist) -> dict[str, "HandTrack"]:
     if len(rows) != n_rows or not rows:
         raise MpsError(f"{path}: projectaria_tools read {len(rows)} of {n_rows} rows; check the rows' values")
     t = np.array([_t_us(r.tracking_timestamp) for r in rows], dtype=np.int64)
+    check_increasing(path, "tracking_timestamp_us", t, MpsError)
     out = {}
     for side in HANDS:
         n = len(rows)
@@ -262,6 +261,18 @@ def _hand_tracks(path: Path, rows: list, palm_wrist) -> dict[str, "HandTrack"]:
             palm[i], wrist[i] = (np.asarray(v, float) for v in palm_wrist(h))
         out[side] = HandTrack(t, tracked, palm, wrist, conf)
     return out
+
+
+def check_increasing(path: Path, column: str, t: np.ndarray, error: type[Exception]) -> None:
+    """Refuse timestamps that repeat or go backwards, naming the file, the row (1 = the first
+    data row) and the column: matching frames to poses by time would silently pair the
+    wrong ones."""
+    bad = np.flatnonzero(np.diff(np.asarray(t)) <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        what = "repeats a value" if t[i] == t[i - 1] else "goes backwards"
+        raise error(f"{path}: column {column!r} does not increase ({what}) at row {i + 1} ({t[i - 1]} then {t[i]}); timestamps must "
+                    f"strictly increase: re-export the recording")
 
 
 def _t_us(td) -> int:

@@ -25,6 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
+from egogym.core.outputs import write_text_atomic
 from egogym.data import schema as S
 from egogym.data.reader import demo_action_chunks, open_h5_checked, read_split
 from egogym.data.schema import DataFormatError
@@ -121,7 +122,7 @@ class NormStats:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write JSON (float64 values round-trip exactly)."""
-        Path(path).write_text(json.dumps(self.to_dict()))
+        write_text_atomic(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "NormStats":

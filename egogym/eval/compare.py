@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.eval.config import EPISODES_FILE
 from egogym.eval.metrics import wilson_interval
@@ -109,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
         if res[key]:
             print(f"evaluated only in {side} (left out): {', '.join(res[key])}")
     if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+        write_text_atomic(args.out, json.dumps(res, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from egogym.core.errors import UserError
+from egogym.core.spec import check_image_size
 from egogym.core.views import FRONT
 from egogym.eval.policy_spec import parse_policy
 
@@ -20,7 +21,7 @@ RESUME_INVARIANT = ("policy", "env_id", "start_seed", "backend", "backend_option
 class EvalConfig:
     """What an evaluation runs. Printed into `out_dir/eval_config.json`."""
 
-    policy: str  # a policy spec (`egogym.eval.policy_spec`): "scripted", "hold", "replay:FILE[:demo_N]" or a run folder
+    policy: str  # a policy spec (`egogym.eval.policy_spec`): "scripted", "hold", "replay:FILE[:demo_N]", a run folder, "ws://HOST:PORT"
     env_id: str = "egogym/ObjectInBowl-v0"  # a registered Gymnasium id
     episodes: int = 50  # number of episodes; episode i uses seed start_seed + i
     start_seed: int = 1000
@@ -45,8 +46,15 @@ class EvalConfig:
             raise UserError(f"--videos {self.videos}: give 0 or more")
         if self.backend not in ("sim", "real"):
             raise UserError(f"--backend {self.backend!r}: use 'sim' or 'real'")
-        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 16):
-            raise UserError(f"--image-size {self.image_size}: give H W, each at least 16")
+        if self.image_size is not None:
+            try:
+                check_image_size(self.image_size, "--image-size")
+            except ValueError as e:
+                raise UserError(str(e)) from None
+        if self.episode_timeout_s is not None and not self.episode_timeout_s > 0:
+            raise UserError(f"--episode-timeout {self.episode_timeout_s}: give a positive number of seconds")
+        if self.start_seed < 0:
+            raise UserError(f"--seed {self.start_seed}: give a seed >= 0")
         if self.loop_hz is not None and self.loop_hz <= 0:
             raise UserError(f"--loop-hz {self.loop_hz}: give a positive rate")
         if self.max_steps is not None and self.max_steps < 1:

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from egogym.core.errors import UserError
+from egogym.core.outputs import check_output, write_text_atomic
 from egogym.eval.config import CONFIG_FILE, EPISODES_FILE, RESUME_INVARIANT, EvalConfig
 from egogym.eval.records import RecordWriter, read_records, rewrite_sorted, truncate_to
 from egogym.eval.rollout import EpisodeRunner
@@ -23,6 +24,7 @@ from egogym.eval.workers import run_parallel
 
 def prepare_out_dir(config: EvalConfig, out_dir: Path, resume: bool) -> list[dict]:
     """Create or check `out_dir`; return the records already there (resume)."""
+    check_output(out_dir, [config.policy] if Path(config.policy).is_dir() else [], kind="dir")
     log = out_dir / EPISODES_FILE
     cfg_path = out_dir / CONFIG_FILE
     if log.exists() and log.stat().st_size > 0 and not resume:
@@ -39,7 +41,7 @@ def prepare_out_dir(config: EvalConfig, out_dir: Path, resume: bool) -> list[dic
     out_dir.mkdir(parents=True, exist_ok=True)
     records, intact = read_records(log)
     truncate_to(log, intact)
-    cfg_path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_text_atomic(cfg_path, json.dumps(config.to_dict(), indent=2) + "\n")
     return records
 
 

@@ -6,6 +6,9 @@
     RUN_DIR                      a training run of `egogym train` (its newest checkpoint)
     pose-ik:RUN_DIR              the same run with its pose head placing the arm through IK
                                  (`egogym.policies.policy.EgoPolicy`, drive="pose_head_ik")
+    ws://HOST:PORT[?k=K&stride=S&timeout=T&reconnect=R]
+                                 a policy served in openpi's websocket protocol (`egogym serve`,
+                                 openpi's serve_policy.py); see `egogym.policies.remote`
 
 `parse_policy(text)` returns a `PolicySpec`; every consumer (the env's cameras, the policy
 built for an env, the summary's description) asks the value, never the string. A new kind
@@ -194,6 +197,32 @@ class Checkpoint(PolicySpec):
         return info
 
 
+@dataclass(frozen=True)
+class Remote(PolicySpec):
+    """A policy server of openpi's websocket protocol. The env renders the cameras the
+    server's metadata names (`cameras`, as `egogym serve` sends), else the env's default;
+    the chunk is executed on the schedule `egogym.policies.remote.RemotePolicy` states."""
+
+    def _metadata(self) -> dict:
+        from egogym.policies import remote_metadata
+
+        return remote_metadata(self.text)
+
+    def cameras(self) -> tuple[str, ...] | None:
+        cams = self._metadata().get("cameras")
+        return tuple(str(c) for c in cams) if cams else None
+
+    def build(self, env) -> Policy:
+        from egogym.policies import connect_remote
+
+        return connect_remote(self.text, env.unwrapped)
+
+    def describe(self) -> dict:
+        from egogym.policies import describe_remote
+
+        return {"kind": "remote (openpi websocket protocol)", **describe_remote(self.text)}
+
+
 POLICY_KINDS: dict[str, Callable[[str], PolicySpec]] = {
     "scripted": lambda text: Scripted(text),
     "hold": lambda text: Hold(text),
@@ -203,6 +232,8 @@ POLICY_KINDS: dict[str, Callable[[str], PolicySpec]] = {
 PREFIXED_KINDS: dict[str, Callable[[str, str], PolicySpec]] = {
     "replay:": lambda text, rest: _replay(text, rest),
     "pose-ik:": lambda text, rest: Checkpoint(text, rest, "pose_head_ik"),
+    "ws://": lambda text, rest: _remote(text),
+    "wss://": lambda text, rest: _remote(text),
 }
 """Policies named by a prefix and an argument."""
 
@@ -216,11 +247,19 @@ def _replay(text: str, rest: str) -> Replay:
     return Replay(text, path, demo)
 
 
+def _remote(text: str) -> Remote:
+    from egogym.policies import RemoteAddress  # checks the URL without connecting (torch-free)
+
+    RemoteAddress.parse(text)
+    return Remote(text)
+
+
 def parse_policy(text: str) -> PolicySpec:
     """The `PolicySpec` a `--policy` string names (a one-line UserError for a malformed one);
     any other text names a run folder, checked when it is read."""
     if not isinstance(text, str) or not text:
-        raise UserError(f"--policy {text!r}: give 'scripted', 'hold', 'replay:FILE.hdf5[:demo_N]' or a run folder")
+        raise UserError(f"--policy {text!r}: give 'scripted', 'hold', 'replay:FILE.hdf5[:demo_N]', "
+                        f"'ws://HOST:PORT' or a run folder")
     if text in POLICY_KINDS:
         return POLICY_KINDS[text](text)
     for prefix, make in PREFIXED_KINDS.items():

@@ -24,7 +24,12 @@ of a real episode; `start` (dict), the episode's start placement from the reset 
 (`info["start"]`, see `EgoEnv`; for ObjectInBowl in sim {"toy", "toy_xy" [x, y] m,
 "toy_yaw" rad, "bowl_xy" [x, y] m}, world frame), written when non-empty. `start` is
 determined by the seed, so it too does not depend on `--workers`. Logs written before
-`start` existed lack it: readers must treat it as not recorded.
+`start` existed lack it: readers must treat it as not recorded. `query_latency_ms` (dict),
+for a remote policy (`--policy ws://...`): the episode's query round trips in ms, {"n"
+queries, "mean", "p50", "p95", "max"} and "server_infer_mean" (the server's own inference
+time) when the server reports it; machine-dependent, like `wall_seconds`. An episode whose
+policy server was lost or did not answer within its timeout has status "aborted" and the
+reason "policy unavailable at step N: ...".
 """
 from __future__ import annotations
 
@@ -37,8 +42,8 @@ from egogym.core.errors import UserError
 
 RECORD_FIELDS = ("seed", "episode", "success", "points", "steps", "sim_seconds", "wall_seconds", "status", "reason")
 STATUSES = ("done", "aborted", "timeout")
-OPTIONAL_FIELDS = ("notes", "start")
-MACHINE_FIELDS = ("wall_seconds",)
+OPTIONAL_FIELDS = ("notes", "start", "query_latency_ms")
+MACHINE_FIELDS = ("wall_seconds", "query_latency_ms")
 """Fields that legitimately differ between two runs of the same evaluation."""
 
 
@@ -55,6 +60,8 @@ def validate_record(rec: dict, where: str) -> dict:
         raise UserError(f"{where}: notes must be a string")
     if "start" in rec and not isinstance(rec["start"], dict):
         raise UserError(f"{where}: start must be a JSON object (the episode's start placement)")
+    if "query_latency_ms" in rec and not isinstance(rec["query_latency_ms"], dict):
+        raise UserError(f"{where}: query_latency_ms must be a JSON object (n, mean, p50, p95, max)")
     return rec
 
 

@@ -6,7 +6,13 @@ env_hz / loop_hz env steps. egogym's own policies expect one `act` per env step:
 the scripted expert plays its plan at 50 Hz, and trained policies (`egogym.policies.EgoPolicy`)
 run EgoMimic's 25 Hz schedule themselves (each chunk point held 2 steps, the first 25 of
 100 points executed per query). Keep the default for them. A lower `loop_hz` is for
-policies that act at a lower rate themselves (e.g. a remote policy answering at 25 Hz).
+policies that act at a lower rate themselves. A remote policy (`--policy ws://...`) keeps
+the default too: it executes the served chunk on its own schedule (`egogym.policies.remote`).
+
+A policy that raises `egogym.core.protocols.PolicyUnavailable` from `act` (a remote server
+lost, or too slow) ends its episode: the record says "aborted" with the reason, and the
+next episode runs (the policy's `reset` reconnects). A policy's `query_latency_ms()`
+statistics, when it has them, go into the record.
 
 Determinism: everything random in an episode comes from its seed: `env.reset(seed=...)`,
 and, before `policy.reset()`, numpy's global generator and torch's (when torch is
@@ -22,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from egogym.core.errors import UserError
-from egogym.core.protocols import reads_images
+from egogym.core.protocols import PolicyUnavailable, query_latency_ms, reads_images
 from egogym.core.views import FRONT
 from egogym.eval.config import EvalConfig
 from egogym.eval.policy_spec import parse_policy
@@ -101,7 +107,11 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
     lazy = on_frame is None and hasattr(env.unwrapped, "request_images")
     succeeded = False
     while True:
-        action = policy.act(obs)
+        try:
+            action = policy.act(obs)
+        except PolicyUnavailable as e:  # a remote server lost or too slow: this episode ends, the evaluation goes on
+            status, reason = "aborted", f"policy unavailable at step {steps}: {e}"
+            break
         for r in range(repeat):
             if lazy:
                 env.unwrapped.request_images(r == repeat - 1 and reads_images(policy))
@@ -122,7 +132,9 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
             break
     score = env.unwrapped.finish_episode()
     aborted = score.aborted or info.get("aborted")
-    if aborted:
+    if status == "aborted":
+        pass  # the policy's reason stands (the backend's score is still final)
+    elif aborted:
         status, reason = "aborted", str(aborted)
     elif status == "done" and not reason:
         reason = f"time limit ({steps} steps)" if truncated else "ended by the env"
@@ -133,6 +145,9 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
         record["notes"] = str(score.notes)
     if start:  # the start placement (sim), for success by region in reports
         record["start"] = start
+    latency = query_latency_ms(policy)
+    if latency is not None:  # a remote policy's round trips (ms)
+        record["query_latency_ms"] = latency
     return record
 
 
@@ -176,4 +191,9 @@ class EpisodeRunner:
         return rec
 
     def close(self) -> None:
-        self.env.close()
+        close = getattr(self.policy, "close", None)  # a remote policy's connection
+        try:
+            if close is not None:
+                close()
+        finally:
+            self.env.close()

@@ -1,6 +1,6 @@
 """`egogym eval`: evaluate a policy in sim or on the real robot.
 
-    egogym eval --policy runs/NAME|scripted --env egogym/ObjectInBowl-v0 --episodes 50 \\
+    egogym eval --policy runs/NAME|scripted|ws://HOST:PORT --env egogym/ObjectInBowl-v0 --episodes 50 \\
         --seed 1000 --out evals/NAME [--workers K] [--resume] [--backend sim|real] \\
         [--backend-option k=v ...] [--task-option k=v ...] [--image-size H W] \\
         [--cameras front_img_1 ...] [--loop-hz 25] [--max-steps N] [--videos N]
@@ -17,6 +17,7 @@ import json
 import time
 from pathlib import Path
 
+from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.core.spec import ARIA_IMAGE_SIZE
 from egogym.core.views import DEFAULT_CAMERAS
@@ -29,7 +30,8 @@ SUMMARY_FILE = "summary.json"
 
 
 def parse_options(items: list[str] | None, flag: str) -> dict:
-    """`k=v` strings -> dict; values are read as JSON when they parse (numbers, lists), else kept as strings."""
+    """`k=v` strings -> dict; values are JSON (numbers, lists, true/false); a plain word is a string.
+    A value that starts like JSON but does not parse is refused (it would reach the task as a string)."""
     out: dict = {}
     for item in items or []:
         if "=" not in item:
@@ -37,13 +39,18 @@ def parse_options(items: list[str] | None, flag: str) -> dict:
         k, v = item.split("=", 1)
         try:
             out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
+        except json.JSONDecodeError as e:
+            if v[:1] in "[{\"-0123456789" or v in ("true", "false", "null"):
+                raise UserError(f"{flag} {item!r}: the value is not valid JSON ({e.msg} at character {e.pos}); "
+                                f"quote it for the shell, e.g. {k}='[[0.08, 0.3], [-0.36, -0.19]]'") from None
+            out[k] = v  # a plain word: a string option
     return out
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", required=True, help="'scripted' (the task's scripted expert) or a run directory")
+    p.add_argument("--policy", required=True, help="'scripted' (the task's scripted expert), 'hold', "
+                   "'replay:FILE.hdf5[:demo_N]', a run directory, 'pose-ik:RUN', or ws://HOST:PORT[?k=K&stride=S&"
+                   "timeout=T&reconnect=R] (a policy served in openpi's websocket protocol, e.g. by egogym serve)")
     p.add_argument("--env", default="egogym/ObjectInBowl-v0", help="registered env id")
     p.add_argument("--episodes", type=int, default=50)
     p.add_argument("--seed", type=int, default=1000, help="seed of episode 0; episode i uses seed + i")
@@ -100,8 +107,12 @@ def describe_env(config: EvalConfig) -> dict:
     robot = kwargs.get("robot", egogym.EGOMIMIC)
     task = make_task(kwargs["task"], **config.task_options) if isinstance(kwargs.get("task"), str) else kwargs["task"]
     arms = kwargs.get("arms") or task.default_arms
+    try:
+        cameras = list(config.cameras or parse_policy(config.policy).cameras() or DEFAULT_CAMERAS[arms])
+    except UserError as e:  # a remote policy's server gone before the summary, never reached by this process
+        cameras = f"unknown ({e})"
     return {"env_id": config.env_id, "backend": config.backend, "task": task.describe(), "arms": arms,
-            "cameras": list(config.cameras or parse_policy(config.policy).cameras() or DEFAULT_CAMERAS[arms]),
+            "cameras": cameras,
             "image_size": list(config.image_size or ARIA_IMAGE_SIZE), "control_hz": robot.control_hz,
             "loop_hz": config.loop_hz or robot.control_hz,
             "max_episode_steps": config.max_steps or reg.max_episode_steps}
@@ -112,7 +123,7 @@ def write_summary(config: EvalConfig, out_dir: Path, records: list[dict], wall_s
                "eval_config": config.to_dict()}
     if wall_s is not None:
         summary["wall_seconds_this_run"] = wall_s
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 

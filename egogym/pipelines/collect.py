@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from egogym.core.errors import UserError
+from egogym.core.outputs import check_output
 from egogym.data import schema as S
 from egogym.data.writer import DemoWriter
 from egogym.core.spec import ARIA_IMAGE_SIZE
@@ -118,6 +119,7 @@ def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0
     out = Path(out)
     if out.exists() and not resume:
         raise UserError(f"{out} exists: pass --resume to append its missing episodes, or choose another --out")
+    check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     image_size = (int(image_size[0]), int(image_size[1]))
     try:
         from egogym.core.views import DEFAULT_CAMERAS

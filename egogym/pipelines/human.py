@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from egogym.core.errors import UserError
+from egogym.core.outputs import check_output
 from egogym.core.spec import ARIA_IMAGE_SIZE
 
 
@@ -32,6 +33,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     rec_root = Path(recordings or out.with_name(out.name + ".recordings"))
     if out.exists() and not resume:
         raise UserError(f"{out} exists: choose another --out, delete it, or pass --resume to append")
+    check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     try:
         config = HumanConfig(image_size=(int(size[0]), int(size[1])))
     except ValueError as e:

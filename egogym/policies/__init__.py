@@ -8,7 +8,11 @@ through `load_policy` and `config.load_run_config` (egogym.eval.policy_spec).
 Modules: `config` (presets), `model` (EgoACT), `objective` (losses, paired/final MSE),
 `batch` (sampling, jitter, normalization), `execution` (first-k, temporal ensembling),
 `normalize` (torch side of NormStats), `checkpoint` (safetensors + JSON), `policy` (EgoPolicy),
-`train` (`egogym train`), `video` (validation frames), `synthetic` (in-memory data for tests and benchmarks).
+`train` (`egogym train`), `video` (validation frames), `synthetic` (in-memory data for tests and benchmarks),
+`remote` (openpi's websocket protocol: the wire format and `RemotePolicy`, torch-free), `serve` (`egogym serve`).
+
+    from egogym.policies import connect_remote
+    policy = connect_remote("ws://gpu-box:8000", env)   # a served policy, same Policy protocol
 """
 from __future__ import annotations
 
@@ -19,7 +23,13 @@ def __getattr__(name: str):
         from egogym.policies import policy
 
         return getattr(policy, name)
+    if name in _REMOTE:  # torch-free: the robot's machine evaluates a served policy without torch
+        from egogym.policies import remote
+
+        return getattr(remote, name)
     raise AttributeError(f"module 'egogym.policies' has no attribute {name!r}")
 
 
-__all__ = ["load_policy", "EgoPolicy"]
+_REMOTE = ("RemoteAddress", "RemotePolicy", "connect_remote", "remote_metadata", "describe_remote")
+
+__all__ = ["load_policy", "EgoPolicy", *_REMOTE]

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from egogym.core.outputs import write_text_atomic
 from egogym.data.stats import NormStats
 from egogym.policies.config import Config, ConfigError
 from egogym.policies.model import EgoACT
@@ -83,7 +85,7 @@ def save_checkpoint(run_dir: str | Path, cfg: Config, model: EgoACT, normalizer:
             f.unlink()
         d.rmdir()
     tmp.rename(d)
-    (run_dir / "LATEST").write_text(d.name + "\n")
+    write_text_atomic(run_dir / "LATEST", d.name + "\n")
     return d
 
 
@@ -94,11 +96,26 @@ def resolve(path: str | Path) -> Path:
         return path
     latest = path / "LATEST"
     if latest.exists():
-        return path / "checkpoints" / latest.read_text().strip()
+        name = latest.read_text().strip()
+        target = path / "checkpoints" / name
+        if not name or Path(name).name != name or not target.is_dir():
+            raise CheckpointError(f"{latest} names {name!r}, which is not a folder in {path / 'checkpoints'}; "
+                                  f"write the name of one of its step_* folders into LATEST")
+        return target
     if not path.exists():
         raise CheckpointError(f"{path}: no such run or checkpoint folder")
     raise CheckpointError(f"{path}: not a checkpoint (no checkpoint.json) and not a run folder (no LATEST): "
                           f"train one with `egogym train`")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        d = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not JSON ({e}); use another step's checkpoint or retrain") from None
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{path}: not a JSON object; use another step's checkpoint or retrain")
+    return d
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -107,14 +124,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     for name in ("checkpoint.json", "config.json", "model.safetensors"):
         if not (d / name).exists():
             raise CheckpointError(f"{d}: {name} is missing; this checkpoint is incomplete, use another step")
-    meta = json.loads((d / "checkpoint.json").read_text())
+    meta = _read_json(d / "checkpoint.json")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{d}/checkpoint.json: not an egogym policy checkpoint")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{d}: checkpoint version {meta.get('version')}, this code reads {VERSION}: retrain")
     try:
-        cfg = Config.from_dict(json.loads((d / "config.json").read_text()))
-    except (ConfigError, ValueError) as e:
+        cfg = Config.from_dict(_read_json(d / "config.json"))
+    except (ConfigError, ValueError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{d}/config.json: {e}") from None
     if config_digest(cfg) != meta.get("config_digest"):
         raise CheckpointError(f"{d}/config.json does not match the config these weights were saved with "
@@ -138,8 +155,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{d}: the normalization statistics differ from those saved with the weights "
                               f"(digest mismatch): restore the stats_*.json files of this checkpoint")
     model = EgoACT(cfg.model, int(meta["arms"]), tuple(meta["domains"]))
-    weights = load_file(str(d / "model.safetensors"))
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    try:
+        weights = load_file(str(d / "model.safetensors"))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{d / 'model.safetensors'}: not readable safetensors weights "
+                              f"({str(e).splitlines()[0][:120]}); use another step's checkpoint or retrain") from None
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # a tensor of another shape
+        raise CheckpointError(f"{d / 'model.safetensors'}: weights of another shape than config.json's model "
+                              f"({str(e).splitlines()[-1].strip()[:120]}); use another step's checkpoint or retrain") from None
     if missing or unexpected:
         raise CheckpointError(f"{d}: weights do not fit the config (missing {missing[:3]}, unexpected "
                               f"{unexpected[:3]}): the config.json belongs to another model")

@@ -164,6 +164,10 @@ class TemporalEnsemble:
             raise ConfigError(f"execution.m={self.m}: must not be negative")
 
 
+DRIVES = ("joint_head", "pose_head_ik")
+"""Which head places the arm at evaluation (`egogym.policies.policy.EgoPolicy`): EgoMimic's joint
+head, or the pose head through position IK (the joint head's wrist and gripper kept)."""
+
 Execution = Union[FirstK, TemporalEnsemble]
 EXECUTIONS = {"first_k": FirstK, "temporal_ensemble": TemporalEnsemble}
 
@@ -249,6 +253,18 @@ def _check_keys(cls, d: dict, where: str) -> None:
 
 def _build(cls, d: dict, where: str):
     return build_frozen(cls, d, where, ConfigError)
+
+
+def execution_from_dict(d: dict) -> Execution:
+    """An execution choice from its dict ({"kind": "first_k", "k": 25} or
+    {"kind": "temporal_ensemble", "m": 0.01}, as `Config.to_dict` writes it); ConfigError otherwise."""
+    return _build_execution(d)
+
+
+def execution_to_dict(execution: Execution) -> dict:
+    """The inverse of `execution_from_dict`."""
+    kind = next(k for k, v in EXECUTIONS.items() if isinstance(execution, v))
+    return {"kind": kind, **dataclasses.asdict(execution)}
 
 
 def _build_execution(d) -> Execution:

@@ -25,9 +25,10 @@ import torch
 
 from egogym.policies.batch import images_to_tensor
 from egogym.policies.checkpoint import CheckpointError, load_checkpoint
-from egogym.policies.config import Execution, FirstK
+from egogym.policies.config import DRIVES, Execution, FirstK
 from egogym.policies.execution import make_executor
 from egogym.core import geometry
+from egogym.core.views import DERIVED_VIEWS, JOINT_POSITIONS
 from egogym.core.kinematics import POSITION_JOINTS, pinch_in_camera, position_ik
 
 
@@ -35,7 +36,9 @@ class EgoPolicy:
     """`egogym.core.protocols.Policy` over a checkpoint (run folder or checkpoint folder).
 
     env: the EgoEnv it will drive (its arms, cameras and calibration are checked
-    against the checkpoint); execution: override the checkpoint's execution choice.
+    against the checkpoint), or None to predict chunks without an env (`egogym serve`: the
+    client checks the arms, cameras and image size against the served metadata; no
+    forward kinematics, no pose_head_ik); execution: override the checkpoint's execution choice.
     drive: which head places the arm.
       - "joint_head" (EgoMimic): the joint head's chunk, as trained;
       - "pose_head_ik": the pose head (the one head trained on human data too) places the
@@ -56,17 +59,17 @@ class EgoPolicy:
         self.path = ck.path
         mc = self.config.model
         arms = tuple(getattr(env, "arms", ()))
-        if len(arms) != self.model.arms:
+        if env is not None and len(arms) != self.model.arms:
             raise CheckpointError(f"{ck.path}: trained for {self.model.arms} arm(s); the env drives {len(arms)} "
                                   f"({arms}): make the env with arms={'right' if self.model.arms == 1 else 'both'!r}")
         space = getattr(env, "observation_space", None)
         if space is not None:
             keys = list(space.spaces)
-            for k in [mc.front_key, mc.wrist_key, "joint_positions"]:
+            for k in [mc.front_key, mc.wrist_key, JOINT_POSITIONS]:
                 if k and k not in keys:
                     raise CheckpointError(f"{ck.path}: the model reads {k!r} but the env observes {keys}"
                                           + (": wrap the env so it adds the masked / line Aria image"
-                                             if k.startswith("front_img_1_") else ""))
+                                             if k in DERIVED_VIEWS else ""))
         trained = self.normalizer.stats["robot"].image_size if "robot" in self.normalizer.stats else None
         size = getattr(env, "image_size", None)
         if trained is not None and size is not None and tuple(size) != tuple(trained):
@@ -115,7 +118,7 @@ class EgoPolicy:
         images = {"front": images_to_tensor(obs[mc.front_key][None], mc.image_size)}
         if mc.wrist_key:
             images["wrist"] = images_to_tensor(obs[mc.wrist_key][None], mc.image_size)
-        q = torch.as_tensor(np.asarray(obs["joint_positions"], np.float32))[None]
+        q = torch.as_tensor(np.asarray(obs[JOINT_POSITIONS], np.float32))[None]
         out = self.model("robot", images, self.normalizer.normalize("robot", "joint_positions", q))
         joints = self.normalizer.unnormalize("robot", "actions_joints_act", out["joints"])[0].numpy()
         xyz = self.normalizer.unnormalize("robot", "actions_xyz_act", out["xyz"])[0].numpy()
@@ -156,9 +159,6 @@ class EgoPolicy:
                 worst = max(worst, err)
         self.last_ik_error_m = worst
         return out
-
-
-DRIVES = ("joint_head", "pose_head_ik")
 
 
 def load_policy(path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head") -> EgoPolicy:

@@ -16,7 +16,7 @@ from egogym.core import geometry
 from egogym.data.schema import CHUNK
 from egogym.data.stats import STD_FLOOR, NormStats
 from egogym.core.spec import Calibration, aria_focal_px
-from egogym.core.views import FRONT, FRONT_MASKED, LEFT_WRIST, RIGHT_WRIST
+from egogym.core.views import EE_POSE, FRONT, FRONT_LINE, FRONT_MASKED, LEFT_WRIST, RIGHT_WRIST
 
 
 
@@ -78,13 +78,13 @@ class SyntheticEgoData:
             pad[CHUNK // 2:] = False
             xyz[CHUNK // 2:] = xyz[CHUNK // 2 - 1]
         out = {FRONT: self._image(i, 0), FRONT_MASKED: self._image(i, 1),
-               "front_img_1_line": self._image(i, 2), "ee_pose": self.start[i].astype(np.float64),
+               FRONT_LINE: self._image(i, 2), EE_POSE: self.start[i].astype(np.float64),
                "actions_xyz_act": xyz.astype(np.float64), "pad_mask": pad}
         if self.domain == "robot":
             joints = (xyz - np.tile([0, 0, 0.5], self.arms)) @ self.J
             out["actions_joints_act"] = joints.astype(np.float64)
             out["joint_positions"] = joints[0].astype(np.float64)
-            out["right_wrist_img"] = self._image(i, 3)[::-1].copy()
+            out[RIGHT_WRIST] = self._image(i, 3)[::-1].copy()
         return out
 
 

@@ -34,6 +34,7 @@ import torch.distributed as dist
 from torch import nn
 
 from egogym.core.errors import UserError
+from egogym.core.outputs import check_output
 from egogym.data.reader import EgoDataset, open_h5_checked
 from egogym.data.schema import read_file_info
 from egogym.data.schema import DataFormatError
@@ -365,10 +366,12 @@ def _setup_distributed() -> bool:
 def run(args: argparse.Namespace) -> int:
     started = _setup_distributed()
     world = dist.get_world_size() if dist.is_initialized() else 1
+    if args.threads < 0:
+        raise UserError(f"--threads {args.threads}: give 0 (the default for this machine) or a positive count")
     torch.set_num_threads(args.threads or default_threads(world))
     try:
         sets = _parse_sets(args.set)
-        out = Path(args.out)
+        out = check_output(args.out, [p for p in (args.robot, args.human) if p], kind="dir")
         if args.resume:
             try:
                 ck_dir = resolve(out)

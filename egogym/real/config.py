@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from egogym.core.configs import nearest
+from egogym.real.devices import GripperMap
 from egogym.real.safety import SafetyLimits
 from egogym.core.spec import RobotSpec
 
@@ -31,9 +32,13 @@ class RealConfig:
     aria_interface: str = "usb"  # "usb" or "wifi"
     aria_device_ip: str | None = None  # the glasses' IP for Wi-Fi streaming
     aria_profile: str = "profile18"  # Aria streaming profile
-    moving_time: float = 0.2  # s, Interbotix time profile of each joint target
-    accel_time: float = 0.1  # s
+    moving_time: float = 0.2  # s each joint target takes (time-based profile, set at start-up)
+    accel_time: float = 0.1  # s of acceleration / deceleration within it (at most moving_time / 2)
+    gripper_current_limit_ma: float = 800.0  # mA, the gripper motor's Current_Limit (written at start-up)
+    gripper_horn_radius: float = 0.022  # m, gripper linkage of the motor config (vx300s.yaml horn_radius)
+    gripper_arm_length: float = 0.036  # m, idem (vx300s.yaml arm_length)
     start_timeout_s: float = 5.0  # s to wait for each camera's first frame
+    driver_timeout_s: float = 10.0  # s any blocking driver call (a service call, a connect) may take
     safety: SafetyLimits = field(default_factory=SafetyLimits)
     log_dir: str | None = None  # folder for stops.jsonl and operator.jsonl (None: logging only)
     # Teleoperation (`egogym collect --embodiment real`, egogym.pipelines.teleop); unused by evaluations.
@@ -47,14 +52,30 @@ class RealConfig:
             raise ValueError(f"aria_interface={self.aria_interface!r}: use 'usb' or 'wifi'")
         if self.aria_interface == "wifi" and not self.aria_device_ip:
             raise ValueError("aria_interface='wifi' needs aria_device_ip (the glasses' IP, from the companion app)")
-        for name in ("moving_time", "accel_time", "start_timeout_s"):
+        for name in ("moving_time", "accel_time", "start_timeout_s", "driver_timeout_s"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name}={v!r}: give a number of seconds > 0")
+        if self.accel_time > self.moving_time / 2 + 1e-9:
+            raise ValueError(f"accel_time={self.accel_time} s: at most half of moving_time={self.moving_time} s "
+                             f"(the time-based profile accelerates and decelerates within moving_time)")
+        if not 100.0 <= self.gripper_current_limit_ma <= 3200.0:
+            raise ValueError(f"gripper_current_limit_ma={self.gripper_current_limit_ma}: give 100 to 3200 mA "
+                             f"(ALOHA-style grippers use about 800)")
+        for name in ("gripper_horn_radius", "gripper_arm_length"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0.0 < v < 0.2):
+                raise ValueError(f"{name}={v!r}: give the gripper linkage length in m (vx300s: 0.022 and 0.036)")
+        if self.gripper_arm_length <= self.gripper_horn_radius:
+            raise ValueError("gripper_arm_length must exceed gripper_horn_radius (the linkage of the motor config)")
         for key in ("gripper_motor_range", "leader_gripper_range"):
             for arm, rng in getattr(self, key).items():
                 if len(rng) != 2 or not all(math.isfinite(float(x)) for x in rng) or rng[0] == rng[1]:
                     raise ValueError(f"{key}[{arm!r}]={rng!r}: give (closed, open) positions in rad")
+
+    def gripper_map(self, arm: str) -> GripperMap:
+        """The gripper mapping of `arm` (its calibrated motor range through the linkage)."""
+        return GripperMap(self.gripper_motor_range[arm], self.gripper_horn_radius, self.gripper_arm_length)
 
     def check_for(self, spec: RobotSpec, arms: Sequence[str], cameras: Sequence[str]) -> None:
         """Every active arm and camera has what it needs; raise ValueError naming the missing key."""
@@ -62,6 +83,12 @@ class RealConfig:
             if a not in self.gripper_motor_range:
                 raise ValueError(f"gripper_motor_range has no entry for arm {a!r}: add "
                                  f"\"gripper_motor_range\": {{\"{a}\": [closed_rad, open_rad]}} to the hardware file")
+            self.gripper_map(a).check(f"gripper_motor_range[{a!r}]")
+        lag = self.safety.max_joint_step * spec.control_hz * self.moving_time / 2.0
+        if self.safety.max_tracking_error <= lag:
+            raise ValueError(f"safety.max_tracking_error={self.safety.max_tracking_error} rad is within the lag of the "
+                             f"motion profile at the rate limit (max_joint_step x control_hz x moving_time / 2 = "
+                             f"{lag:.2f} rad): a healthy arm would stop; raise it or lower moving_time")
             if a not in self.robot_names:
                 raise ValueError(f"robot_names has no entry for arm {a!r}: add its Interbotix robot_name")
         for c in cameras:

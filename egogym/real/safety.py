@@ -14,10 +14,16 @@ Because 2 and 3 clip towards a point that is already inside the limits, the resu
 step always lies inside them: nothing outside the limits is ever sent, whatever the policy
 outputs. Moves home after a stop use the same path.
 
+`JointStateMonitor` stops an episode on what a real arm shows when it fails: joint_states
+whose header.stamp stops changing (xs_sdk gone: `core.joint_states` keeps its last
+message), implausible messages (the zeroed buffers of a failed bus read, jumps faster than
+the motors can move), a joint that no longer follows its command (a Dynamixel that turned
+its torque off after an overload) and a gripper that neither follows nor draws current.
 `FrameWatchdog` stops an episode when a camera's newest frame is older than
-`stale_after_s`, when its frame counter has not advanced for `frozen_after_s`, or when
-it keeps serving byte-identical images that long. `EmergencyStop` turns Ctrl-C (SIGINT)
-and a key into a stop request that the backend honours at its next control step.
+`stale_after_s` by host time or by its device timestamp, when its frame counter has not
+advanced for `frozen_after_s`, when it keeps serving byte-identical images that long, or
+when its frame numbers go back. `EmergencyStop` turns Ctrl-C (SIGINT) and a key into a stop
+request that the backend honours at its next control step, moves home included.
 `StopLog` records every stop with its reason (Python logging, plus a JSONL file).
 """
 from __future__ import annotations
@@ -71,10 +77,20 @@ class SafetyLimits:
     max_joint_step: float = 0.05  # rad per control step, each arm joint (2.5 rad/s at 50 Hz)
     max_gripper_step: float = 0.1  # normalized gripper units per control step
     joint_margin: float = 0.02  # rad kept clear of each spec joint limit
-    stale_after_s: float = 0.25  # s: a newest camera frame older than this stops the episode
+    stale_after_s: float = 0.25  # s: a newest camera frame older than this (host or device time) stops the episode
     frozen_after_s: float = 0.25  # s: a frame counter (or image) unchanged this long stops it
-    home_tolerance: float = 0.02  # rad: every joint this close to home counts as arrived
-    max_home_steps: int = 2000  # control steps a move home may take before it gives up
+    joint_state_timeout_s: float = 0.1  # s: joint_states whose header.stamp is unchanged this long stop it
+    max_tracking_error: float = 0.3  # rad: a joint this far from its last command ...
+    max_gripper_tracking_error: float = 0.25  # normalized: a gripper this far from its command ...
+    gripper_min_current_ma: float = 20.0  # mA: ... while drawing less current than this (torque off) ...
+    tracking_steps: int = 5  # ... for this many control steps in a row stops the episode
+    max_joint_speed: float = 3.14  # rad/s: faster measured motion is a bad reading (vx300s Velocity_Limit 131)
+    home_joint_step: float = 0.02  # rad per control step of a move home (1 rad/s at 50 Hz)
+    home_gripper_step: float = 0.05  # normalized gripper units per control step of a move home
+    home_tolerance: float = 0.03  # rad: every joint this close to home (measured) counts as arrived
+    home_gripper_tolerance: float = 0.1  # normalized: the gripper this close to open counts as arrived
+    home_settle_s: float = 2.0  # s the arms may take to settle at home after the last home command
+    max_home_s: float = 30.0  # s a move home may take in all before it gives up
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -83,6 +99,11 @@ class SafetyLimits:
                 raise ValueError(f"SafetyLimits.{f.name}={v!r}: give a finite number > 0")
         if self.joint_margin >= 0.2:
             raise ValueError(f"SafetyLimits.joint_margin={self.joint_margin}: keep it under 0.2 rad")
+        if not isinstance(self.tracking_steps, int):
+            raise ValueError(f"SafetyLimits.tracking_steps={self.tracking_steps!r}: give a whole number of steps")
+        if self.home_joint_step > self.max_joint_step or self.home_gripper_step > self.max_gripper_step:
+            raise ValueError("SafetyLimits: home_joint_step / home_gripper_step must not exceed max_joint_step / "
+                             "max_gripper_step")
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "SafetyLimits":
@@ -150,12 +171,14 @@ class CommandGuard:
         if missing:
             raise ValueError(f"CommandGuard: no driver for arm(s) {missing}")
         self.sinks = dict(sinks)
-        lo, hi, step = [], [], []
+        lo, hi, step, home_step = [], [], [], []
         for a in self.arms:
             arm = spec.arm(a)
             lo.append(arm.lower + np.r_[np.full(6, limits.joint_margin), 0.0])
             hi.append(arm.upper - np.r_[np.full(6, limits.joint_margin), 0.0])
             step.append(np.r_[np.full(6, limits.max_joint_step), limits.max_gripper_step])
+            home_step.append(np.r_[np.full(6, limits.home_joint_step), limits.home_gripper_step])
+        self.home_max_step = np.concatenate(home_step)
         self.lower, self.upper = np.concatenate(lo), np.concatenate(hi)
         self.spec_lower = np.concatenate([spec.arm(a).lower for a in self.arms])
         self.spec_upper = np.concatenate([spec.arm(a).upper for a in self.arms])
@@ -184,6 +207,19 @@ class CommandGuard:
                              f"[{self.spec_lower[i]:.3f}, {self.spec_upper[i]:.3f}]; move the arm inside by hand "
                              f"(torque off) before starting")
         self.sent = np.clip(measured, self.lower, self.upper)
+
+    def restart_from(self, measured: np.ndarray, arms: Sequence[str]) -> None:
+        """Take the measured positions of `arms` as their last command sent (clipped into the
+        limits): a move home starts where the arms are, not where they were told to be.
+        Values that are not finite leave that arm's last command as it was."""
+        measured = np.asarray(measured, dtype=float)
+        sent = self.sent.copy()  # a new array: the last one was handed out (applied_action)
+        for i, a in enumerate(self.arms):
+            if a in arms:
+                sl = slice(7 * i, 7 * i + 7)
+                if np.all(np.isfinite(measured[sl])):
+                    sent[sl] = np.clip(measured[sl], self.lower[sl], self.upper[sl])
+        self.sent = sent
 
     def _name(self, i: int) -> str:
         arm = self.arms[i // 7]
@@ -245,12 +281,12 @@ class CommandGuard:
         return np.clip(home, self.lower, self.upper)
 
     def home_step(self, skip: frozenset[str] = frozenset()) -> bool:
-        """Send one rate-limited step from the last command towards the home target.
+        """Send one step of at most `home_max_step` from the last command towards the home target.
 
         Arms in `skip` (failed ones) are left alone. Returns False when already home (nothing
         sent). Raises ArmFault like `step`."""
         cur = self.sent
-        nxt = np.clip(self.home_target(), cur - self.max_step, cur + self.max_step)
+        nxt = np.clip(self.home_target(), cur - self.home_max_step, cur + self.home_max_step)
         for i, a in enumerate(self.arms):
             if a in skip:
                 nxt[7 * i: 7 * i + 7] = cur[7 * i: 7 * i + 7]
@@ -261,7 +297,7 @@ class CommandGuard:
 
     def home_steps_needed(self) -> int:
         """Control steps the move home takes from the last command sent."""
-        d = np.abs(self.home_target() - self.sent) / self.max_step
+        d = np.abs(self.home_target() - self.sent) / self.home_max_step
         return int(np.ceil(d.max())) if d.size else 0
 
 
@@ -270,11 +306,14 @@ class FrameStamp:
     """Identity of a camera's newest frame.
 
     number: the device's frame counter; t_host: the backend clock's time (s) at which
-    this frame was first seen; digest: a hash of the image bytes."""
+    this frame was first seen; digest: a hash of the image bytes; t_device: the frame's
+    capture time on the device's own clock (s; D405 `get_timestamp()` / 1000, Aria
+    `capture_timestamp_ns` * 1e-9), None when the device gives none."""
 
     number: int
     t_host: float
     digest: bytes = b""
+    t_device: float | None = None
 
 
 def image_digest(image: np.ndarray) -> bytes:
@@ -283,21 +322,34 @@ def image_digest(image: np.ndarray) -> bytes:
 
 
 class FrameWatchdog:
-    """Stale / frozen / dropped camera detection, checked once per control step.
+    """Stale / frozen / lagging / restarted camera detection, checked once per control step.
 
     `reset(now)` at the start of an episode; `check(camera, stamp, now)` raises SafetyStop
-    when the camera's newest frame (stamp, or None when none has arrived) is too old, when
-    its counter or its image has not changed for `frozen_after_s`, or when no frame has
-    arrived `stale_after_s` after the reset. Times are in seconds of one clock."""
+    when, for the camera's newest frame (stamp, or None when none has arrived):
+    - no frame arrived `stale_after_s` after the reset, or the newest arrived longer ago
+      than that (host time: a camera that stopped delivering, an unplugged D405);
+    - its device timestamp says it is older than `stale_after_s` beyond the best latency
+      seen this episode: the newest frame's age on the device clock, (now - t_device), minus
+      the smallest (t_host - t_device) so far. Frames that keep arriving but were captured
+      ever longer ago (a USB or Wi-Fi backlog) are caught although their host times are
+      fresh. Only differences of the device clock are used, so it need not match the host's;
+      a constant latency is invisible (no clock can show it);
+    - its frame counter or its image has not changed for `frozen_after_s`;
+    - its frame number or device timestamp went backwards (the device restarted its stream).
+    Times are in seconds; t_host and now of the backend's clock, t_device of the device's."""
 
     def __init__(self, limits: SafetyLimits, cameras: Sequence[str]):
         self.limits, self.cameras = limits, tuple(cameras)
         self._t0 = 0.0
         self._last: dict[str, tuple[int, bytes, float, float]] = {}  # number, digest, t_number, t_digest
+        self._latency: dict[str, float] = {}  # smallest t_host - t_device seen (s)
+        self._prev: dict[str, FrameStamp] = {}
 
     def reset(self, now: float) -> None:
         self._t0 = now
         self._last.clear()
+        self._latency.clear()
+        self._prev.clear()
 
     def check(self, camera: str, stamp: FrameStamp | None, now: float) -> None:
         lim = self.limits
@@ -308,11 +360,26 @@ class FrameWatchdog:
         age = now - stamp.t_host
         if age > lim.stale_after_s:
             raise SafetyStop(f"camera {camera}: stale frame {stamp.number}, {age:.2f} s old (limit {lim.stale_after_s} s)")
-        prev = self._last.get(camera)
-        if prev is None:
+        prev = self._prev.get(camera)
+        if prev is not None and stamp is not prev and (stamp.number < prev.number or (
+                stamp.t_device is not None and prev.t_device is not None and stamp.t_device < prev.t_device)):
+            raise SafetyStop(f"camera {camera}: frame numbers went back from {prev.number} to {stamp.number} (device "
+                             f"time {prev.t_device} -> {stamp.t_device} s): the device restarted its stream "
+                             f"(reconnected); check its cable")
+        self._prev[camera] = stamp
+        if stamp.t_device is not None:
+            latency = min(self._latency.get(camera, math.inf), stamp.t_host - stamp.t_device)
+            self._latency[camera] = latency
+            lag = (now - stamp.t_device) - latency
+            if lag > lim.stale_after_s:
+                raise SafetyStop(f"camera {camera}: newest frame {stamp.number} is {lag:.2f} s old by its device "
+                                 f"timestamp (limit {lim.stale_after_s} s) although frames keep arriving: the stream "
+                                 f"lags behind (USB or Wi-Fi backlog)")
+        last = self._last.get(camera)
+        if last is None:
             self._last[camera] = (stamp.number, stamp.digest, now, now)
             return
-        number, digest, t_number, t_digest = prev
+        number, digest, t_number, t_digest = last
         if stamp.number != number:
             t_number = now
         if stamp.digest != digest or not stamp.digest:
@@ -324,6 +391,108 @@ class FrameWatchdog:
         if now - t_digest > lim.frozen_after_s:
             raise SafetyStop(f"camera {camera}: identical image for {now - t_digest:.2f} s although frame numbers "
                              f"advance (limit {lim.frozen_after_s} s); the driver is serving one frame")
+
+
+class ArmStop(SafetyStop):
+    """A SafetyStop caused by one arm (its joint states or its tracking): `arm` names it; the
+    backend sends that arm nothing more (its motors hold their last target or are limp)."""
+
+    def __init__(self, arm: str, reason: str):
+        super().__init__(reason)
+        self.arm = arm
+
+
+class JointStateMonitor:
+    """Checks each arm's joint_states every control step, on what real hardware shows.
+
+    `check(arm, state, commanded, now)` with `state` an `egogym.real.devices.ArmState` and
+    `commanded` the last command sent to that arm (7 values: 6 joints rad, gripper
+    normalized) raises ArmStop when:
+    - the message is implausible: a non-finite value; the signature of xs_driver's failed
+      sync read (every motor at one position, every velocity and current exactly 0: zeroed
+      buffers decoded); a joint more than 0.1 rad outside the spec's limits; a header.stamp
+      that went backwards; a joint that moved faster than `max_joint_speed` (x1.5, +0.02
+      rad) between two messages (by their stamps);
+    - its header.stamp has not changed for `joint_state_timeout_s` of the backend's clock
+      (xs_sdk publishes at 100 Hz; `core.joint_states` keeps the last message forever);
+    - a joint has been more than `max_tracking_error` from its command for
+      `tracking_steps` steps in a row (a motor that turned its torque off after an
+      overload: the joint falls, silently), or the gripper more than
+      `max_gripper_tracking_error` while drawing under `gripper_min_current_ma` (its torque
+      is off; a gripper squeezing an object draws current and does not count).
+    `reset()` forgets every arm's history (start of an episode, start of a move home)."""
+
+    def __init__(self, limits: SafetyLimits, spec: RobotSpec, arms: Sequence[str]):
+        self.limits, self.spec, self.arms = limits, spec, tuple(arms)
+        self._prev: dict[str, tuple] = {}  # arm -> (stamp, position, t_host when the stamp last changed)
+        self._over: dict[str, np.ndarray] = {}
+        self._fresh: dict[str, bool] = {}
+
+    def reset(self) -> None:
+        self._prev.clear()
+        self._over.clear()
+        self._fresh.clear()
+
+    def fresh(self, arm: str) -> bool:
+        """Whether the last check of `arm` saw a new message (its header.stamp changed)."""
+        return self._fresh.get(arm, False)
+
+    def check(self, arm: str, state, commanded: np.ndarray | None, now: float) -> None:
+        lim, spec_arm = self.limits, self.spec.arm(arm)
+        names = list(spec_arm.joint_names) + ["gripper"]
+        prev = self._prev.get(arm)
+        self._fresh[arm] = prev is None or state.stamp != prev[0]
+        if prev is not None and state.stamp == prev[0]:
+            if now - prev[2] > lim.joint_state_timeout_s:
+                raise ArmStop(arm, f"arm {arm}: joint_states frozen: header.stamp unchanged for {now - prev[2]:.2f} s "
+                                   f"(limit {lim.joint_state_timeout_s} s; xs_sdk publishes at 100 Hz): xs_sdk stopped "
+                                   f"or its bus hangs; restart the arm's driver")
+            return  # the same message as last step: nothing new to judge
+        pos = np.asarray(state.position, float)
+        vel, eff = np.asarray(state.velocity, float), np.asarray(state.effort, float)
+        if not (np.all(np.isfinite(pos)) and np.isfinite(state.stamp) and np.isfinite(state.gripper_motor)):
+            raise ArmStop(arm, f"arm {arm}: joint_states hold a non-finite value ({pos.round(3).tolist()})")
+        motors = np.r_[pos[:6], state.gripper_motor]
+        if np.ptp(motors) == 0.0 and np.all(vel == 0.0) and np.all(eff == 0.0):
+            raise ArmStop(arm, f"arm {arm}: joint_states decoded from zeroed buffers (every motor at {motors[0]:.3f} "
+                               f"rad, velocities and currents 0): the Dynamixel bus stopped answering; check the "
+                               f"arm's power and its U2D2 cable, then restart xs_sdk")
+        out = np.flatnonzero((pos[:6] < spec_arm.lower[:6] - 0.1) | (pos[:6] > spec_arm.upper[:6] + 0.1))
+        if out.size:
+            j = int(out[0])
+            raise ArmStop(arm, f"arm {arm} {names[j]}: measured {pos[j]:.3f} rad, outside its limits "
+                               f"[{spec_arm.lower[j]:.3f}, {spec_arm.upper[j]:.3f}]: a bad reading or a fallen joint")
+        if prev is not None:
+            dt = state.stamp - prev[0]
+            if dt < 0:
+                raise ArmStop(arm, f"arm {arm}: joint_states header.stamp went back by {-dt:.3f} s")
+            jump = np.abs(pos[:6] - prev[1][:6])
+            allowed = lim.max_joint_speed * dt * 1.5 + 0.02
+            bad = np.flatnonzero(jump > allowed)
+            if bad.size:
+                j = int(bad[0])
+                raise ArmStop(arm, f"arm {arm} {names[j]}: moved {jump[j]:.3f} rad in {dt:.3f} s between two "
+                                   f"joint_states (at most {allowed:.3f} rad at {lim.max_joint_speed} rad/s): "
+                                   f"an implausible reading")
+        self._prev[arm] = (state.stamp, pos, now)
+        if commanded is None:
+            return
+        err = np.abs(np.asarray(commanded, float) - pos)
+        over = np.r_[err[:6] > lim.max_tracking_error,
+                     err[6] > lim.max_gripper_tracking_error and abs(eff[6]) < lim.gripper_min_current_ma]
+        count = np.where(over, self._over.get(arm, np.zeros(7, int)) + 1, 0)
+        self._over[arm] = count
+        bad = np.flatnonzero(count >= lim.tracking_steps)
+        if bad.size:
+            j = int(bad[0])
+            if j == 6:
+                raise ArmStop(arm, f"arm {arm} gripper: {err[6]:.2f} from its command for {count[6]} steps drawing "
+                                   f"{abs(eff[6]):.0f} mA (limits {lim.max_gripper_tracking_error}, "
+                                   f"{lim.gripper_min_current_ma} mA): its motor turned torque off (overload?); it is "
+                                   f"rebooted at the next reset")
+            raise ArmStop(arm, f"arm {arm} {names[j]}: {err[j]:.3f} rad from its command for {count[j]} steps (limit "
+                               f"{lim.max_tracking_error} rad): the joint is not following (torque off after an "
+                               f"overload, or blocked); reboot its motor before the next episode")
 
 
 class EmergencyStop:

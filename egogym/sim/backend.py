@@ -1,37 +1,17 @@
 """SimBackend: the MuJoCo twin behind the Backend protocol of `egogym.env`."""
 from __future__ import annotations
 
-import atexit
-import weakref
-
 import mujoco
 import numpy as np
 from dm_control import mjcf
 
 from egogym.core import geometry
 from egogym.core.spec import Calibration, RobotSpec, command_bounds
-from egogym.sim.scene import body_pose, build_robot_scene, calibration_from_model, camera_element_name, camera_pose
+from egogym.sim.scene import (body_pose, build_robot_scene, calibration_from_model, camera_element_name, camera_pose,
+                              own_renderers)
 from egogym.core.protocols import Score
 from egogym.core.views import DERIVED_VIEWS, FRONT, FRONT_LINE, FRONT_MASKED, join_polylines, mask_and_line
 from egogym.tasks.base import Task
-
-
-_LIVE: "weakref.WeakSet[SimBackend]" = weakref.WeakSet()
-_EXIT_HOOK = []
-
-
-def _close_live_backends() -> None:
-    for backend in list(_LIVE):
-        backend.close()
-
-
-def _ensure_exit_hook() -> None:
-    # EGL contexts left to interpreter teardown print errors. atexit runs hooks last-in
-    # first-out, so registering after mujoco's EGL module (imported with the first
-    # renderer) closes ours before it tears the display down.
-    if not _EXIT_HOOK:
-        atexit.register(_close_live_backends)
-        _EXIT_HOOK.append(True)
 
 
 class SimBackend:
@@ -71,7 +51,7 @@ class SimBackend:
         self._arm_geoms: np.ndarray | None = None
         self._targets = {a.name: a.home_command for a in spec.arms}
         self.steps = 0
-        _LIVE.add(self)
+        own_renderers(self)
         mujoco.mj_forward(m, self.data)
         self.calibration: Calibration = calibration_from_model(m, self.data, spec, self.image_size)
         self.T_cam_world = geometry.invert(camera_pose(m, self.data, self._cam_ids[FRONT]))
@@ -189,7 +169,7 @@ class SimBackend:
     def _make_renderer(self) -> mujoco.Renderer:
         h, w = self.image_size
         r = mujoco.Renderer(self.model, h, w)
-        _ensure_exit_hook()
+        own_renderers(self, first_renderer=True)
         # Software rendering on a CPU: no shadows, reflections or skybox for observations.
         for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
                      mujoco.mjtRndFlag.mjRND_SKYBOX):

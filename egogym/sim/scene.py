@@ -11,6 +11,8 @@ Names in the compiled model: arm elements are prefixed by the arm ("right/elbow"
 """
 from __future__ import annotations
 
+import atexit
+import weakref
 from importlib import resources
 
 import mujoco
@@ -19,6 +21,27 @@ from dm_control import mjcf
 
 from egogym.core import geometry
 from egogym.core.spec import ARIA_IMAGE_SIZE, ArmSpec, Calibration, CameraSpec, RobotSpec
+
+_RENDER_OWNERS: "weakref.WeakSet" = weakref.WeakSet()
+_EXIT_HOOK: list[bool] = []
+
+
+def _close_render_owners() -> None:
+    for owner in list(_RENDER_OWNERS):
+        owner.close()
+
+
+def own_renderers(owner, first_renderer: bool = False) -> None:
+    """Close `owner` (anything with `close()` that holds mujoco.Renderers) before the
+    interpreter tears EGL down: EGL contexts left to interpreter teardown print errors.
+    Call with first_renderer=True right after creating a renderer: atexit runs hooks last-in
+    first-out, so the hook must be registered after mujoco's EGL module (imported with the
+    first renderer) to run before it."""
+    _RENDER_OWNERS.add(owner)
+    if first_renderer and not _EXIT_HOOK:
+        atexit.register(_close_render_owners)
+        _EXIT_HOOK.append(True)
+
 
 WORKCELL_XML = "workcell.xml"
 """The work cell (floor, table, lights, materials) in the package's `assets/` folder."""

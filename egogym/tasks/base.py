@@ -58,6 +58,49 @@ class Task(abc.ABC):
         return {"name": self.name, "time_limit_s": self.time_limit_s}
 
 
+TABLE_REACH = ((-0.10, 0.60), (-0.60, 0.60))
+"""Where a task may place objects at all ((x_lo, x_hi), (y_lo, y_hi)) in metres, world frame: the table
+top in front of the robot (a region outside it is a typo, not a placement)."""
+
+
+def check_region(name: str, value) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A placement region ((x_lo, x_hi), (y_lo, y_hi)) (m, world) as floats, each side lo < hi and
+    within TABLE_REACH; ValueError naming the option and the expected form otherwise."""
+    form = f"give {name}=[[x_lo, x_hi], [y_lo, y_hi]] in metres, e.g. [[0.08, 0.30], [-0.36, -0.19]]"
+    try:
+        (x0, x1), (y0, y1) = value
+        region = ((float(x0), float(x1)), (float(y0), float(y1)))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r}: {form}") from None
+    for (lo, hi), (rlo, rhi), axis in zip(region, TABLE_REACH, "xy"):
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"{name}={value!r}: {axis}_lo must be below {axis}_hi; {form}")
+        if lo < rlo or hi > rhi:
+            raise ValueError(f"{name}={value!r}: {axis} must stay within {rlo}..{rhi} m (the table); {form}")
+    return region
+
+
+def check_range(name: str, value, lo: float, hi: float) -> tuple[float, float]:
+    """(low, high) floats with lo <= low <= high <= hi; ValueError naming the option otherwise."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r}: give [low, high]") from None
+    if not (lo <= a <= b <= hi):
+        raise ValueError(f"{name}={value!r}: need {lo:g} <= low <= high <= {hi:g}")
+    return a, b
+
+
+def check_number(name: str, value, lo: float, integer: bool = False) -> float | int:
+    """A number (an int if `integer`) of at least `lo`; ValueError naming the option otherwise."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value >= lo
+    if ok and integer and float(value) != int(value):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}={value!r}: give {'an integer' if integer else 'a number'} >= {lo:g}")
+    return int(value) if integer else float(value)
+
+
 def sample_point(rng: np.random.Generator, region: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:
     """Uniform (x, y) in region = ((x_lo, x_hi), (y_lo, y_hi))."""
     (x0, x1), (y0, y1) = region

@@ -12,7 +12,8 @@ from dm_control import mjcf
 
 from egogym.sim.scene import TOY_SHAPES, add_bowl, add_toy, table_top_z, toy_half_extents
 from egogym import TIME_LIMIT_S
-from egogym.tasks.base import Score, Task, finger_geoms, geoms_touch, sample_point, set_free_pose
+from egogym.tasks.base import (Score, Task, check_number, check_range, check_region, finger_geoms, geoms_touch,
+                               sample_point, set_free_pose)
 
 Region = tuple[tuple[float, float], tuple[float, float]]
 
@@ -43,16 +44,20 @@ class ObjectInBowl(Task):
                  min_separation: float = 0.16, rest_steps: int = 10, time_limit_s: float = TIME_LIMIT_S,
                  arms: str = "right", toy_yaw: tuple[float, float] = (-np.pi, np.pi)):
         super().__init__()
+        if isinstance(toys, str) or not toys:
+            raise ValueError(f"toys={toys!r}: give a list of toy shapes from {TOY_SHAPES}")
         for t in toys:
             if t not in TOY_SHAPES:
                 raise ValueError(f"toys: {t!r} is not a toy shape; choose from {TOY_SHAPES}")
+        if arms not in ("left", "right", "both"):
+            raise ValueError(f"arms={arms!r}: use 'right', 'left' or 'both'")
         self.toys = tuple(toys)
-        self.toy_region = toy_region
-        self.bowl_region = bowl_region
-        self.min_separation = min_separation
-        self.toy_yaw = toy_yaw
-        self.rest_steps = rest_steps
-        self.time_limit_s = time_limit_s
+        self.toy_region = check_region("toy_region", toy_region)
+        self.bowl_region = check_region("bowl_region", bowl_region)
+        self.min_separation = check_number("min_separation", min_separation, 0.0)
+        self.toy_yaw = check_range("toy_yaw", toy_yaw, -2 * np.pi, 2 * np.pi)
+        self.rest_steps = check_number("rest_steps", rest_steps, 1, integer=True)
+        self.time_limit_s = check_number("time_limit_s", time_limit_s, 0.02)
         self.arms = ("left", "right") if arms == "both" else (arms,)
         self.toy = self.toys[0]
         self._rng = np.random.default_rng(0)

@@ -10,6 +10,8 @@ from egogym.data.commands import validate_file
 from egogym.core.views import RED
 from egogym.data.reader import EgoDataset
 
+from data_helpers import human_demo, writer
+
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
@@ -63,11 +65,22 @@ def test_inspect_commands(recorded, tmp_path, capsys):
     from PIL import Image
     with h5py.File(p) as f:
         assert np.array_equal(np.asarray(Image.open(png)), f["data/demo_0/obs/front_img_1_line"][3])
+    assert main(["inspect", "image", str(p), "--demo", "demo_0", "--key", "obs/front_img_1",
+                 "--out", str(png)]) == 2  # an existing output is never overwritten
+    assert "exists" in capsys.readouterr().err
     assert main(["inspect", "image", str(p), "--demo", "demo_0", "--key", "obs/joint_positions",
-                 "--out", str(png)]) == 2
+                 "--out", str(tmp_path / "y.png")]) == 2
     assert "not an image" in capsys.readouterr().err
-    assert main(["inspect", "actions", "--human", str(p), "--robot", str(p), "--dim", "1",
+    human = tmp_path / "human.hdf5"
+    rng = np.random.default_rng(0)
+    with writer(human, "human") as w:
+        for T in (40, 50):
+            w.write_demo(*human_demo(T, rng))
+    assert main(["inspect", "actions", "--human", str(human), "--robot", str(p), "--dim", "1",
                  "--out-dir", str(tmp_path / "plots")]) == 0
     assert (tmp_path / "plots" / "action_distribution_after.png").stat().st_size > 1000
-    assert main(["inspect", "actions", "--human", str(p), "--robot", str(p), "--dim", "5",
+    assert main(["inspect", "actions", "--human", str(p), "--robot", str(human), "--dim", "1",
+                 "--out-dir", str(tmp_path / "plots")]) == 2
+    assert "were --human and --robot swapped?" in capsys.readouterr().err
+    assert main(["inspect", "actions", "--human", str(human), "--robot", str(p), "--dim", "5",
                  "--out-dir", str(tmp_path / "plots")]) == 2

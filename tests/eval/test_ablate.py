@@ -252,3 +252,15 @@ def test_report_pairs_the_arms_by_seed(tmp_path):
     assert t["mcnemar_p_value"] == pytest.approx(mcnemar_exact(2, 12))
     assert t["interval"] == pytest.approx(list(newcombe_paired_interval(2, 2, 12, 4)))
     assert "p (McNemar)" in (tmp_path / "report.md").read_text()
+
+
+def test_drives_add_evaluation_only_cells():
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0, 100]}, train={"seeds": [0]},
+                                        eval={"drives": ["joint_head", "pose_head_ik"]},
+                                        controls={"equal_time": True}))
+    cells = {c.name: c for c in plan_cells(cfg)}
+    for n, m in ((10, 0), (10, 100), (20, 0)):
+        assert cells[f"r{n}_h{m}_base_s0"].role != "drive"
+        assert cells[f"r{n}_h{m}_pose_ik_s0"].role == "drive"
+    with pytest.raises(UserError, match=r"\[eval\] drives"):
+        config_from_dict(small_config(eval={"drives": ["pose_head_ik"]}))

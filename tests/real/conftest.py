@@ -66,3 +66,25 @@ class Rig:
 @pytest.fixture
 def rig(options) -> Rig:
     return Rig(options)
+
+
+def assert_commands_safe(fake, arm_name: str, limits, slack: float = 0.05) -> None:
+    """Every joint target `fake` (a FakeArm) received is finite, inside the spec limits minus
+    the margin, and within max_joint_step of the previous target; where a move home
+    restarted from the measured pose instead, within home_joint_step + slack (gravity sag,
+    the age of the joint_states it started from) of where the arm really was. Every gripper
+    target is inside the calibrated motor range."""
+    arm = EGOMIMIC.arm(arm_name)
+    q = fake.arm_commands()
+    truth = np.array(fake.arm_truth).reshape(-1, 6)
+    assert len(q) > 0 and len(truth) == len(q)
+    assert np.all(np.isfinite(q))
+    assert np.all(q >= arm.lower[:6] + limits.joint_margin - 1e-9)
+    assert np.all(q <= arm.upper[:6] - limits.joint_margin + 1e-9)
+    for k in range(1, len(q)):
+        step_ok = np.all(np.abs(q[k] - q[k - 1]) <= limits.max_joint_step + 1e-9)
+        restart_ok = np.all(np.abs(q[k] - truth[k]) <= limits.home_joint_step + slack)
+        assert step_ok or restart_ok, (k, q[k - 1], q[k], truth[k])
+    g = fake.gripper_commands()
+    lo, hi = sorted(fake.gripper_motor_range)
+    assert np.all(np.isfinite(g)) and np.all((g >= lo - 1e-9) & (g <= hi + 1e-9))

@@ -14,7 +14,7 @@ from egogym.real.console import OperatorConsole, OperatorQuit
 from egogym.real.devices import MissingDriver, load_drivers
 from egogym.core.spec import EGOMIMIC
 
-from .conftest import SIZE, Rig, write_calibration
+from .conftest import SIZE, Rig, assert_commands_safe, write_calibration
 
 
 def test_make_reset_step_observe(rig):
@@ -26,9 +26,12 @@ def test_make_reset_step_observe(rig):
     assert obs["right_wrist_img"].shape == SIZE + (3,)
     assert env.observation_space.contains(obs)
     home = EGOMIMIC.arm("right").home_command
-    np.testing.assert_allclose(obs["joint_positions"], np.clip(home, env.unwrapped.backend.guard.lower,
-                                                                env.unwrapped.backend.guard.upper), atol=1e-9)
     b = env.unwrapped.backend
+    lim = b.config.safety
+    # measured at home within the tolerances of the verified move home (sag, lag)
+    np.testing.assert_allclose(obs["joint_positions"][:6], np.clip(home, b.guard.lower, b.guard.upper)[:6],
+                               atol=lim.home_tolerance)
+    assert abs(obs["joint_positions"][6] - 1.0) <= lim.home_gripper_tolerance
     assert b.time == 0.0
     for k in range(25):
         obs, r, term, trunc, info = env.step(obs["joint_positions"] + 0.01)
@@ -82,18 +85,7 @@ def test_no_command_outside_the_limits_whatever_the_policy(options, actions):
             break
     env.unwrapped.finish_episode()
     env.close()
-    arm, fake = EGOMIMIC.arm("right"), rig.hw.arms["right"]
-    lim = env.unwrapped.backend.config.safety
-    q = np.vstack([fake.arm_commands()])
-    assert np.all(np.isfinite(q))
-    assert np.all(q >= arm.lower[:6] + lim.joint_margin - 1e-9) and np.all(q <= arm.upper[:6] - lim.joint_margin + 1e-9)
-    # the first target is within one step of where the arm stood; then each within one step of the last
-    from egogym.real.fakes import FAKE_START_POSE
-
-    steps = np.abs(np.diff(np.vstack([FAKE_START_POSE, q]), axis=0))
-    assert np.all(steps <= lim.max_joint_step + 1e-9)
-    g = fake.gripper_commands()
-    assert np.all((g >= -0.62) & (g <= 1.49))
+    assert_commands_safe(rig.hw.arms["right"], "right", env.unwrapped.backend.config.safety)
 
 
 def test_bad_options_and_calibration_are_one_clear_line(rig, options, tmp_path):
@@ -103,6 +95,10 @@ def test_bad_options_and_calibration_are_one_clear_line(rig, options, tmp_path):
     del bad["gripper_motor_range"]
     with pytest.raises(UserError, match="needs 'gripper_motor_range'"):
         _make(rig, bad)
+    with pytest.raises(UserError, match=r"max_tracking_error=0.3 rad is within the lag .* = 0.50 rad"):
+        _make(rig, dict(options, moving_time=0.4))
+    with pytest.raises(UserError, match=r"accel_time=0.3 s: at most half of moving_time=0.2 s"):
+        _make(rig, dict(options, accel_time=0.3))
     with pytest.raises(UserError, match="d405_serials has no entry for camera 'right_wrist_img'"):
         _make(rig, dict(options, d405_serials={}))
     with pytest.raises(UserError, match="no calibration file"):
@@ -128,11 +124,21 @@ def _make(rig, opts):
 
 def test_hardware_file_supplies_options(rig, options, tmp_path):
     hw = tmp_path / "hardware.json"
-    hw.write_text(json.dumps({k: v for k, v in options.items() if k != "calibration"}))
+    from_file = {k: v for k, v in options.items() if k != "calibration"}
+    from_file["gripper_motor_range"] = {"right": [-0.5, 1.4], "left": [-0.6, 1.45]}
+    from_file["moving_time"] = 0.22
+    hw.write_text(json.dumps(from_file))
     rig.answers = [""]
-    env = _make(rig, {"hardware": str(hw), "calibration": options["calibration"]})
+    env = _make(rig, {"hardware": str(hw), "calibration": options["calibration"], "moving_time": 0.21})
+    b = env.unwrapped.backend
+    assert b.config.gripper_motor_range == {"right": (-0.5, 1.4), "left": (-0.6, 1.45)}  # from the file
+    assert b.config.d405_serials == options["d405_serials"]
+    assert b.config.moving_time == 0.21  # an option overrides the file
+    assert b.arm_drivers["right"].gripper.motor_range == (-0.5, 1.4)  # and reaches the driver
     env.reset(seed=0)
     env.close()
+    with pytest.raises(UserError, match="hardware file .*missing.json does not exist"):
+        _make(Rig(options), {"hardware": str(tmp_path / "missing.json"), "calibration": options["calibration"]})
 
 
 def test_missing_vendor_packages_say_what_to_install():
@@ -165,11 +171,25 @@ def test_console_reprompts_and_quits():
         OperatorConsole(lambda p: (_ for _ in ()).throw(EOFError()), out.append).prepare(task, 1)
 
 
-def test_derived_aria_views_are_refused_with_one_line():
-    import gymnasium as gym
+def test_derived_aria_views_come_from_the_twin_at_the_measured_joints(options):
+    """The real backend computes front_img_1_masked / _line at run time (egogym.sim.arm_views):
+    the same views the twin gives for the measured joints through this robot's calibration."""
+    from egogym.sim.arm_views import TwinArmViews
 
-    import egogym  # noqa: F401
-
-    with pytest.raises(ValueError, match="masked / line Aria views"):
-        gym.make("egogym/ObjectInBowl-v0", backend="real", cameras=("front_img_1", "front_img_1_line"),
-                 backend_options={"drivers": "fake"})
+    rig = Rig(options)
+    rig.answers = ["", "0", "n", ""]
+    env = rig.make_env(max_episode_steps=5, cameras=("front_img_1", "front_img_1_masked", "front_img_1_line",
+                                                     "right_wrist_img"))
+    try:
+        obs, _ = env.reset(seed=0)
+        assert set(obs) >= {"front_img_1", "front_img_1_masked", "front_img_1_line"}
+        b = env.unwrapped.backend
+        twin = TwinArmViews(b.spec, b.calibration, b.image_size, b.arms)
+        masked, line = twin(obs["front_img_1"], obs["joint_positions"])
+        np.testing.assert_array_equal(obs["front_img_1_masked"], masked)
+        np.testing.assert_array_equal(obs["front_img_1_line"], line)
+        assert obs["front_img_1_line"].shape == obs["front_img_1"].shape
+        assert twin.mask(obs["joint_positions"]).sum() > 0  # the arm is in view: the views are not trivial
+        twin.close()
+    finally:
+        env.close()

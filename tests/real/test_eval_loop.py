@@ -37,8 +37,8 @@ def _evaluate(rig, seeds, log, config, fault_seed=None):
                 if s in done:
                     continue
                 cam = rig.hw.camera("right_wrist_img")
-                if s == fault_seed:  # the wrist camera freezes a little into this episode
-                    cam.inject("frozen", rig.clock.now() + 0.2)
+                if s == fault_seed:  # the wrist camera is unplugged a little into this episode
+                    cam.inject("unplugged", rig.clock.now() + 0.2)
                 w.append(run_episode(env, policy, s, s - config.start_seed, config, repeat=1))
                 cam.clear()  # replugged before the next episode
     finally:
@@ -58,7 +58,8 @@ def test_real_evaluation_records_faults_and_resume(options, tmp_path):
     assert (recs[0]["status"], recs[0]["points"], recs[0]["success"], recs[0]["steps"]) == ("done", 1, True, 30)
     assert recs[0]["sim_seconds"] == pytest.approx(30 / 50)
     assert recs[1]["status"] == "aborted"
-    assert recs[1]["reason"].startswith("camera right_wrist_img: stale frame")  # its counter stopped
+    assert recs[1]["reason"].startswith("camera right_wrist_img: ")  # no frames since it was unplugged
+    assert " s old" in recs[1]["reason"]
     assert recs[1]["steps"] < 30
     assert recs[2]["status"] == "done"  # the camera recovered after the reset (fault injected for one episode)
     before = log.read_bytes()
@@ -76,3 +77,37 @@ def test_real_evaluation_records_faults_and_resume(options, tmp_path):
     assert [r["seed"] for r in recs] == [100, 101, 102, 103]
     assert log.read_bytes().startswith(before)
     assert (recs[3]["status"], recs[3]["points"]) == ("done", 2)
+
+
+@pytest.mark.parametrize("fault,reason", [
+    ("kill_sdk", "arm right: joint_states frozen"),
+    ("limp", "arm right elbow: "),
+])
+def test_the_issue_s_hold_episodes_now_stop(options, fault, reason):
+    """The measurement of issue 13: `--policy hold` on the real driver path, joint_states
+    frozen (xs_sdk gone) or the elbow limp 1 s into a 150-step episode. Both used to run to
+    `done`; now each is recorded `aborted` within its window."""
+    from egogym.eval.rollout import make_policy
+
+    rig = Rig(options)
+    rig.answers = ["", "0", "n", ""]
+    env = rig.make_env(max_episode_steps=150)
+    config = EvalConfig(policy="hold", backend="real", episodes=1, max_steps=150)
+    state = {}
+
+    def at_one_second(now):
+        if "t0" not in state and env.unwrapped.backend._steps == 1:
+            state["t0"] = now
+        if "t0" in state and not state.get("done") and now >= state["t0"] + 1.0:
+            state["done"] = True
+            fake = rig.hw.arms["right"]
+            fake.kill_sdk() if fault == "kill_sdk" else fake.overload("elbow")
+
+    rig.clock.listeners.append(at_one_second)
+    try:
+        rec = run_episode(env, make_policy("hold", env), 0, 0, config, repeat=1)
+    finally:
+        env.close()
+        rig.hw.release()
+    assert rec["status"] == "aborted" and rec["reason"].startswith(reason)
+    assert 50 <= rec["steps"] <= 50 + 20  # 1 s in, stopped within 0.4 s

@@ -153,8 +153,44 @@ def test_watchdog_stale_frozen_same_image_and_missing():
 
 
 def test_gripper_motor_mapping_stays_in_range():
-    from egogym.real.devices import ArmDriver
+    from egogym.real.devices import GripperMap
 
-    d = ArmDriver(object(), EGOMIMIC.arm("right"), GRIPPER_RANGE, 0.2, 0.1)
-    assert d.gripper_to_motor(0.0) == GRIPPER_RANGE[0] and d.gripper_to_motor(1.0) == GRIPPER_RANGE[1]
-    assert d.gripper_to_motor(7.0) == GRIPPER_RANGE[1] and d.gripper_to_motor(-3.0) == GRIPPER_RANGE[0]
+    m = GripperMap(GRIPPER_RANGE)
+    assert m.to_motor(0.0) == pytest.approx(GRIPPER_RANGE[0]) and m.to_motor(1.0) == pytest.approx(GRIPPER_RANGE[1])
+    assert m.to_motor(7.0) == pytest.approx(GRIPPER_RANGE[1]) and m.to_motor(-3.0) == pytest.approx(GRIPPER_RANGE[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.0, 1.0))
+def test_a_commanded_gripper_value_reads_back_as_itself(g):
+    """One mapping: g -> motor angle (the linkage inverted) -> the driver's finger formula
+    (the fake's own copy of xs_driver's arithmetic, float32 like the driver) -> g."""
+    from egogym.real.devices import GripperMap
+    from egogym.real.fakes import driver_finger_position
+
+    m = GripperMap(GRIPPER_RANGE)
+    theta = m.to_motor(g)
+    assert min(GRIPPER_RANGE) - 1e-9 <= theta <= max(GRIPPER_RANGE) + 1e-9
+    assert m.from_finger(driver_finger_position(theta)) == pytest.approx(g, abs=1e-5)
+
+
+def test_the_old_linear_finger_mapping_was_off_by_a_lot():
+    """The issue's numbers: with the documented range, a commanded 0.25 read back as 0.154
+    through the spec's linear finger range; the one mapping reads 0.25."""
+    from egogym.real.devices import GripperMap
+    from egogym.real.fakes import driver_finger_position
+
+    motor = (1 - 0.25) * GRIPPER_RANGE[0] + 0.25 * GRIPPER_RANGE[1]  # the old command side (linear in rad)
+    old = float(EGOMIMIC.arm("right").gripper.from_finger(driver_finger_position(motor)))
+    assert old == pytest.approx(0.154, abs=0.002)
+    m = GripperMap(GRIPPER_RANGE)
+    assert m.from_finger(driver_finger_position(m.to_motor(0.25))) == pytest.approx(0.25, abs=1e-5)
+
+
+def test_gripper_ranges_that_cannot_map_are_one_line():
+    from egogym.real.devices import GripperMap
+
+    with pytest.raises(ValueError, match=r"swap them"):
+        GripperMap((1.49, -0.62)).check("gripper_motor_range['right']")
+    with pytest.raises(ValueError, match=r"one-to-one range"):
+        GripperMap((-0.62, 2.0)).check("gripper_motor_range['right']")

@@ -70,6 +70,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from egogym.core.outputs import check_output
+
 from egogym.eval.ablation.config import AblationConfig, config_from_dict, load_config
 from egogym.eval.ablation.plan import Cell, equal_time_robot, plan_cells
 from egogym.eval.ablation.report import write_report
@@ -87,7 +89,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    _, report = run_ablation(cfg, Path(args.out), args.executor, args.ray_address, progress=not args.quiet)
+    out = check_output(args.out, [args.config] if Path(args.config).exists() else [], kind="dir")
+    _, report = run_ablation(cfg, out, args.executor, args.ray_address, progress=not args.quiet)
     print(f"wrote {report}")
     return 0
 

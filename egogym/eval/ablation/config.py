@@ -16,6 +16,7 @@ from typing import Any
 
 from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
+from egogym.policies.config import DRIVES
 
 BUILTIN = ("cpu",)
 """Config names shipped with the package (`egogym/eval/configs/NAME.toml`)."""
@@ -87,6 +88,7 @@ class EvalSection:
     loop_hz: float | None = None  # None: the env's 50 Hz
     task_options: dict = field(default_factory=dict)  # evaluation distribution; {}: the task's full one
     stop_on_success: bool = False  # end each episode at its first success (success rates only; faster)
+    drives: tuple[str, ...] = ("joint_head",)  # executions each trained policy is evaluated with (DRIVES)
 
     def __post_init__(self):
         _int("[eval] episodes", self.episodes, 1)
@@ -97,6 +99,9 @@ class EvalSection:
                                          or self.loop_hz <= 0):
             raise UserError(f"[eval] loop_hz: {self.loop_hz!r} is not a positive rate (Hz)")
         _table("[eval] task_options", self.task_options)
+        if not self.drives or any(d not in DRIVES for d in self.drives) or "joint_head" not in self.drives:
+            raise UserError(f"[eval] drives: {list(self.drives)!r}: give a list from {list(DRIVES)} that holds "
+                            f"\"joint_head\" (EgoMimic's execution, the reference)")
         if not isinstance(self.stop_on_success, bool):
             raise UserError(f"[eval] stop_on_success: {self.stop_on_success!r} is not true or false")
 

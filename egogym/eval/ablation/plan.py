@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from egogym.eval.ablation.config import AblationConfig
 
+DRIVE_VARIANTS = {"pose_head_ik": "pose_ik"}
+"""The variant name of a base cell evaluated with another drive (egogym.policies.config.DRIVES)."""
 HUMAN_DEMOS_PER_HOUR = 1400  # REFERENCE §6
 ROBOT_DEMOS_PER_HOUR = 135  # REFERENCE §6
 
@@ -16,8 +18,9 @@ class Cell:
     robot: int
     human: int
     seed: int
-    variant: str = "base"  # "base" or an ablation's name
-    role: str = "grid"  # "grid", "equal_time", "equal_episodes", "ablation"
+    variant: str = "base"  # "base", an ablation's name, or a drive's (DRIVE_VARIANTS)
+    role: str = "grid"  # "grid", "equal_time", "equal_episodes", "ablation", "drive" (the base run, evaluated
+    #                     with another drive: not trained again)
     train_args: tuple[str, ...] = ()
 
     @property
@@ -43,6 +46,10 @@ def plan_cells(cfg: AblationConfig) -> list[Cell]:
                     add(Cell(equal_time_robot(n, m), 0, s, role="equal_time"))
                 if cfg.controls.equal_episodes:
                     add(Cell(n + m, 0, s, role="equal_episodes"))
+        for c in [c for c in cells.values() if c.seed == s and c.variant == "base"]:
+            for d in cfg.eval.drives:
+                if d != "joint_head":
+                    add(Cell(c.robot, c.human, s, variant=DRIVE_VARIANTS[d], role="drive"))
         for a in cfg.ablations:
             add(Cell(max(cfg.data.robot), max(cfg.data.human), s, variant=a.name, role="ablation",
                      train_args=tuple(a.train_args)))

@@ -7,10 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.eval.ablation.config import AblationConfig
-from egogym.eval.ablation.plan import HUMAN_DEMOS_PER_HOUR, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
+from egogym.eval.ablation.plan import DRIVE_VARIANTS, HUMAN_DEMOS_PER_HOUR, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
 from egogym.eval.metrics import paired_comparison, two_proportion_test, wilson_interval
+
+
+COMPARED_VARIANTS = ("base", *DRIVE_VARIANTS.values())
+"""Variants whose co-trained cells are tested against robot-only cells of the same variant."""
+
+
+def _arm(test: dict) -> str:
+    """The co-trained arm of a test, with its variant unless it is the base one (EgoMimic's execution)."""
+    v = test.get("variant", "base")
+    return str(tuple(test["cotrained"])) + ("" if v == "base" else f" {v}")
+"""Variants whose co-trained cells are tested against robot-only cells of the same variant."""
 
 
 def pooled(results: list[dict]) -> dict:
@@ -106,7 +118,8 @@ def paired_tests(cfg: AblationConfig, results: list[dict], out_dir: Path, refere
             a_recs += [{**x, "seed": x["seed"] + offset} for x in ra]
             b_recs += [{**x, "seed": x["seed"] + offset} for x in rb]
         if a_recs and b_recs:
-            out.append({"cotrained": list(key[:2]), "reference": label, "reference_cell": list(ref[:2]),
+            out.append({"cotrained": list(key[:2]), "variant": key[2], "reference": label,
+                        "reference_cell": list(ref[:2]),
                         **paired_comparison(a_recs, b_recs).to_dict()})
     return out
 
@@ -214,18 +227,19 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
                      f"{', '.join(f'{x:.0%}' for x in p['per_seed'])} | {p['mean_points']:.2f} |")
     tests = []
     for (n, m, v), p in sorted(g.items()):
-        if m == 0 or v != "base":
+        if m == 0 or v not in COMPARED_VARIANTS:
             continue
-        refs = [("robot-only, same robot demos", (n, 0, "base"))]
-        refs.append(("equal time (robot-only)", (equal_time_robot(n, m), 0, "base")))
-        refs.append(("equal episodes (robot-only)", (n + m, 0, "base")))
+        refs = [("robot-only, same robot demos", (n, 0, v))]
+        refs.append(("equal time (robot-only)", (equal_time_robot(n, m), 0, v)))
+        refs.append(("equal episodes (robot-only)", (n + m, 0, v)))
         for label, key in refs:
             if key in g:
                 b = g[key]
                 t = two_proportion_test(b["successes"], b["episodes"], p["successes"], p["episodes"])
-                tests.append({"cotrained": [n, m], "reference": label, "reference_cell": list(key[:2]), **t.to_dict()})
-    refs = [(t["reference"], (t["cotrained"][0], t["cotrained"][1], "base"), (*t["reference_cell"], "base"))
-            for t in tests]
+                tests.append({"cotrained": [n, m], "variant": v, "reference": label, "reference_cell": list(key[:2]),
+                              **t.to_dict()})
+    refs = [(t["reference"], (t["cotrained"][0], t["cotrained"][1], t["variant"]),
+             (*t["reference_cell"], t["variant"])) for t in tests]
     paired = paired_tests(cfg, results, out_dir, refs)
     if tests:
         lines += ["", "## Co-trained vs robot-only", "",
@@ -233,7 +247,7 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
                   "", "| co-trained (robot, human) | reference | reference (robot, human) | difference | p (z) | p (Fisher) |",
                   "|---|---|---|---|---|---|"]
         for t in tests:
-            lines.append(f"| {tuple(t['cotrained'])} | {t['reference']} | {tuple(t['reference_cell'])} | "
+            lines.append(f"| {_arm(t)} | {t['reference']} | {tuple(t['reference_cell'])} | "
                          f"{t['difference']:+.1%} | {t['p_value']:.3g} | {t['fisher_p_value']:.3g} |")
     if paired:
         lines += ["", "Paired (every arm met the same seeds; a pair is one evaluation seed under one training "
@@ -242,7 +256,7 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
                   "| co-trained (robot, human) | reference | pairs | only reference / only co-trained | difference "
                   "| 95% CI | p (McNemar) |", "|---|---|---|---|---|---|---|"]
         for t in paired:
-            lines.append(f"| {tuple(t['cotrained'])} | {t['reference']} | {t['seeds']} | {t['only_a']} / "
+            lines.append(f"| {_arm(t)} | {t['reference']} | {t['seeds']} | {t['only_a']} / "
                          f"{t['only_b']} | {t['difference']:+.1%} | {t['interval'][0]:+.1%} to "
                          f"{t['interval'][1]:+.1%} | {t['mcnemar_p_value']:.3g} |")
     split = start_split(cfg, results, out_dir)
@@ -258,9 +272,9 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
               f"≈ {ROBOT_DEMOS_PER_HOUR}. Equal time: robot-only with n + m·{ROBOT_DEMOS_PER_HOUR}/"
               f"{HUMAN_DEMOS_PER_HOUR} robot demos; equal episodes: n + m.", "", "![scaling](scaling.png)", ""]
     report = out_dir / "report.md"
-    report.write_text("\n".join(lines))
+    write_text_atomic(report, "\n".join(lines))
     plot_scaling(cfg, g, out_dir / "scaling.png")
-    (out_dir / "results.json").write_text(json.dumps(
+    write_text_atomic(out_dir / "results.json", json.dumps(
         {"config": cfg.to_dict(), "cells": results, "tests": tests, "paired_tests": paired, "extra": extra or {}, "start_split": split,
          "groups": [{"robot": k[0], "human": k[1], "variant": k[2], **v} for k, v in sorted(g.items())]},
         indent=2) + "\n")

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.data.commands import split_file
 from egogym.eval.ablation.config import AblationConfig, config_from_dict
@@ -51,7 +52,7 @@ def ensure_robot_data(cfg: AblationConfig, data_dir: Path, n: int, progress: boo
                   max_steps=cfg.data.robot_max_steps, stop_after_points=cfg.data.robot_stop_after_points,
                   task_options=dict(cfg.data.robot_task_options) or None, progress=progress)
     split_file(out, VALID_FRACTION, SPLIT_SEED)
-    done.write_text(json.dumps({"episodes": n, "seed": cfg.data.seed}) + "\n")
+    write_text_atomic(done, json.dumps({"episodes": n, "seed": cfg.data.seed}) + "\n")
     return out
 
 
@@ -70,7 +71,7 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
     if code:
         raise UserError(f"human data collection for {out} failed (exit {code})")
     split_file(out, VALID_FRACTION, SPLIT_SEED)
-    done.write_text(json.dumps({"episodes": m, "seed": cfg.data.seed}) + "\n")
+    write_text_atomic(done, json.dumps({"episodes": m, "seed": cfg.data.seed}) + "\n")
     return out
 
 
@@ -87,19 +88,21 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
         return json.loads(marker.read_text())
     cdir.mkdir(parents=True, exist_ok=True)
     data = root / "data"
-    run_dir = cdir / "run"
+    base = dataclasses.replace(cell, variant="base", role="grid") if cell.role == "drive" else cell
+    run_dir = root / "cells" / base.name / "run"  # a drive cell evaluates its base cell's run
+    policy = str(run_dir) if cell.role != "drive" else f"pose-ik:{run_dir}"
     t0 = time.perf_counter()
     human = ["--human", str(data / f"human_{cell.human}.hdf5")] if cell.human else []
     argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"), *human,
             "--out", str(run_dir), "--steps", str(cfg.train.steps), "--set", f"train.seed={cell.seed}",
             *cfg.train.args, *cell.train_args]
     if run_dir.exists():
-        argv.append("--resume")
+        argv.append("--resume")  # a finished run is a no-op: how a drive cell finds its base trained
     if not progress:
         argv.append("--no-progress")
     _cli(argv, f"training of cell {cell.name}")
     train_s = time.perf_counter() - t0
-    ev = EvalConfig(policy=str(run_dir), env_id=cfg.env_id, episodes=cfg.eval.episodes, start_seed=cfg.eval.seed,
+    ev = EvalConfig(policy=policy, env_id=cfg.env_id, episodes=cfg.eval.episodes, start_seed=cfg.eval.seed,
                     task_options=dict(cfg.eval.task_options), image_size=tuple(cfg.image_size),
                     loop_hz=cfg.eval.loop_hz, max_steps=cfg.eval.max_steps, workers=cfg.eval.workers,
                     stop_on_success=cfg.eval.stop_on_success)
@@ -138,8 +141,12 @@ def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address
         raise UserError("--executor ray needs Ray: pip install -e '.[ray]'") from None
     ray.init(address=address, runtime_env=runtime_env, ignore_reinit_error=True, include_dashboard=False)
     task = ray.remote(num_cpus=max(1, cfg.eval.workers))(run_cell)
-    refs = [task.remote(cfg.to_dict(), dataclasses.asdict(c), str(out_dir.resolve()), False) for c in cells]
-    return ray.get(refs)
+    def launch(batch):
+        return ray.get([task.remote(cfg.to_dict(), dataclasses.asdict(c), str(out_dir.resolve()), False)
+                        for c in batch])
+
+    # drive cells evaluate their base cells' runs: those are trained first
+    return launch([c for c in cells if c.role != "drive"]) + launch([c for c in cells if c.role == "drive"])
 
 
 
@@ -155,7 +162,7 @@ def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ra
         old = json.loads(cfg_path.read_text())
         if old != json.loads(json.dumps(cfg.to_dict())):
             raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
-    cfg_path.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    write_text_atomic(cfg_path, json.dumps(cfg.to_dict(), indent=2) + "\n")
     cells = plan_cells(cfg)
     data = out_dir / "data"
     data.mkdir(exist_ok=True)

@@ -1,0 +1,75 @@
+"""Output safety, in one place: no command writes over one of its inputs, or over an existing
+file it did not create unless its own resume / overwrite flag says so, and files appear
+under their final name only when complete (written to a temporary name, then renamed).
+
+    check_output(args.out, inputs=[args.file], flag="--out")   # before any work
+    with atomic_path(args.out) as tmp:                         # the writing
+        write(tmp)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from egogym.core.errors import UserError
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *, flag: str = "--out",
+                 kind: str = "file", existing_ok: bool = False, suffixes: tuple[str, ...] = ()) -> Path:
+    """Refuse, with one line naming `flag`, an output path that is one of `inputs` (or inside one,
+    for a folder), an existing file (unless `existing_ok`: the command's resume / overwrite),
+    a file where a folder is wanted or the reverse, a wrong suffix, or a place that cannot be
+    written. kind: "file" or "dir". Returns the path."""
+    path = Path(path)
+    for inp in inputs:
+        inp = Path(inp)
+        if _same(path, inp) or path.resolve() == inp.resolve():
+            raise UserError(f"{flag} {path} is also an input of this command; write the output elsewhere")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UserError(f"{flag} {path}: give a {' or '.join(suffixes)} file")
+    if kind == "file":
+        if path.is_dir():
+            raise UserError(f"{flag} {path} is a folder; give a file name")
+        if path.exists() and not existing_ok:
+            raise UserError(f"{flag} {path} exists; choose another name or delete it")
+    else:
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{flag} {path} is a file; give a folder")
+    parent = path if kind == "dir" and path.is_dir() else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {parent} is not writable; choose a folder you can write to")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path next to `path` to write to; renamed to `path` when the block ends
+    without an error, removed when it fails (nothing half-written under the final name)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file and a rename: a reader (or a killed
+    writer) never sees half a file under the final name."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
