@@ -37,15 +37,11 @@ def cpu_checkpoint(folder: Path, image_size: tuple[int, int]) -> Path:
     """A `cpu`-preset run folder (initial weights, one optimizer step) for `image_size` images."""
     import torch
 
-    from egogym.policies.config import preset
-    from egogym.policies.synthetic import SyntheticEgoData, synthetic_stats
-    from egogym.policies.train import Trainer
+    from egogym.policies.synthetic import train_synthetic_run
 
     torch.set_num_threads(1)
-    r = SyntheticEgoData(8, "robot", image_size=image_size)
-    cfg = preset("cpu").with_overrides({"train.video_frames": 0, "train.val_batches": 1})
-    Trainer(cfg, {"robot": (r, r)}, {"robot": synthetic_stats(r)}, folder, 1, progress=False).fit()
-    return folder
+    return train_synthetic_run(folder, "cpu", image_size, cotrain=False, samples=8,
+                               overrides={"train.val_batches": 1})
 
 
 def steps_per_second(cfg, policy_spec: str | None, seeds: list[int], render_every_step: bool) -> float:

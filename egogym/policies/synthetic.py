@@ -97,3 +97,20 @@ def synthetic_stats(ds: SyntheticEgoData) -> NormStats:
     std = {k: np.maximum(np.std([s[k] for s in samples], 0), STD_FLOOR) for k in keys}
     return NormStats(ds.domain, mean, std, source=f"synthetic {ds.domain}", demos=["synthetic"],
                      image_size=tuple(ds.image_size))
+
+
+def train_synthetic_run(out, preset_name: str = "smoke", image_size: tuple[int, int] = (32, 32), steps: int = 1,
+                        cotrain: bool = True, samples: int = 16, overrides: dict | None = None):
+    """A run folder trained `steps` steps on synthetic data at `image_size` (tests, benchmarks,
+    rehearsals: a real checkpoint in seconds, its weights barely trained). Returns `out`."""
+    from egogym.policies.config import preset
+    from egogym.policies.train import Trainer
+
+    r = SyntheticEgoData(samples, "robot", image_size=image_size)
+    data, stats = {"robot": (r, r)}, {"robot": synthetic_stats(r)}
+    if cotrain:
+        h = SyntheticEgoData(samples, "human", image_size=image_size)
+        data["human"], stats["human"] = (h, h), synthetic_stats(h)
+    cfg = preset(preset_name).with_overrides({"train.video_frames": 0, **(overrides or {})})
+    Trainer(cfg, data, stats, out, steps, progress=False).fit()
+    return out

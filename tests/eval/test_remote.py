@@ -72,16 +72,9 @@ class Process:
 def run(tmp_path_factory):
     """A smoke-preset checkpoint trained on synthetic data at 32x32 (as tests/policies/test_policy.py)."""
     pytest.importorskip("torch", reason="training needs the train extra")
-    from egogym.policies.config import preset
-    from egogym.policies.synthetic import SyntheticEgoData, synthetic_stats
-    from egogym.policies.train import Trainer
+    from egogym.policies.synthetic import train_synthetic_run
 
-    out = tmp_path_factory.mktemp("remote") / "run"
-    r, h = SyntheticEgoData(16, "robot", image_size=(32, 32)), SyntheticEgoData(16, "human", image_size=(32, 32))
-    cfg = preset("smoke").with_overrides({"train.video_frames": 0})
-    Trainer(cfg, {"robot": (r, r), "human": (h, h)}, {"robot": synthetic_stats(r), "human": synthetic_stats(h)},
-            out, 1, progress=False).fit()
-    return out
+    return train_synthetic_run(tmp_path_factory.mktemp("remote") / "run")
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,8 @@ from egogym.core.protocols import Policy
 from egogym.core.spec import EGOMIMIC
 from egogym.policies import load_policy
 from egogym.policies.checkpoint import CheckpointError
-from egogym.policies.config import TemporalEnsemble, preset
-from egogym.policies.synthetic import SyntheticEgoData, synthetic_calibration, synthetic_stats
-from egogym.policies.train import Trainer
+from egogym.policies.config import TemporalEnsemble
+from egogym.policies.synthetic import synthetic_calibration, train_synthetic_run
 
 
 class FakeEnv:
@@ -28,12 +27,7 @@ class FakeEnv:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("policy") / "run"
-    r, h = SyntheticEgoData(16, "robot", image_size=(32, 32)), SyntheticEgoData(16, "human", image_size=(32, 32))
-    cfg = preset("smoke").with_overrides({"train.video_frames": 0})
-    Trainer(cfg, {"robot": (r, r), "human": (h, h)}, {"robot": synthetic_stats(r), "human": synthetic_stats(h)},
-            out, 1, progress=False).fit()
-    return out
+    return train_synthetic_run(tmp_path_factory.mktemp("policy") / "run")
 
 
 def test_policy_queries_every_k_points_holds_each_point_and_resets(run):

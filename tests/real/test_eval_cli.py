@@ -123,16 +123,11 @@ def test_a_cotrained_policy_reading_the_line_view_runs_on_the_fake_robot(options
     import torch
 
     from egogym.policies.config import preset
-    from egogym.policies.synthetic import SyntheticEgoData, synthetic_stats
-    from egogym.policies.train import Trainer
+    from egogym.policies.synthetic import train_synthetic_run
 
     torch.set_num_threads(1)
-    run = tmp_path / "run"
-    r, h = SyntheticEgoData(8, "robot", image_size=SIZE), SyntheticEgoData(8, "human", image_size=SIZE)
-    cfg = preset("smoke").with_overrides({"train.video_frames": 0})
-    assert cfg.model.front_key == "front_img_1_line"
-    Trainer(cfg, {"robot": (r, r), "human": (h, h)}, {"robot": synthetic_stats(r), "human": synthetic_stats(h)},
-            run, 2, progress=False).fit()
+    assert preset("smoke").model.front_key == "front_img_1_line"
+    run = train_synthetic_run(tmp_path / "run", image_size=SIZE, steps=2, samples=8)
     hw = tmp_path / "hardware.json"
     hw.write_text(json.dumps(options))
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n0\nn\n\n"))
