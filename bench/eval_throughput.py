@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from egogym.eval.config import EvalConfig
 from egogym.eval.loop import evaluate

@@ -104,7 +104,7 @@ def validate_file(path: str | Path, deep: bool = False) -> tuple[list[str], str]
     line naming the key and the fix. The file is opened read-only and never modified."""
     path = Path(path)
     if not path.exists():
-        return [f"no such file"], ""
+        return ["no such file"], ""
     if journal_path(path).exists():
         return [f"an interrupted write left {journal_path(path).name}: open the file with EgoDataset or "
                 f"DemoWriter (or resume collect) to roll it back"], ""

@@ -58,3 +58,15 @@ def write_robot_file(path: Path, lengths=(5, 60, 230), seed=0, **kw) -> list[tup
 
 def sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def spawn_writer(script_template: str, folder: Path, out: Path):
+    """Run a writer script (a template with `{here}` for this folder, so it can import these
+    helpers) in a child process on `out`; its stdout is a pipe of text lines. For SIGKILL tests."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(folder) / f"{Path(out).stem}_writer.py"
+    script.write_text(script_template.format(here=os.path.dirname(__file__)))
+    return subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE, text=True)

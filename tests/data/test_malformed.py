@@ -1,5 +1,4 @@
 """A corpus of malformed files: each gives its one-line error and stays untouched."""
-import json
 import warnings
 
 import h5py

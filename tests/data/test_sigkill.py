@@ -1,8 +1,6 @@
 """A recording killed with SIGKILL leaves a file that opens and holds every finished demo."""
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 import warnings
@@ -14,7 +12,7 @@ from egogym.data import schema as S
 from egogym.data.journal import journal_path
 from egogym.data.reader import EgoDataset
 
-from data_helpers import robot_demo, sha, write_robot_file, writer
+from data_helpers import robot_demo, sha, spawn_writer, write_robot_file, writer
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
@@ -32,9 +30,7 @@ WRITER = textwrap.dedent("""
 @pytest.mark.parametrize("delay", [0.0, 0.013, 0.031])
 def test_sigkill_mid_recording_keeps_finished_demos(tmp_path, delay):
     p = tmp_path / "r.hdf5"
-    script = tmp_path / "w.py"
-    script.write_text(WRITER.format(here=os.path.dirname(__file__)))
-    proc = subprocess.Popen([sys.executable, str(script), str(p)], stdout=subprocess.PIPE, text=True)
+    proc = spawn_writer(WRITER, tmp_path, p)
     finished = []
     while len(finished) < 3:  # let it commit a few demos, then kill it at some point of the next ones
         line = proc.stdout.readline()

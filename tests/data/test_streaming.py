@@ -2,8 +2,6 @@
 buffers, one-line errors at commit, and a process killed mid-demo keeps every finished demo."""
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 import warnings
@@ -17,7 +15,7 @@ from egogym.data.journal import journal_path
 from egogym.data.reader import EgoDataset
 from egogym.data.schema import DataFormatError
 
-from data_helpers import human_demo, robot_demo, sha, writer
+from data_helpers import human_demo, robot_demo, sha, spawn_writer, writer
 
 
 def _arrays(path):
@@ -114,9 +112,7 @@ STREAMER = textwrap.dedent("""
 @pytest.mark.parametrize("delay", [0.0, 0.02])
 def test_sigkill_mid_stream_keeps_finished_demos(tmp_path, delay):
     p = tmp_path / "r.hdf5"
-    script = tmp_path / "s.py"
-    script.write_text(STREAMER.format(here=os.path.dirname(__file__)))
-    proc = subprocess.Popen([sys.executable, str(script), str(p)], stdout=subprocess.PIPE, text=True)
+    proc = spawn_writer(STREAMER, tmp_path, p)
     finished = []
     while True:
         line = proc.stdout.readline().strip()

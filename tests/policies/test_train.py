@@ -1,7 +1,5 @@
 """Training through the real file path (tiny egogym files) and the synthetic in-memory path."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
