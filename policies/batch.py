@@ -110,6 +110,16 @@ def color_jitter(x: torch.Tensor, jitter: ColorJitter, factors: torch.Tensor) ->
     return x
 
 
+def random_shift(x: torch.Tensor, pad: int, offsets: torch.Tensor) -> torch.Tensor:
+    """DrQ's random shift: replicate-pad images x (B, C, H, W) by `pad` px on each side and
+    crop back to (H, W) at integer offsets (B, 2) = (dy, dx) in [0, 2 pad]."""
+    if pad <= 0:
+        return x
+    H, W = x.shape[-2:]
+    xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    return torch.stack([xp[i, :, int(dy):int(dy) + H, int(dx):int(dx) + W] for i, (dy, dx) in enumerate(offsets)])
+
+
 @dataclass
 class ModelInputs:
     """One domain's batch, ready for `EgoACT.forward` (normalized, float32)."""
@@ -126,8 +136,13 @@ class ModelInputs:
 
 
 def model_inputs(batch: dict[str, np.ndarray], domain: str, cfg: ModelConfig, normalizer: Normalizer,
-                 jitter: ColorJitter | None = None, jitter_factors: torch.Tensor | None = None) -> ModelInputs:
+                 jitter: ColorJitter | None = None, jitter_factors: torch.Tensor | None = None,
+                 shift_pad: int = 0, shift_offsets: torch.Tensor | None = None) -> ModelInputs:
     """Turn a collated numpy batch into normalized tensors for one domain.
+
+    Training augmentation: colour jitter (jitter, jitter_factors (B, 8): 4 per camera), then
+    a random shift (shift_pad, shift_offsets (B, 4) integers in [0, 2 shift_pad]: (dy, dx)
+    per camera); either is skipped when its draws are None.
 
     Raises KeyError naming a missing key (e.g. a human file given as --robot)."""
     need = [cfg.front_key] + ([cfg.wrist_key] if domain == "robot" and cfg.wrist_key else [])
@@ -143,6 +158,8 @@ def model_inputs(batch: dict[str, np.ndarray], domain: str, cfg: ModelConfig, no
         x = images_to_tensor(batch[key], cfg.image_size)
         if jitter is not None and jitter_factors is not None:
             x = color_jitter(x, jitter, jitter_factors[:, 4 * i: 4 * i + 4])
+        if shift_pad > 0 and shift_offsets is not None:
+            x = random_shift(x, shift_pad, shift_offsets[:, 2 * i: 2 * i + 2])
         images[cam] = x
     pkey = "joint_positions" if domain == "robot" else "ee_pose"
     proprio = normalizer.normalize(domain, pkey, torch.as_tensor(batch[pkey], dtype=torch.float32))

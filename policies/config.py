@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Union
 
@@ -57,6 +58,8 @@ class ModelConfig:
     style_points: int = 100  # chunk points the style encoder sees (evenly subsampled from the chunk)
     front_key: str = "front_img_1_line"  # Aria image key fed to the model (both domains)
     wrist_key: str = "right_wrist_img"  # robot wrist camera key ("" for none)
+    coord_channels: bool = False  # append 2 normalized (y, x) coordinate channels to every image before the CNN (CoordConv)
+    keypoints: int = 0  # >0: also add this many spatial-softmax keypoint tokens per camera (robomimic), from the CNN's last feature map
 
     def __post_init__(self):
         if len(self.image_size) != 2 or min(self.image_size) < 16:
@@ -80,6 +83,8 @@ class ModelConfig:
             raise ConfigError(f"model.style_points={self.style_points}: must be in [1, {self.chunk}]")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout}: must be in [0, 1)")
+        if self.keypoints < 0:
+            raise ConfigError(f"model.keypoints={self.keypoints}: must not be negative")
         if self.front_key not in ("front_img_1", "front_img_1_masked", "front_img_1_line"):
             raise ConfigError(f"model.front_key={self.front_key!r}: "
                               f"{_nearest(self.front_key, ('front_img_1', 'front_img_1_masked', 'front_img_1_line'))}")
@@ -121,6 +126,9 @@ class TrainConfig:
     log_every: int = 10  # TensorBoard scalars every this many steps
     seed: int = 0  # batch order, initial weights, noise: the same seed gives the same run
     jitter: ColorJitter = ColorJitter()
+    shift_pad: int = 0  # DrQ-style random shift of every training image: replicate-pad by this many px, random-crop back (0: off)
+    lr_schedule: str = "constant"  # "constant" or "cosine" (cosine decay from lr to 0 over the run's steps, after warmup)
+    warmup_steps: int = 0  # linear learning-rate warmup from 0 over this many steps (0: none)
 
     def __post_init__(self):
         if isinstance(self.jitter, dict):
@@ -133,6 +141,25 @@ class TrainConfig:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: must not be negative")
         if self.lr == 0:
             raise ConfigError("train.lr=0: nothing would train")
+        if self.shift_pad < 0:
+            raise ConfigError(f"train.shift_pad={self.shift_pad}: must not be negative")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"train.lr_schedule={self.lr_schedule!r}: {_nearest(self.lr_schedule, LR_SCHEDULES)}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"train.warmup_steps={self.warmup_steps}: must not be negative")
+
+    def lr_at(self, step: int, total: int) -> float:
+        """Learning rate of optimizer step `step` (0-based) in a run of `total` steps."""
+        f = 1.0
+        if self.warmup_steps and step < self.warmup_steps:
+            f = (step + 1) / self.warmup_steps
+        elif self.lr_schedule == "cosine":
+            span = max(1, total - self.warmup_steps)
+            f = 0.5 * (1 + math.cos(math.pi * min(1.0, (step - self.warmup_steps) / span)))
+        return self.lr * f
+
+
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)

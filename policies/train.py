@@ -178,7 +178,11 @@ class Trainer:
         G, B = plan.batch * self.world, plan.batch
         noise = torch.randn(G, self.cfg.model.latent, generator=g)[self.rank * B:(self.rank + 1) * B]
         factors = torch.rand(G, 8, generator=g)[self.rank * B:(self.rank + 1) * B]
-        inp = model_inputs(samples, domain, self.cfg.model, self.normalizer, self.cfg.train.jitter, factors)
+        pad, offsets = self.cfg.train.shift_pad, None
+        if pad > 0:  # drawn after the jitter factors, so runs without a shift keep their random stream
+            offsets = torch.randint(0, 2 * pad + 1, (G, 4), generator=g)[self.rank * B:(self.rank + 1) * B]
+        inp = model_inputs(samples, domain, self.cfg.model, self.normalizer, self.cfg.train.jitter, factors,
+                           pad, offsets)
         return inp, noise
 
     def train_step(self, step: int) -> dict[str, float]:
@@ -190,6 +194,11 @@ class Trainer:
         loss, logs = self.loss_module(robot, human, {"robot": nr, "human": nh})
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        lr = self.cfg.train.lr_at(step, self.steps)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        if self.cfg.train.lr_schedule != "constant" or self.cfg.train.warmup_steps:
+            logs["lr"] = lr
         if self.cfg.train.grad_clip > 0:
             logs["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip))
         self.opt.step()
