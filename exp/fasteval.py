@@ -10,6 +10,9 @@ Semantics compared with `egogym eval --policy RUN --seed S --episodes N --max-st
   policy.reset()), same policy (policies.load_policy(run, env.unwrapped), its own FirstK(25)
   schedule with each chunk point held 2 control steps), one act() per 50 Hz control step;
 - success = the task's success flag (at least one point) within max_steps control steps;
+- a seed whose placement is infeasible (ObjectInBowl raises ValueError at reset: the toy region
+  leaves no place min_separation from the bowl; egogym eval would stop there) is recorded as
+  infeasible and skipped; --episodes counts feasible episodes;
 - two differences, neither of which can change the success flag:
   (1) images are rendered only on the control steps where the policy will query the model
       (EgoPolicy reads obs only then; the sim's observe() is stateless), not every step;
@@ -75,39 +78,54 @@ def main() -> int:
                 r = json.loads(line)
                 done[r["seed"]] = r
     t_all = time.perf_counter()
+    recs = []
     with open(out, "a") as f:
-        for i in range(a.episodes):
-            seed = a.seed + i
+        seed = a.seed - 1
+        while len(recs) < a.episodes:
+            seed += 1
             if seed in done:
+                if not done[seed].get("infeasible"):
+                    recs.append(done[seed])
                 continue
             t0 = time.perf_counter()
-            obs, info = env.reset(seed=seed)
+            try:
+                obs, info = env.reset(seed=seed)
+            except ValueError as e:  # no toy place min_separation from the bowl: egogym eval would crash here
+                rec = {"seed": seed, "infeasible": True, "reason": str(e)}
+                f.write(json.dumps(rec) + "\n")
+                done[seed] = rec
+                continue
             np.random.seed(seed % 2**32)
             torch.manual_seed(seed)
             policy.reset()
             success, steps, aborted = False, 0, None
+            reach, grasped, lifted = 9.9, 0.0, 0.0  # failure analysis: closest pinch-toy distance, ever grasped / lifted
             while steps < a.max_steps:
                 action = policy.act(obs)
                 u.backend.apply(np.asarray(action, dtype=np.float64))
                 score = u.backend.judge()
                 steps += 1
+                reach = min(reach, score.terms.get("reach_distance", 9.9))
+                grasped, lifted = max(grasped, score.terms.get("grasped", 0.0)), max(lifted, score.terms.get("lifted", 0.0))
                 if score.success or score.aborted is not None:
                     success, aborted = bool(score.success), score.aborted
                     break
                 # render only where the next act() will query the model
                 if policy._step % policy.hold == 0 and policy.executor.needs_query():
                     obs = u.backend.observe()
-            rec = {"seed": seed, "episode": i, "success": success, "steps": steps,
+            rec = {"seed": seed, "episode": len(recs), "success": success, "steps": steps,
+                   "min_reach_m": round(float(reach), 4), "grasped": bool(grasped), "lifted": bool(lifted),
                    "wall_seconds": round(time.perf_counter() - t0, 3), "start": info.get("start") or {},
                    "aborted": str(aborted) if aborted else None}
             f.write(json.dumps(rec) + "\n")
             f.flush()
             done[seed] = rec
-    recs = [done[a.seed + i] for i in range(a.episodes)]
+            recs.append(rec)
     k, n = sum(r["success"] for r in recs), len(recs)
     lo, hi = wilson(k, n)
     summary = {"run": a.run, "episodes": n, "successes": k, "rate": k / n, "wilson95": [round(lo, 3), round(hi, 3)],
-               "seeds": [a.seed, a.seed + a.episodes - 1], "max_steps": a.max_steps, "region": a.region,
+               "seeds": [a.seed, seed],
+               "infeasible_seeds": [s for s, r in sorted(done.items()) if r.get("infeasible") and s <= seed], "max_steps": a.max_steps, "region": a.region,
                "wall_s": round(time.perf_counter() - t_all, 1)}
     out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))
