@@ -1,0 +1,88 @@
+"""The opt-in recipe options: random shift, learning-rate schedule, coordinate channels, keypoints."""
+import dataclasses
+
+import pytest
+import torch
+
+from policies.batch import random_shift
+from policies.config import ConfigError, preset
+from policies.model import EgoACT
+from policies.train import Trainer, open_files
+
+SMOKE = preset("smoke").with_overrides({"model.image_size": "32,32"})
+
+
+def test_new_fields_default_to_the_old_behaviour_and_validate():
+    t, m = preset("smoke").train, preset("smoke").model
+    assert (t.shift_pad, t.lr_schedule, t.warmup_steps) == (0, "constant", 0)
+    assert (m.coord_channels, m.keypoints) == (False, 0)
+    assert [t.lr_at(s, 10) for s in range(10)] == [t.lr] * 10
+    with pytest.raises(ConfigError, match="did you mean 'cosine'"):
+        SMOKE.with_overrides({"train.lr_schedule": "cosin"})
+    for bad in ({"train.shift_pad": "-1"}, {"train.warmup_steps": "-2"}, {"model.keypoints": "-1"}):
+        with pytest.raises(ConfigError):
+            SMOKE.with_overrides(bad)
+    assert SMOKE.with_overrides({"model.coord_channels": "true"}).model.coord_channels is True
+
+
+def test_warmup_then_cosine_reaches_zero():
+    t = dataclasses.replace(preset("smoke").train, lr=1.0, lr_schedule="cosine", warmup_steps=4)
+    lrs = [t.lr_at(s, 14) for s in range(14)]
+    assert lrs[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert lrs[4] == 1.0 and abs(lrs[9] - 0.5) < 1e-9 and lrs[-1] < 0.03
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
+
+
+def test_random_shift_is_a_replicate_padded_crop():
+    x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
+    y = random_shift(x, 2, torch.tensor([[2, 2], [0, 4]]))
+    torch.testing.assert_close(y[0], x[0])  # offset (pad, pad) is the identity
+    assert y.shape == x.shape
+    torch.testing.assert_close(y[1, :, 2:, :3], x[1, :, :3, 2:])  # moved down 2 and left 2
+    torch.testing.assert_close(y[1, :, 0], x[1, :, 0][:, [2, 3, 4, 4, 4]])  # top row: padded rows repeat row 0
+    assert random_shift(x, 0, None) is x
+
+
+@pytest.mark.parametrize("over", [{"model.coord_channels": "1"}, {"model.keypoints": "4"},
+                                  {"model.keypoints": "3", "model.coord_channels": "1"}])
+def test_model_options_keep_shapes_and_both_domains(over):
+    cfg = SMOKE.with_overrides(over).model
+    m = EgoACT(cfg, 1, ("robot", "human"))
+    img = {"front": torch.rand(2, 3, 32, 32), "wrist": torch.rand(2, 3, 32, 32)}
+    r = m("robot", img, torch.randn(2, 7), torch.randn(2, 100, 10))
+    h = m("human", {"front": img["front"]}, torch.randn(2, 3), torch.randn(2, 100, 3))
+    assert r["joints"].shape == (2, 100, 7) and r["xyz"].shape == h["xyz"].shape == (2, 100, 3)
+    assert "joints" not in h
+
+
+def test_resnet_refuses_conv_only_options():
+    cfg = preset("smoke").with_overrides({"model.backbone": "resnet18", "model.keypoints": "2"}).model
+    with pytest.raises(ValueError, match="conv"):
+        EgoACT(cfg, 1, ("robot",))
+
+
+def test_training_with_shift_and_cosine_runs_cotrained_and_resumes(tiny_files, tmp_path):
+    robot, human = tiny_files
+    cfg = SMOKE.with_overrides({"train.val_every": 100, "train.ckpt_every": 2, "train.video_frames": 0,
+                                "train.shift_pad": "2", "train.lr_schedule": "cosine", "train.warmup_steps": "1",
+                                "model.coord_channels": "1", "model.keypoints": "2"})
+    data, stats = open_files(cfg, robot, human)
+    Trainer(cfg, data, stats, tmp_path / "straight", 4, progress=False).fit()
+    t = Trainer(cfg, data, stats, tmp_path / "split", 4, progress=False)
+    step = t.train_step
+
+    def interrupted(s):  # killed after the step-2 checkpoint: the schedule still spans 4 steps
+        if s == 2:
+            raise KeyboardInterrupt
+        return step(s)
+
+    t.train_step = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        t.fit()
+    t2 = Trainer(cfg, data, stats, tmp_path / "split", 4, resume=True, progress=False)
+    t2.fit()
+    from safetensors.torch import load_file
+    w = lambda run: load_file(str(sorted((run / "checkpoints").iterdir())[-1] / "model.safetensors"))
+    a, b = w(tmp_path / "straight"), w(tmp_path / "split")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
