@@ -59,7 +59,7 @@ class ModelConfig:
     front_key: str = "front_img_1_line"  # Aria image key fed to the model (both domains)
     wrist_key: str = "right_wrist_img"  # robot wrist camera key ("" for none)
     coord_channels: bool = False  # append 2 normalized (y, x) coordinate channels to every image before the CNN (CoordConv)
-    keypoints: int = 0  # >0: also add this many spatial-softmax keypoint tokens per camera (robomimic), from the CNN's last feature map
+    keypoints: int = 0  # >0: spatial-softmax keypoints (robomimic) from the CNN's penultimate map, as one extra token per camera
 
     def __post_init__(self):
         if len(self.image_size) != 2 or min(self.image_size) < 16:

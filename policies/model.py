@@ -178,10 +178,9 @@ class EgoACT(nn.Module):
         if cfg.wrist_key:
             self.backbones["wrist"] = make()
         self.camera_embed = nn.ParameterDict({k: nn.Parameter(torch.zeros(h)) for k in self.backbones})
-        if cfg.keypoints:  # one token per keypoint: its (x, y) projected, plus a learned embedding per keypoint
-            self.keypoint_in = nn.ModuleDict({k: nn.Linear(2, h) for k in self.backbones})
-            self.keypoint_embed = nn.ParameterDict({k: nn.Parameter(torch.randn(cfg.keypoints, h) * 0.02)
-                                                    for k in self.backbones})
+        if cfg.keypoints:  # one extra token per camera: its K keypoints' (x, y), flattened and projected
+            self.keypoint_in = nn.ModuleDict({k: nn.Linear(2 * cfg.keypoints, h) for k in self.backbones})
+            self.keypoint_embed = nn.ParameterDict({k: nn.Parameter(torch.randn(h) * 0.02) for k in self.backbones})
         stride = self.backbones["front"].stride
         fh, fw = math.ceil(cfg.image_size[0] / stride), math.ceil(cfg.image_size[1] / stride)
         self.register_buffer("image_pos", sine_positions_2d(fh, fw, h), persistent=False)
@@ -211,7 +210,7 @@ class EgoACT(nn.Module):
 
     # ---- parts -------------------------------------------------------------------
     def image_tokens(self, camera: str, img: Tensor) -> Tensor:
-        """img (B, 3, H, W) in [0, 1] -> tokens (B, h*w [+ keypoints], hidden)."""
+        """img (B, 3, H, W) in [0, 1] -> tokens (B, h*w [+ 1 keypoint token], hidden)."""
         if self.cfg.coord_channels:
             img = coordinate_channels(img)
         if self.cfg.keypoints:
@@ -221,8 +220,8 @@ class EgoACT(nn.Module):
         tok = f.flatten(2).transpose(1, 2)
         tok = tok + self.image_pos[: tok.shape[1]] + self.camera_embed[camera]
         if self.cfg.keypoints:
-            kt = self.keypoint_in[camera](kp) + self.keypoint_embed[camera] + self.camera_embed[camera]
-            tok = torch.cat([tok, kt], dim=1)
+            kt = self.keypoint_in[camera](kp.flatten(1)) + self.keypoint_embed[camera] + self.camera_embed[camera]
+            tok = torch.cat([tok, kt[:, None]], dim=1)
         return tok
 
     def posterior(self, domain: str, proprio: Tensor, actions: Tensor, pad_mask: Tensor | None) -> tuple[Tensor, Tensor]:
