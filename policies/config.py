@@ -129,6 +129,9 @@ class TrainConfig:
     shift_pad: int = 0  # DrQ-style random shift of every training image: replicate-pad by this many px, random-crop back (0: off)
     lr_schedule: str = "constant"  # "constant" or "cosine" (cosine decay from lr to 0 over the run's steps, after warmup)
     warmup_steps: int = 0  # linear learning-rate warmup from 0 over this many steps (0: none)
+    early_steps: int = 0  # robot frames t < early_steps of each demo (where only vision tells where the toy is) ...
+    early_repeat: int = 1  # ... are drawn this many times as often as the others (1: uniform over frames)
+    proprio_dropout: float = 0.0  # probability that a robot training sample's joint positions are replaced by their mean (0 normalized)
 
     def __post_init__(self):
         if isinstance(self.jitter, dict):
@@ -147,6 +150,11 @@ class TrainConfig:
             raise ConfigError(f"train.lr_schedule={self.lr_schedule!r}: {_nearest(self.lr_schedule, LR_SCHEDULES)}")
         if self.warmup_steps < 0:
             raise ConfigError(f"train.warmup_steps={self.warmup_steps}: must not be negative")
+        if self.early_steps < 0 or self.early_repeat < 1:
+            raise ConfigError(f"train.early_steps={self.early_steps}, train.early_repeat={self.early_repeat}: "
+                              f"give early_steps >= 0 and early_repeat >= 1")
+        if not 0.0 <= self.proprio_dropout < 1.0:
+            raise ConfigError(f"train.proprio_dropout={self.proprio_dropout}: must be in [0, 1)")
 
     def lr_at(self, step: int, total: int) -> float:
         """Learning rate of optimizer step `step` (0-based) in a run of `total` steps."""

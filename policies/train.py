@@ -144,8 +144,11 @@ class Trainer:
         self.loss_module: nn.Module = _Loss(self.model, cfg)
         if self.world > 1:
             self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module)
-        self.plans = {d: BatchPlan(len(self.data[d][0]), cfg.train.batch_size, cfg.train.seed, d, self.world, self.rank)
-                      for d in self.domains}
+        # Which dataset sample each position of the sample stream reads: every sample once, plus
+        # (early_repeat - 1) more copies of the robot frames t < early_steps.
+        self.sample_map = {d: self._sample_map(d) for d in self.domains}
+        self.plans = {d: BatchPlan(len(self.sample_map[d]), cfg.train.batch_size, cfg.train.seed, d, self.world,
+                                   self.rank) for d in self.domains}
         self.tb = None
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -153,6 +156,15 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(str(self.out / "tb"), purge_step=self.start if resume else None)
+
+    def _sample_map(self, domain: str) -> np.ndarray:
+        ds, t = self.data[domain][0], self.cfg.train
+        idx = np.arange(len(ds))
+        if domain != "robot" or t.early_steps == 0 or t.early_repeat == 1:
+            return idx
+        starts = np.concatenate([[0], np.cumsum(ds.lengths)[:-1]]).astype(np.int64)
+        early = np.concatenate([s + np.arange(min(t.early_steps, n)) for s, n in zip(starts, ds.lengths)])
+        return np.concatenate([idx] + [early] * (t.early_repeat - 1))
 
     def _resume(self) -> None:
         try:
@@ -173,7 +185,8 @@ class Trainer:
         """This rank's inputs for `step`, and its slice of the global CVAE noise."""
         plan = self.plans[domain]
         ds = self.data[domain][0]
-        samples = collate([ds[int(i)] for i in plan.indices(step)])
+        smap = self.sample_map[domain]
+        samples = collate([ds[int(smap[i])] for i in plan.indices(step)])
         g = step_generator(self.cfg.train.seed, step, domain)
         G, B = plan.batch * self.world, plan.batch
         noise = torch.randn(G, self.cfg.model.latent, generator=g)[self.rank * B:(self.rank + 1) * B]
@@ -183,6 +196,10 @@ class Trainer:
             offsets = torch.randint(0, 2 * pad + 1, (G, 4), generator=g)[self.rank * B:(self.rank + 1) * B]
         inp = model_inputs(samples, domain, self.cfg.model, self.normalizer, self.cfg.train.jitter, factors,
                            pad, offsets)
+        p = self.cfg.train.proprio_dropout
+        if p > 0 and domain == "robot":  # drawn last: runs without it keep their random stream
+            keep = (torch.rand(G, generator=g) >= p)[self.rank * B:(self.rank + 1) * B]
+            inp.proprio = inp.proprio * keep[:, None].to(inp.proprio.dtype)
         return inp, noise
 
     def train_step(self, step: int) -> dict[str, float]:

@@ -86,3 +86,23 @@ def test_training_with_shift_and_cosine_runs_cotrained_and_resumes(tiny_files, t
     a, b = w(tmp_path / "straight"), w(tmp_path / "split")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+
+
+def test_early_frames_are_oversampled_and_proprio_dropout_zeroes_whole_samples(tiny_files, tmp_path):
+    robot, _ = tiny_files
+    base = SMOKE.with_overrides({"train.val_every": 100, "train.ckpt_every": 100, "train.video_frames": 0})
+    data, stats = open_files(base, robot, None)
+    ds = data["robot"][0]
+    assert list(Trainer(base, data, stats, tmp_path / "a", 1, progress=False).sample_map["robot"]) == list(range(len(ds)))
+    cfg = base.with_overrides({"train.early_steps": "3", "train.early_repeat": "4", "train.proprio_dropout": "0.5"})
+    t = Trainer(cfg, data, stats, tmp_path / "b", 1, progress=False)
+    smap = t.sample_map["robot"]
+    assert len(smap) == len(ds) + 3 * 3 * len(ds.lengths)
+    assert all(ds.locate(int(i))[1] < 3 for i in smap[len(ds):])
+    inp, _ = t._batch("robot", 0)
+    zero = (inp.proprio == 0).all(1)
+    assert ((inp.proprio != 0).all(1) | zero).all()  # a sample keeps all its joints or none
+    with pytest.raises(ConfigError):
+        SMOKE.with_overrides({"train.proprio_dropout": "1.0"})
+    with pytest.raises(ConfigError):
+        SMOKE.with_overrides({"train.early_repeat": "0"})
