@@ -74,9 +74,14 @@ def collate(samples: list[dict]) -> dict[str, np.ndarray]:
             or np.isscalar(samples[0][k])}
 
 
-def images_to_tensor(img: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, h, w) in [0, 1], resized (bilinear, antialiased) to size=(h, w)."""
+def images_to_tensor(img: np.ndarray | torch.Tensor, size: tuple[int, int], crop: tuple[float, ...] = ()) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, h, w) in [0, 1], resized (bilinear, antialiased) to size=(h, w).
+    crop: (top, left, height, width) fractions of the image kept before resizing (() keeps it all)."""
     x = torch.as_tensor(np.asarray(img)).permute(0, 3, 1, 2).float().div_(255.0)
+    if crop:
+        H, W = x.shape[-2:]
+        t, l = int(round(crop[0] * H)), int(round(crop[1] * W))
+        x = x[..., t:t + max(1, int(round(crop[2] * H))), l:l + max(1, int(round(crop[3] * W)))]
     if tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     return x
@@ -155,7 +160,7 @@ def model_inputs(batch: dict[str, np.ndarray], domain: str, cfg: ModelConfig, no
         cams["wrist"] = cfg.wrist_key
     images = {}
     for i, (cam, key) in enumerate(cams.items()):
-        x = images_to_tensor(batch[key], cfg.image_size)
+        x = images_to_tensor(batch[key], cfg.image_size, cfg.front_crop if cam == "front" else ())
         if jitter is not None and jitter_factors is not None:
             x = color_jitter(x, jitter, jitter_factors[:, 4 * i: 4 * i + 4])
         if shift_pad > 0 and shift_offsets is not None:

@@ -58,6 +58,7 @@ class ModelConfig:
     style_points: int = 100  # chunk points the style encoder sees (evenly subsampled from the chunk)
     front_key: str = "front_img_1_line"  # Aria image key fed to the model (both domains)
     wrist_key: str = "right_wrist_img"  # robot wrist camera key ("" for none)
+    front_crop: tuple[float, ...] = ()  # (top, left, height, width) fractions of the Aria image kept before resizing to image_size (): whole image
     coord_channels: bool = False  # append 2 normalized (y, x) coordinate channels to every image before the CNN (CoordConv)
     keypoints: int = 0  # >0: spatial-softmax keypoints (robomimic) from the CNN's penultimate map, as one extra token per camera
 
@@ -83,6 +84,12 @@ class ModelConfig:
             raise ConfigError(f"model.style_points={self.style_points}: must be in [1, {self.chunk}]")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout}: must be in [0, 1)")
+        object.__setattr__(self, "front_crop", tuple(float(x) for x in self.front_crop))
+        if self.front_crop:
+            t, l, h, w = self.front_crop if len(self.front_crop) == 4 else (-1, -1, -1, -1)
+            if not (0 <= t < 1 and 0 <= l < 1 and 0 < h <= 1 - t + 1e-9 and 0 < w <= 1 - l + 1e-9):
+                raise ConfigError(f"model.front_crop={self.front_crop}: give (top, left, height, width) as fractions "
+                                  f"inside the image, or () for none")
         if self.keypoints < 0:
             raise ConfigError(f"model.keypoints={self.keypoints}: must not be negative")
         if self.front_key not in ("front_img_1", "front_img_1_masked", "front_img_1_line"):
