@@ -106,3 +106,29 @@ def test_early_frames_are_oversampled_and_proprio_dropout_zeroes_whole_samples(t
         SMOKE.with_overrides({"train.proprio_dropout": "1.0"})
     with pytest.raises(ConfigError):
         SMOKE.with_overrides({"train.early_repeat": "0"})
+
+
+def test_front_crop_keeps_the_region_before_resizing_and_validates():
+    from policies.batch import images_to_tensor
+
+    img = torch.zeros(1, 8, 8, 3, dtype=torch.uint8)
+    img[0, 4:, 4:] = 255  # bottom-right quarter white
+    x = images_to_tensor(img.numpy(), (8, 8), (0.5, 0.5, 0.5, 0.5))
+    assert x.shape == (1, 3, 8, 8) and float(x.min()) == 1.0
+    assert float(images_to_tensor(img.numpy(), (8, 8), (0.0, 0.0, 0.5, 0.5)).max()) == 0.0
+    for bad in ("0.5,0.5,0.6,0.5", "0.1,0.1,0.5", "-0.1,0,0.5,0.5"):
+        with pytest.raises(ConfigError):
+            SMOKE.with_overrides({"model.front_crop": bad})
+    cfg = SMOKE.with_overrides({"model.front_crop": "0.25,0.25,0.5,0.5"})
+    from policies.config import Config
+    assert Config.from_dict(cfg.to_dict()) == cfg and cfg.model.front_crop == (0.25, 0.25, 0.5, 0.5)
+
+
+def test_checkpoint_digest_ignores_later_fields_at_their_old_values():
+    from policies.checkpoint import config_digest
+    import hashlib, json
+
+    cfg = preset("smoke")
+    old = {k: v for k, v in cfg.to_dict()["model"].items() if k not in ("front_crop", "coord_channels", "keypoints")}
+    assert config_digest(cfg) == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
+    assert config_digest(cfg.with_overrides({"model.keypoints": "2"})) != config_digest(cfg)
