@@ -132,3 +132,15 @@ def test_checkpoint_digest_ignores_later_fields_at_their_old_values():
     old = {k: v for k, v in cfg.to_dict()["model"].items() if k not in ("front_crop", "coord_channels", "keypoints")}
     assert config_digest(cfg) == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert config_digest(cfg.with_overrides({"model.keypoints": "2"})) != config_digest(cfg)
+
+
+def test_cpu_preset_recipe_cotrains_and_trains_robot_only(tiny_files, tmp_path):
+    robot, human = tiny_files
+    cfg = preset("cpu").with_overrides({"train.val_every": 100, "train.ckpt_every": 100, "train.video_frames": 0,
+                                        "train.batch_size": 2, "train.val_batches": 1})
+    for name, h in (("cotrain", human), ("robot", None)):
+        data, stats = open_files(cfg, robot, h)
+        t = Trainer(cfg, data, stats, tmp_path / name, 2, progress=False)
+        t.fit()
+        assert t.domains == (("robot", "human") if h else ("robot",))
+        assert len(t.sample_map["robot"]) > len(data["robot"][0])  # early frames oversampled
