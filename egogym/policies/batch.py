@@ -74,9 +74,14 @@ def collate(samples: list[dict]) -> dict[str, np.ndarray]:
             or np.isscalar(samples[0][k])}
 
 
-def images_to_tensor(img: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, h, w) in [0, 1], resized (bilinear, antialiased) to size=(h, w)."""
+def images_to_tensor(img: np.ndarray | torch.Tensor, size: tuple[int, int], crop: tuple[float, ...] = ()) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, h, w) in [0, 1], resized (bilinear, antialiased) to size=(h, w).
+    crop: (top, left, height, width) fractions of the image kept before resizing (() keeps it all)."""
     x = torch.as_tensor(np.asarray(img)).permute(0, 3, 1, 2).float().div_(255.0)
+    if crop:
+        H, W = x.shape[-2:]
+        t, l = int(round(crop[0] * H)), int(round(crop[1] * W))
+        x = x[..., t:t + max(1, int(round(crop[2] * H))), l:l + max(1, int(round(crop[3] * W)))]
     if tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     return x
@@ -110,6 +115,16 @@ def color_jitter(x: torch.Tensor, jitter: ColorJitter, factors: torch.Tensor) ->
     return x
 
 
+def random_shift(x: torch.Tensor, pad: int, offsets: torch.Tensor) -> torch.Tensor:
+    """DrQ's random shift: replicate-pad images x (B, C, H, W) by `pad` px on each side and
+    crop back to (H, W) at integer offsets (B, 2) = (dy, dx) in [0, 2 pad]."""
+    if pad <= 0:
+        return x
+    H, W = x.shape[-2:]
+    xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    return torch.stack([xp[i, :, int(dy):int(dy) + H, int(dx):int(dx) + W] for i, (dy, dx) in enumerate(offsets)])
+
+
 @dataclass
 class ModelInputs:
     """One domain's batch, ready for `EgoACT.forward` (normalized, float32)."""
@@ -126,8 +141,13 @@ class ModelInputs:
 
 
 def model_inputs(batch: dict[str, np.ndarray], domain: str, cfg: ModelConfig, normalizer: Normalizer,
-                 jitter: ColorJitter | None = None, jitter_factors: torch.Tensor | None = None) -> ModelInputs:
+                 jitter: ColorJitter | None = None, jitter_factors: torch.Tensor | None = None,
+                 shift_pad: int = 0, shift_offsets: torch.Tensor | None = None) -> ModelInputs:
     """Turn a collated numpy batch into normalized tensors for one domain.
+
+    Training augmentation: colour jitter (jitter, jitter_factors (B, 8): 4 per camera), then
+    a random shift (shift_pad, shift_offsets (B, 4) integers in [0, 2 shift_pad]: (dy, dx)
+    per camera); either is skipped when its draws are None.
 
     Raises KeyError naming a missing key (e.g. a human file given as --robot)."""
     need = [cfg.front_key] + ([cfg.wrist_key] if domain == "robot" and cfg.wrist_key else [])
@@ -140,9 +160,11 @@ def model_inputs(batch: dict[str, np.ndarray], domain: str, cfg: ModelConfig, no
         cams["wrist"] = cfg.wrist_key
     images = {}
     for i, (cam, key) in enumerate(cams.items()):
-        x = images_to_tensor(batch[key], cfg.image_size)
+        x = images_to_tensor(batch[key], cfg.image_size, cfg.front_crop if cam == "front" else ())
         if jitter is not None and jitter_factors is not None:
             x = color_jitter(x, jitter, jitter_factors[:, 4 * i: 4 * i + 4])
+        if shift_pad > 0 and shift_offsets is not None:
+            x = random_shift(x, shift_pad, shift_offsets[:, 2 * i: 2 * i + 2])
         images[cam] = x
     pkey = "joint_positions" if domain == "robot" else "ee_pose"
     proprio = normalizer.normalize(domain, pkey, torch.as_tensor(batch[pkey], dtype=torch.float32))

@@ -53,9 +53,16 @@ class Checkpoint:
     meta: dict
 
 
+# Model fields added after checkpoints were first written, with the value that reproduces the
+# older model: left out of the digest at that value, so older checkpoints keep loading.
+_LATER_MODEL_FIELDS = {"front_crop": [], "coord_channels": False, "keypoints": 0}
+
+
 def config_digest(cfg: Config) -> str:
     """sha256 of the config's model part (what the weights depend on)."""
-    return hashlib.sha256(json.dumps(cfg.to_dict()["model"], sort_keys=True).encode()).hexdigest()
+    model = {k: v for k, v in cfg.to_dict()["model"].items()
+             if not (k in _LATER_MODEL_FIELDS and (list(v) if isinstance(v, tuple) else v) == _LATER_MODEL_FIELDS[k])}
+    return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()
 
 
 def step_dir(run_dir: Path, step: int) -> Path:

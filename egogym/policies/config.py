@@ -11,14 +11,15 @@ Presets (`PRESETS`, `preset(name)`):
 - `paper`: EgoMimic's Object-in-Bowl configuration (REFERENCE §3), for GPU users:
   ResNet18 per camera, hidden 512, 7 encoder / 7 decoder / 4 style layers, 100 queries,
   images at 480x640, batch 16 per domain, AdamW 5e-5.
-- `cpu`: the best this 2-core machine trains in about 10 minutes; chosen by
-  measurement (bench/train_throughput.py, table in docs/POLICIES.md).
+- `cpu`: for this 2-core machine; its shape chosen by throughput (bench/train_throughput.py,
+  table in docs/POLICIES.md), its recipe by closed-loop success (exp/LOG.md).
 - `smoke`: a tiny model for tests (runs in milliseconds).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -56,6 +57,9 @@ class ModelConfig:
     style_points: int = 100  # chunk points the style encoder sees (evenly subsampled from the chunk)
     front_key: str = FRONT_LINE  # Aria image key fed to the model (both domains)
     wrist_key: str = RIGHT_WRIST  # robot wrist camera key ("" for none)
+    front_crop: tuple[float, ...] = ()  # (top, left, height, width) fractions of the Aria image kept before resizing to image_size (): whole image
+    coord_channels: bool = False  # append 2 normalized (y, x) coordinate channels to every image before the CNN (CoordConv)
+    keypoints: int = 0  # >0: spatial-softmax keypoints (robomimic) from the CNN's penultimate map, as one extra token per camera
 
     def __post_init__(self):
         if len(self.image_size) != 2 or min(self.image_size) < 16:
@@ -79,6 +83,14 @@ class ModelConfig:
             raise ConfigError(f"model.style_points={self.style_points}: must be in [1, {self.chunk}]")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout}: must be in [0, 1)")
+        object.__setattr__(self, "front_crop", tuple(float(x) for x in self.front_crop))
+        if self.front_crop:
+            t, l, h, w = self.front_crop if len(self.front_crop) == 4 else (-1, -1, -1, -1)
+            if not (0 <= t < 1 and 0 <= l < 1 and 0 < h <= 1 - t + 1e-9 and 0 < w <= 1 - l + 1e-9):
+                raise ConfigError(f"model.front_crop={self.front_crop}: give (top, left, height, width) as fractions "
+                                  f"inside the image, or () for none")
+        if self.keypoints < 0:
+            raise ConfigError(f"model.keypoints={self.keypoints}: must not be negative")
         if self.front_key not in (FRONT, FRONT_MASKED, FRONT_LINE):
             raise ConfigError(f"model.front_key={self.front_key!r}: "
                               f"{_nearest(self.front_key, (FRONT, FRONT_MASKED, FRONT_LINE))}")
@@ -126,6 +138,12 @@ class TrainConfig:
     log_every: int = 10  # TensorBoard scalars every this many steps
     seed: int = 0  # batch order, initial weights, noise: the same seed gives the same run
     jitter: ColorJitter = ColorJitter()
+    shift_pad: int = 0  # DrQ-style random shift of every training image: replicate-pad by this many px, random-crop back (0: off)
+    lr_schedule: str = "constant"  # "constant" or "cosine" (cosine decay from lr to 0 over the run's steps, after warmup)
+    warmup_steps: int = 0  # linear learning-rate warmup from 0 over this many steps (0: none)
+    early_steps: int = 0  # robot frames t < early_steps of each demo (where only vision tells where the toy is) ...
+    early_repeat: int = 1  # ... are drawn this many times as often as the others (1: uniform over frames)
+    proprio_dropout: float = 0.0  # probability that a robot training sample's joint positions are replaced by their mean (0 normalized)
 
     def __post_init__(self):
         if isinstance(self.jitter, dict):
@@ -138,6 +156,30 @@ class TrainConfig:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: must not be negative")
         if self.lr == 0:
             raise ConfigError("train.lr=0: nothing would train")
+        if self.shift_pad < 0:
+            raise ConfigError(f"train.shift_pad={self.shift_pad}: must not be negative")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"train.lr_schedule={self.lr_schedule!r}: {_nearest(self.lr_schedule, LR_SCHEDULES)}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"train.warmup_steps={self.warmup_steps}: must not be negative")
+        if self.early_steps < 0 or self.early_repeat < 1:
+            raise ConfigError(f"train.early_steps={self.early_steps}, train.early_repeat={self.early_repeat}: "
+                              f"give early_steps >= 0 and early_repeat >= 1")
+        if not 0.0 <= self.proprio_dropout < 1.0:
+            raise ConfigError(f"train.proprio_dropout={self.proprio_dropout}: must be in [0, 1)")
+
+    def lr_at(self, step: int, total: int) -> float:
+        """Learning rate of optimizer step `step` (0-based) in a run of `total` steps."""
+        f = 1.0
+        if self.warmup_steps and step < self.warmup_steps:
+            f = (step + 1) / self.warmup_steps
+        elif self.lr_schedule == "cosine":
+            span = max(1, total - self.warmup_steps)
+            f = 0.5 * (1 + math.cos(math.pi * min(1.0, (step - self.warmup_steps) / span)))
+        return self.lr * f
+
+
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -289,17 +331,25 @@ PRESETS: dict[str, Config] = {
                           hand_lambda=1.0, val_every=5000, ckpt_every=5000, log_every=50, video_frames=200),
         execution=FirstK(25),
     ),
-    # Chosen by measurement on this 2-core CPU (docs/POLICIES.md, bench/train_throughput.py --design):
-    # 64x64 images, a 4-conv CNN, width 256, 2/2/1 layers, 10 decoder queries interpolated to
-    # the 100 chunk points, the style encoder on 10 of the 100 points, no dropout (its random
-    # masks cost a tenth of a step here; 10 minutes of training underfits anyway).
+    # Shape chosen by measurement on this 2-core CPU (docs/POLICIES.md, bench/train_throughput.py --design):
+    # 64x64 images, a 4-conv CNN, width 256, 2/2/1 layers, the style encoder on 10 of the 100
+    # points, no dropout (its random masks cost a tenth of a step here). Recipe chosen by
+    # closed-loop success of robot-only ACT on Object-in-Bowl (exp/LOG.md, docs/POLICIES.md
+    # "The cpu recipe"): 25 decoder queries (10 cannot fit the chunks closer than 1.2 cm RMS), the
+    # Aria image cropped to the workspace before resizing (the toy is ~3 px at 64x64), DrQ random
+    # shift in place of colour jitter (the sim's lighting is fixed), the first 10 frames of each
+    # robot demo drawn 10x as often and joint positions dropped from 30% of robot samples (the
+    # policy otherwise extrapolates from its joints and never learns where the toy is), warmup +
+    # cosine learning rate. 4500 steps: about 22-30 minutes robot-only with --threads 1.
     "cpu": Config(
         preset="cpu",
         model=ModelConfig(image_size=(64, 64), backbone="conv", conv_channels=(32, 64, 128, 256),
                           hidden=256, ff=1024, heads=8, enc_layers=2, dec_layers=2, style_layers=1, latent=32,
-                          dropout=0.0, queries=10, style_points=10),
-        train=TrainConfig(batch_size=16, steps=1500, lr=3e-4, weight_decay=1e-4, kl_weight=20.0, hand_lambda=1.0,
-                          val_every=500, val_batches=4, ckpt_every=250, log_every=10, video_frames=60),
+                          dropout=0.0, queries=25, style_points=10, front_crop=(0.34375, 0.4375, 0.5, 0.5)),
+        train=TrainConfig(batch_size=16, steps=4500, lr=3e-4, weight_decay=1e-4, kl_weight=20.0, hand_lambda=1.0,
+                          val_every=500, val_batches=4, ckpt_every=250, log_every=10, video_frames=60,
+                          jitter=ColorJitter(0.0, 0.0, 0.0, 0.0), shift_pad=4, lr_schedule="cosine", warmup_steps=100,
+                          early_steps=10, early_repeat=10, proprio_dropout=0.3),
         execution=FirstK(25),
     ),
     # Tests: tiny and fast; no jitter so outputs are easy to pin.

@@ -62,20 +62,51 @@ def sine_positions_2d(h: int, w: int, dim: int) -> Tensor:
 
 
 class ConvBackbone(nn.Module):
-    """Stride-2 3x3 convolutions with ReLU, then a 1x1 projection to the model width."""
+    """Stride-2 3x3 convolutions with ReLU, then a 1x1 projection to the model width.
 
-    def __init__(self, channels: tuple[int, ...], out: int):
+    in_channels: 3 (RGB) or 5 (RGB + coordinate channels). keypoints > 0: `keypoints_of`
+    gives spatial-softmax keypoints (robomimic's SpatialSoftmax: a 1x1 conv to K maps,
+    softmax over the map, expected (x, y) in [-1, 1]) from the penultimate conv's map
+    (stride 2^(n-1): twice the resolution of the token grid)."""
+
+    def __init__(self, channels: tuple[int, ...], out: int, in_channels: int = 3, keypoints: int = 0):
         super().__init__()
-        layers, c_in = [], 3
+        layers, c_in = [], in_channels
         for c in channels:
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.ReLU(inplace=True)]
             c_in = c
         self.body = nn.Sequential(*layers)
         self.proj = nn.Conv2d(c_in, out, 1)
         self.stride = 2 ** len(channels)
+        self.keypoints = keypoints
+        if keypoints:
+            pen = channels[-2] if len(channels) >= 2 else in_channels
+            self.kp_maps = nn.Conv2d(pen, keypoints, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.proj(self.body(x))
+
+    def forward_with_keypoints(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(token map (B, out, h, w), keypoints (B, K, 2) as (x, y) in [-1, 1])."""
+        cut = len(self.body) - 2  # input of the last conv: the penultimate map
+        pen = self.body[:cut](x)
+        f = self.proj(self.body[cut:](pen))
+        m = self.kp_maps(pen)
+        B, K, H, W = m.shape
+        att = m.flatten(2).softmax(-1).view(B, K, H, W)
+        ys = torch.linspace(-1, 1, H, device=x.device, dtype=x.dtype)
+        xs = torch.linspace(-1, 1, W, device=x.device, dtype=x.dtype)
+        kx = (att.sum(2) * xs).sum(-1)
+        ky = (att.sum(3) * ys).sum(-1)
+        return f, torch.stack([kx, ky], dim=-1)
+
+
+def coordinate_channels(img: Tensor) -> Tensor:
+    """img (B, C, H, W) -> (B, C+2, H, W) with normalized y and x in [-1, 1] appended (CoordConv)."""
+    B, _, H, W = img.shape
+    ys = torch.linspace(-1, 1, H, device=img.device, dtype=img.dtype).view(1, 1, H, 1).expand(B, 1, H, W)
+    xs = torch.linspace(-1, 1, W, device=img.device, dtype=img.dtype).view(1, 1, 1, W).expand(B, 1, H, W)
+    return torch.cat([img, ys, xs], dim=1)
 
 
 class _Basic(nn.Module):
@@ -138,11 +169,18 @@ class EgoACT(nn.Module):
         h = cfg.hidden
         self.dim_joints, self.dim_xyz = 7 * arms, 3 * arms
         self.cameras = {"robot": ["front"] + (["wrist"] if cfg.wrist_key else []), "human": ["front"]}
-        make = (lambda: ConvBackbone(cfg.conv_channels, h)) if cfg.backbone == "conv" else (lambda: ResNet18Backbone(h))
+        if cfg.backbone != "conv" and (cfg.coord_channels or cfg.keypoints):
+            raise ValueError("model.coord_channels / model.keypoints need the 'conv' backbone")
+        in_ch = 5 if cfg.coord_channels else 3
+        make = ((lambda: ConvBackbone(cfg.conv_channels, h, in_ch, cfg.keypoints)) if cfg.backbone == "conv"
+                else (lambda: ResNet18Backbone(h)))
         self.backbones = nn.ModuleDict({"front": make()})
         if cfg.wrist_key:
             self.backbones["wrist"] = make()
         self.camera_embed = nn.ParameterDict({k: nn.Parameter(torch.zeros(h)) for k in self.backbones})
+        if cfg.keypoints:  # one extra token per camera: its K keypoints' (x, y), flattened and projected
+            self.keypoint_in = nn.ModuleDict({k: nn.Linear(2 * cfg.keypoints, h) for k in self.backbones})
+            self.keypoint_embed = nn.ParameterDict({k: nn.Parameter(torch.randn(h) * 0.02) for k in self.backbones})
         stride = self.backbones["front"].stride
         fh, fw = math.ceil(cfg.image_size[0] / stride), math.ceil(cfg.image_size[1] / stride)
         self.register_buffer("image_pos", sine_positions_2d(fh, fw, h), persistent=False)
@@ -172,10 +210,19 @@ class EgoACT(nn.Module):
 
     # ---- parts -------------------------------------------------------------------
     def image_tokens(self, camera: str, img: Tensor) -> Tensor:
-        """img (B, 3, H, W) in [0, 1] -> tokens (B, h*w, hidden)."""
-        f = self.backbones[camera](img)
+        """img (B, 3, H, W) in [0, 1] -> tokens (B, h*w [+ 1 keypoint token], hidden)."""
+        if self.cfg.coord_channels:
+            img = coordinate_channels(img)
+        if self.cfg.keypoints:
+            f, kp = self.backbones[camera].forward_with_keypoints(img)
+        else:
+            f = self.backbones[camera](img)
         tok = f.flatten(2).transpose(1, 2)
-        return tok + self.image_pos[: tok.shape[1]] + self.camera_embed[camera]
+        tok = tok + self.image_pos[: tok.shape[1]] + self.camera_embed[camera]
+        if self.cfg.keypoints:
+            kt = self.keypoint_in[camera](kp.flatten(1)) + self.keypoint_embed[camera] + self.camera_embed[camera]
+            tok = torch.cat([tok, kt[:, None]], dim=1)
+        return tok
 
     def posterior(self, domain: str, proprio: Tensor, actions: Tensor, pad_mask: Tensor | None) -> tuple[Tensor, Tensor]:
         """Style encoder. actions (B, chunk, A) normalized (robot: joints then xyz);

@@ -115,7 +115,7 @@ class EgoPolicy:
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(joints (100, 7k), xyz (100, 3k)) in data units for one observation."""
         mc = self.config.model
-        images = {"front": images_to_tensor(obs[mc.front_key][None], mc.image_size)}
+        images = {"front": images_to_tensor(obs[mc.front_key][None], mc.image_size, mc.front_crop)}
         if mc.wrist_key:
             images["wrist"] = images_to_tensor(obs[mc.wrist_key][None], mc.image_size)
         q = torch.as_tensor(np.asarray(obs[JOINT_POSITIONS], np.float32))[None]

@@ -188,8 +188,11 @@ class Trainer:
         self.loss_module: nn.Module = _Loss(self.model, cfg)
         if self.world > 1:
             self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module)
-        self.plans = {d: BatchPlan(len(self.data[d][0]), cfg.train.batch_size, cfg.train.seed, d, self.world, self.rank)
-                      for d in self.domains}
+        # Which dataset sample each position of the sample stream reads: every sample once, plus
+        # (early_repeat - 1) more copies of the robot frames t < early_steps.
+        self.sample_map = {d: self._sample_map(d) for d in self.domains}
+        self.plans = {d: BatchPlan(len(self.sample_map[d]), cfg.train.batch_size, cfg.train.seed, d, self.world,
+                                   self.rank) for d in self.domains}
         self.tb = None
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -197,6 +200,15 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(str(self.out / "tb"), purge_step=self.start if resume else None)
+
+    def _sample_map(self, domain: str) -> np.ndarray:
+        ds, t = self.data[domain][0], self.cfg.train
+        idx = np.arange(len(ds))
+        if domain != "robot" or t.early_steps == 0 or t.early_repeat == 1:
+            return idx
+        starts = np.concatenate([[0], np.cumsum(ds.lengths)[:-1]]).astype(np.int64)
+        early = np.concatenate([s + np.arange(min(t.early_steps, n)) for s, n in zip(starts, ds.lengths)])
+        return np.concatenate([idx] + [early] * (t.early_repeat - 1))
 
     def _resume(self) -> None:
         try:
@@ -217,12 +229,21 @@ class Trainer:
         """This rank's inputs for `step`, and its slice of the global CVAE noise."""
         plan = self.plans[domain]
         ds = self.data[domain][0]
-        samples = collate([ds[int(i)] for i in plan.indices(step)])
+        smap = self.sample_map[domain]
+        samples = collate([ds[int(smap[i])] for i in plan.indices(step)])
         g = step_generator(self.cfg.train.seed, step, domain)
         G, B = plan.batch * self.world, plan.batch
         noise = torch.randn(G, self.cfg.model.latent, generator=g)[self.rank * B:(self.rank + 1) * B]
         factors = torch.rand(G, 8, generator=g)[self.rank * B:(self.rank + 1) * B]
-        inp = model_inputs(samples, domain, self.cfg.model, self.normalizer, self.cfg.train.jitter, factors)
+        pad, offsets = self.cfg.train.shift_pad, None
+        if pad > 0:  # drawn after the jitter factors, so runs without a shift keep their random stream
+            offsets = torch.randint(0, 2 * pad + 1, (G, 4), generator=g)[self.rank * B:(self.rank + 1) * B]
+        inp = model_inputs(samples, domain, self.cfg.model, self.normalizer, self.cfg.train.jitter, factors,
+                           pad, offsets)
+        p = self.cfg.train.proprio_dropout
+        if p > 0 and domain == "robot":  # drawn last: runs without it keep their random stream
+            keep = (torch.rand(G, generator=g) >= p)[self.rank * B:(self.rank + 1) * B]
+            inp.proprio = inp.proprio * keep[:, None].to(inp.proprio.dtype)
         return inp, noise
 
     def train_step(self, step: int) -> dict[str, float]:
@@ -234,6 +255,11 @@ class Trainer:
         loss, logs = self.loss_module(robot, human, {"robot": nr, "human": nh})
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        lr = self.cfg.train.lr_at(step, self.steps)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        if self.cfg.train.lr_schedule != "constant" or self.cfg.train.warmup_steps:
+            logs["lr"] = lr
         if self.cfg.train.grad_clip > 0:
             logs["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip))
         self.opt.step()
