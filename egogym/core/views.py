@@ -37,10 +37,15 @@ DEFAULT_CAMERAS = {"right": (FRONT, RIGHT_WRIST), "left": (FRONT, LEFT_WRIST),
 RED = (255, 0, 0)
 
 
+def upscale_factor(height: int, min_height: int) -> int:
+    """The smallest integer factor that makes an image `height` px tall at least `min_height`."""
+    return max(1, -(-int(min_height) // int(height)))  # ceil
+
+
 def upscale(image: np.ndarray, min_height: int) -> np.ndarray:
-    """Nearest-neighbour upscale by the smallest integer factor that makes `image` (H, W, ...)
-    at least `min_height` px tall (small training and evaluation images made legible)."""
-    f = max(1, -(-int(min_height) // image.shape[0]))  # ceil
+    """Nearest-neighbour upscale of `image` (H, W, ...) by `upscale_factor(H, min_height)`
+    (small training and evaluation images made legible)."""
+    f = upscale_factor(image.shape[0], min_height)
     return np.repeat(np.repeat(image, f, axis=0), f, axis=1) if f > 1 else np.array(image)
 
 

@@ -224,19 +224,10 @@ class Remote(PolicySpec):
 
 
 POLICY_KINDS: dict[str, Callable[[str], PolicySpec]] = {
-    "scripted": lambda text: Scripted(text),
-    "hold": lambda text: Hold(text),
+    "scripted": Scripted,
+    "hold": Hold,
 }
 """Policies named by one word."""
-
-PREFIXED_KINDS: dict[str, Callable[[str, str], PolicySpec]] = {
-    "replay:": lambda text, rest: _replay(text, rest),
-    "pose-ik:": lambda text, rest: Checkpoint(text, rest, "pose_head_ik"),
-    "ws://": lambda text, rest: _remote(text),
-    "wss://": lambda text, rest: _remote(text),
-}
-"""Policies named by a prefix and an argument."""
-
 
 def _replay(text: str, rest: str) -> Replay:
     path, _, demo = rest.rpartition(":")
@@ -245,6 +236,15 @@ def _replay(text: str, rest: str) -> Replay:
     if not path:
         raise UserError(f"--policy {text}: give replay:FILE.hdf5[:demo_N]")
     return Replay(text, path, demo)
+
+
+PREFIXED_KINDS: dict[str, Callable[[str, str], PolicySpec]] = {
+    "replay:": _replay,
+    "pose-ik:": lambda text, rest: Checkpoint(text, rest, "pose_head_ik"),
+    "ws://": lambda text, rest: _remote(text),
+    "wss://": lambda text, rest: _remote(text),
+}
+"""Policies named by a prefix and an argument."""
 
 
 def _remote(text: str) -> Remote:

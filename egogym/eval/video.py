@@ -16,7 +16,7 @@ import imageio.v2 as imageio
 import numpy as np
 
 from egogym.core import geometry
-from egogym.core.views import draw_polyline, upscale
+from egogym.core.views import draw_polyline, upscale, upscale_factor
 
 ARM_COLOURS = ((230, 40, 40), (40, 120, 230))  # first arm red, second blue (RGB)
 MIN_VIDEO_HEIGHT = 240  # px; small evaluation images are scaled up by an integer factor
@@ -47,7 +47,7 @@ class OverlayVideo:
         self.path = Path(path)
         self.K = np.asarray(K, dtype=float)
         h, w = image_size
-        self.scale = max(1, -(-MIN_VIDEO_HEIGHT // h))  # ceil
+        self.scale = upscale_factor(h, MIN_VIDEO_HEIGHT)
         self.size = (h * self.scale, w * self.scale)
         self.fps = fps
         self.frames = 0

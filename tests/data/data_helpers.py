@@ -70,3 +70,25 @@ def spawn_writer(script_template: str, folder: Path, out: Path):
     script = Path(folder) / f"{Path(out).stem}_writer.py"
     script.write_text(script_template.format(here=os.path.dirname(__file__)))
     return subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE, text=True)
+
+
+def kill_and_read(proc, delay: float, first_lines: list[str]):
+    """SIGKILL the writer `delay` s from now, then (every name it printed: `first_lines` plus
+    the rest of its stdout, "mid" markers dropped; the file as EgoDataset reads it back). The
+    dataset's read warns about the recovered journal; the caller checks what it found."""
+    import os
+    import signal
+    import time
+    import warnings
+
+    from egogym.data.reader import EgoDataset
+
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = list(first_lines) + [x for x in proc.stdout.read().split() if x != "mid"]
+    proc.stdout.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = EgoDataset(proc.args[-1], split="all")
+    return finished, ds

@@ -1,9 +1,5 @@
 """A recording killed with SIGKILL leaves a file that opens and holds every finished demo."""
-import os
-import signal
 import textwrap
-import time
-import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +8,7 @@ from egogym.data import schema as S
 from egogym.data.journal import journal_path
 from egogym.data.reader import EgoDataset
 
-from data_helpers import robot_demo, sha, spawn_writer, write_robot_file, writer
+from data_helpers import kill_and_read, robot_demo, sha, spawn_writer, write_robot_file, writer
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
@@ -36,14 +32,7 @@ def test_sigkill_mid_recording_keeps_finished_demos(tmp_path, delay):
         line = proc.stdout.readline()
         assert line, "writer died"
         finished.append(line.strip())
-    time.sleep(delay)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    finished += [x.strip() for x in proc.stdout.read().split()]
-    proc.stdout.close()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = EgoDataset(p, split="all")
+    finished, ds = kill_and_read(proc, delay, finished)
     assert not journal_path(p).exists()
     # every demo it reported is there, complete; at most one more (killed after commit, before print)
     assert ds.demos[: len(finished)] == finished and len(ds.demos) - len(finished) in (0, 1)

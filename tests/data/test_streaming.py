@@ -1,10 +1,6 @@
 """Streaming writes (DemoWriter.begin_demo): the same file content as write_demo, bounded
 buffers, one-line errors at commit, and a process killed mid-demo keeps every finished demo."""
-import os
-import signal
 import textwrap
-import time
-import warnings
 
 import h5py
 import numpy as np
@@ -15,7 +11,7 @@ from egogym.data.journal import journal_path
 from egogym.data.reader import EgoDataset
 from egogym.data.schema import DataFormatError
 
-from data_helpers import human_demo, robot_demo, sha, spawn_writer, writer
+from data_helpers import human_demo, kill_and_read, robot_demo, sha, spawn_writer, writer
 
 
 def _arrays(path):
@@ -120,14 +116,7 @@ def test_sigkill_mid_stream_keeps_finished_demos(tmp_path, delay):
         if line == "mid":
             break
         finished.append(line)
-    time.sleep(delay)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    finished += [x for x in proc.stdout.read().split() if x != "mid"]
-    proc.stdout.close()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = EgoDataset(p, split="all")
+    finished, ds = kill_and_read(proc, delay, finished)
     assert not journal_path(p).exists()
     assert ds.demos[: len(finished)] == finished and len(ds.demos) - len(finished) in (0, 1)
     assert all(n == 50 for n in ds.lengths)
