@@ -48,6 +48,44 @@ def test_plan_and_controls():
                   "r120_h0_base", "r20_h100_no_line"):
             assert f"{n}_s{s}" in names
     assert len(cells) == 16
+    # run order: the grid and equal time over every seed before equal episodes and ablations
+    roles = [c.role for c in cells]
+    assert max(i for i, r in enumerate(roles) if r in ("grid", "equal_time")) < \
+        min(i for i, r in enumerate(roles) if r in ("equal_episodes", "ablation"))
+    assert [c.seed for c in cells if c.role == "grid"] == [0, 0, 0, 1, 1, 1]  # r20_h0 is equal time for r10
+
+
+def test_drive_cells_follow_their_base_cell():
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0, 100]}, train={"seeds": [0, 1]},
+                                        eval={"drives": ["joint_head", "pose_head_ik"]},
+                                        controls={"equal_time": True, "equal_episodes": True}))
+    cells = plan_cells(cfg)
+    for prev, c in zip(cells, cells[1:]):
+        if c.role == "drive":
+            assert (prev.robot, prev.human, prev.seed, prev.variant) == (c.robot, c.human, c.seed, "base")
+    assert cells[-1].name == "r110_h0_pose_ik_s1"  # equal episodes, last seed: last
+
+
+def test_robot_data_grows_from_any_finished_smaller_file(tmp_path, monkeypatch):
+    """An equal-time count (not on the grid's axis) starts from the largest finished file."""
+    seen = []
+
+    def fake_collect(task, n, seed, out, *, resume, **kw):
+        seen.append((n, resume, out.read_bytes() if out.exists() else None))
+        out.write_bytes(b"%d" % n)
+
+    monkeypatch.setattr("egogym.pipelines.collect.collect_robot", fake_collect)
+    monkeypatch.setattr(ablate, "split_file", lambda *a: None)
+    for n, done in ((7, True), (5, True), (9, False), (20, True)):
+        (tmp_path / f"robot_{n}.hdf5").write_bytes(b"%d" % n)
+        if done:
+            (tmp_path / f"robot_{n}.done").write_text("{}")
+    cfg = config_from_dict(small_config(data={"robot": [5], "human": [0]}))
+    ablate.ensure_robot_data(cfg, tmp_path, 12, False)
+    assert seen == [(12, True, b"7")]  # robot_9 is unfinished, robot_20 larger
+    assert (tmp_path / "robot_12.done").exists()
+    ablate.ensure_robot_data(cfg, tmp_path, 12, False)
+    assert len(seen) == 1  # finished: kept
 
 
 def fake_summary(k, n):

@@ -89,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    out = check_output(args.out, [args.config] if Path(args.config).exists() else [], kind="dir")
+    out = check_output(args.out, [args.config] if Path(args.config).is_file() else [], kind="dir")
     _, report = run_ablation(cfg, out, args.executor, args.ray_address, progress=not args.quiet)
     print(f"wrote {report}")
     return 0

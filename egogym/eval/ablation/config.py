@@ -18,7 +18,7 @@ from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
 from egogym.policies.config import DRIVES
 
-BUILTIN = ("cpu",)
+BUILTIN = ("cpu", "recipe")
 """Config names shipped with the package (`egogym/eval/configs/NAME.toml`)."""
 
 

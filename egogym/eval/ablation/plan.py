@@ -28,8 +28,16 @@ class Cell:
         return f"r{self.robot}_h{self.human}_{self.variant}_s{self.seed}"
 
 
+PHASES = {"grid": 0, "equal_time": 0, "equal_episodes": 1, "ablation": 1}
+"""Run order: the cells that answer the main question (grid and the equal-time control, every
+seed) before the secondary ones (equal episodes, ablations), so an ablation stopped early has
+its decisive comparison complete over the seeds it reached."""
+
+
 def plan_cells(cfg: AblationConfig) -> list[Cell]:
-    """Every cell of the grid, the controls and the ablations (deduplicated by name)."""
+    """Every cell of the grid, the controls and the ablations (deduplicated by name), in run
+    order: `PHASES`, then training seed, then grid order; a drive cell right after its base
+    cell (whose run it evaluates, not trained again)."""
     cells: dict[str, Cell] = {}
 
     def add(c: Cell) -> None:
@@ -53,7 +61,13 @@ def plan_cells(cfg: AblationConfig) -> list[Cell]:
         for a in cfg.ablations:
             add(Cell(max(cfg.data.robot), max(cfg.data.human), s, variant=a.name, role="ablation",
                      train_args=tuple(a.train_args)))
-    return list(cells.values())
+    index = {c.name: i for i, c in enumerate(cells.values())}
+
+    def order(c: Cell) -> tuple[int, int, int, bool]:
+        base = cells[Cell(c.robot, c.human, c.seed).name] if c.role == "drive" else c
+        return PHASES[base.role], c.seed, index[base.name], c.role == "drive"
+
+    return sorted(cells.values(), key=order)
 
 
 def equal_time_robot(n: int, m: int) -> int:

@@ -25,7 +25,7 @@ from egogym.eval.loop import evaluate
 from egogym.eval.metrics import summarize
 
 CELL_FILE = "cell.json"
-VALID_FRACTION, SPLIT_SEED = 0.2, 0  # every data file's train/valid split
+VALID_FRACTION, SPLIT_SEED = 0.1, 0  # every data file's train/valid split (the recipe's, docs/POLICIES.md)
 
 
 def _cli(argv: list[str], step: str) -> None:
@@ -37,7 +37,9 @@ def _cli(argv: list[str], step: str) -> None:
 
 
 def ensure_robot_data(cfg: AblationConfig, data_dir: Path, n: int, progress: bool) -> Path:
-    """`robot_<n>.hdf5`, recorded (or resumed) and split; grown from the largest smaller file."""
+    """`robot_<n>.hdf5`, recorded (or resumed) and split; grown from the largest finished
+    smaller file (episode i has seed `seed + i` in all of them, so robot_n's demos are the
+    first n of any larger file)."""
     from egogym.pipelines.collect import collect_robot
 
     out = data_dir / f"robot_{n}.hdf5"
@@ -45,7 +47,7 @@ def ensure_robot_data(cfg: AblationConfig, data_dir: Path, n: int, progress: boo
     if done.exists():
         return out
     if not out.exists():
-        smaller = sorted(k for k in cfg.data.robot if k < n and (data_dir / f"robot_{k}.done").exists())
+        smaller = sorted(k for k in (int(p.stem.split("_")[1]) for p in data_dir.glob("robot_*.done")) if k < n)
         if smaller:
             shutil.copyfile(data_dir / f"robot_{smaller[-1]}.hdf5", out)
     collect_robot(cfg.task, n, cfg.data.seed, out, image_size=cfg.image_size, resume=out.exists(),
@@ -119,18 +121,29 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
 
 # ---- executors ------------------------------------------------------------------
 
+def ensure_cell_data(cfg: AblationConfig, data_dir: Path, cell: Cell, progress: bool) -> None:
+    ensure_robot_data(cfg, data_dir, cell.robot, progress)
+    if cell.human:
+        ensure_human_data(cfg, data_dir, cell.human, progress)
+
+
 def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool) -> list[dict]:
+    """Each cell in turn, its data collected just before it is first needed (a long grid
+    starts training at once and its first cells do not wait for the largest data files)."""
     results = []
     for i, c in enumerate(cells):
-        state = "kept" if (out_dir / "cells" / c.name / CELL_FILE).exists() else "running"
-        print(f"[{i + 1}/{len(cells)}] {c.name} ({c.role}): {state}", flush=True)
+        kept = (out_dir / "cells" / c.name / CELL_FILE).exists()
+        print(f"[{i + 1}/{len(cells)}] {c.name} ({c.role}): {'kept' if kept else 'running'}", flush=True)
+        if not kept:
+            ensure_cell_data(cfg, out_dir / "data", c, progress)
         results.append(run_cell(cfg.to_dict(), dataclasses.asdict(c), str(out_dir), progress))
     return results
 
 
 def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address: str | None,
                   runtime_env: dict | None = None) -> list[dict]:
-    """Run the cells as Ray tasks (one CPU per evaluation worker each) and wait for all.
+    """Run the cells as Ray tasks (one CPU per evaluation worker each) and wait for all;
+    every data file is collected first, here.
 
     address: a Ray cluster (None: start a local instance); runtime_env: Ray's runtime
     environment (env vars, setup hook, working dir). The output folder must be shared
@@ -139,6 +152,8 @@ def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address
         import ray
     except ImportError:
         raise UserError("--executor ray needs Ray: pip install -e '.[ray]'") from None
+    for c in cells:
+        ensure_cell_data(cfg, out_dir / "data", c, progress=True)
     ray.init(address=address, runtime_env=runtime_env, ignore_reinit_error=True, include_dashboard=False)
     task = ray.remote(num_cpus=max(1, cfg.eval.workers))(run_cell)
     def launch(batch):
@@ -164,12 +179,7 @@ def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ra
             raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
     write_text_atomic(cfg_path, json.dumps(cfg.to_dict(), indent=2) + "\n")
     cells = plan_cells(cfg)
-    data = out_dir / "data"
-    data.mkdir(exist_ok=True)
-    for n in sorted({c.robot for c in cells}):
-        ensure_robot_data(cfg, data, n, progress)
-    for m in sorted({c.human for c in cells if c.human}):
-        ensure_human_data(cfg, data, m, progress)
+    (out_dir / "data").mkdir(exist_ok=True)
     if executor == "ray":
         results = run_cells_ray(cfg, cells, out_dir, ray_address, ray_runtime_env)
     else:
