@@ -16,6 +16,7 @@ import argparse
 import time
 from pathlib import Path
 
+from egogym.core.errors import UserError
 from egogym.eval.ablation import config_from_dict, run_ablation, write_report
 from egogym.eval.config import EvalConfig
 from egogym.eval.loop import evaluate
@@ -47,7 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=500, help="training steps per policy")
     p.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
     p.add_argument("--max-steps", type=int, default=500, help="env steps per evaluation episode (500 = 10 s)")
-    p.add_argument("--workers", type=int, default=2, help="evaluation worker processes")
+    p.add_argument("--workers", type=int, default=1, help="evaluation worker processes per policy")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="policies trained and evaluated at once, 1 torch thread each (2: both, on a quiet 2-core "
+                        "machine; 1 on a shared one)")
     p.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))
     p.add_argument("--quiet", action="store_true")
 
@@ -57,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     cfg = config_from_dict(quickstart_config(args.robot, args.human, args.steps, args.episodes, args.max_steps,
                                              args.workers, tuple(args.image_size)), "quickstart")
-    results, _ = run_ablation(cfg, out, progress=not args.quiet)
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: give at least 1")
+    results, _ = run_ablation(cfg, out, progress=not args.quiet, jobs=args.jobs)
     expert = EvalConfig(policy="scripted", env_id=cfg.env_id, episodes=args.episodes, start_seed=cfg.eval.seed,
                         image_size=tuple(cfg.image_size), max_steps=args.max_steps, workers=args.workers)
     recs = evaluate(expert, out / "scripted_expert", resume=True, progress=not args.quiet)

@@ -145,6 +145,10 @@ def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
     assert calls == []
     # an unfinished cell (no cell.json, a run folder left by a killed training) is resumed
     (tmp_path / "cells" / "r2_h2_base_s0" / "cell.json").unlink()
+    # ... and meanwhile the report of the finished cells says it is partial
+    assert "Partial: 1 of 2 planned cells" in ablate.write_partial_report(cfg, tmp_path).read_text()
+    with pytest.raises(UserError, match="no ablation here"):
+        ablate.write_partial_report(cfg, tmp_path / "cells")
     ablate.run_ablation(cfg, tmp_path, progress=False)
     assert len(calls) == 1 and "--resume" in calls[0]
     # the same folder with another config is refused
@@ -196,11 +200,13 @@ def test_ray_executor_on_a_local_instance(tmp_path):
 
 
 @pytest.mark.slow
-def test_small_grid_trains_for_real(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_small_grid_trains_for_real(tmp_path, jobs):
+    """jobs=2: data files side by side, then both cells at once, each in its own process."""
     pytest.importorskip("torch", reason="training needs the train extra (pip install -e '.[train]')")
     cfg = config_from_dict(small_config(image_size=[32, 32], train={"preset": "smoke", "steps": 2, "seeds": [0]},
                                         eval={"episodes": 2, "max_steps": 60, "workers": 1}))
-    results, report = ablate.run_ablation(cfg, tmp_path, progress=False)
+    results, report = ablate.run_ablation(cfg, tmp_path, progress=False, jobs=jobs)
     assert sorted(r["name"] for r in results) == ["r2_h0_base_s0", "r2_h2_base_s0"]
     for r in results:
         run = tmp_path / "cells" / r["name"] / "run"
@@ -255,7 +261,13 @@ def test_report_splits_success_by_start_region(tmp_path):
     (t,) = split["tests"]
     assert t["cotrained"] == [10, 100] and t["reference_cell"] == [10, 0]
     assert t["difference"] == pytest.approx(0.5) and t["p_value"] == pytest.approx(two_proportion_test(1, 10, 6, 10).p_value)
+    # paired per region; the equal-time cell (r20) has no `start`: left out, not guessed
+    (po,), (pi,) = split["paired"]["outside"], split["paired"]["inside"]
+    assert po["reference"] == pi["reference"] == "robot-only, same robot demos"
+    assert (po["seeds"], po["both"], po["only_a"], po["only_b"], po["neither"]) == (10, 1, 0, 5, 4)
+    assert (pi["seeds"], pi["both"], pi["only_a"], pi["only_b"], pi["neither"]) == (10, 7, 1, 1, 1)
     md = (tmp_path / "report.md").read_text()
+    assert "Paired, on the episodes whose toy started *outside*" in md
     assert "## Success by where the toy started" in md
     assert "| 10 | 0 | base | 8/10 = 80.0% | 49.0%-94.3% | 1/10 = 10.0% | 1.8%-40.4% |" in md
     assert "| 20 | 0 | base | not recorded | - | not recorded | - |" in md
@@ -290,6 +302,22 @@ def test_report_pairs_the_arms_by_seed(tmp_path):
     assert t["mcnemar_p_value"] == pytest.approx(mcnemar_exact(2, 12))
     assert t["interval"] == pytest.approx(list(newcombe_paired_interval(2, 2, 12, 4)))
     assert "p (McNemar)" in (tmp_path / "report.md").read_text()
+
+
+def test_report_pairs_each_drive_with_the_joint_head_drive(tmp_path):
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0]}, eval={"episodes": 4,
+                                        "drives": ["joint_head", "pose_head_ik"]}))
+    res = []
+    for variant, outcomes in (("base", [True, False, False, False]), ("pose_ik", [True, True, True, False])):
+        name = f"r10_h0_{variant}_s0"
+        write_cell_log(tmp_path, name, [(-0.3, ok) for ok in outcomes])
+        res.append({"name": name, "cell": {"robot": 10, "human": 0, "seed": 0, "variant": variant},
+                    "summary": fake_summary(sum(outcomes), 4)})
+    write_report(cfg, res, tmp_path)
+    (t,) = json.loads((tmp_path / "results.json").read_text())["paired_tests"]
+    assert t["reference"] == "the same runs, joint-head drive" and t["variant"] == "pose_ik"
+    assert t["reference_variant"] == "base" and (t["only_a"], t["only_b"]) == (0, 2)
+    assert "(10, 0) pose_ik | the same runs, joint-head drive |" in (tmp_path / "report.md").read_text()
 
 
 def test_drives_add_evaluation_only_cells():

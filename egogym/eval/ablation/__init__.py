@@ -70,12 +70,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from egogym.core.errors import UserError
 from egogym.core.outputs import check_output
 
 from egogym.eval.ablation.config import AblationConfig, config_from_dict, load_config
 from egogym.eval.ablation.plan import Cell, equal_time_robot, plan_cells
 from egogym.eval.ablation.report import write_report
-from egogym.eval.ablation.runner import run_ablation
+from egogym.eval.ablation.runner import run_ablation, write_partial_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,13 +85,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="run cells one after another (local) or as Ray tasks (pip install -e '.[ray]')")
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local instance)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="local executor: cells trained at once, 1 torch thread each (more only on a machine "
+                        "with a free core per job: on a shared one they slow each other down)")
+    p.add_argument("--report", action="store_true",
+                   help="only write the report of the cells finished so far (the grid may still be running)")
     p.add_argument("--quiet", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: give at least 1")
+    if args.jobs > 1 and args.executor != "local":
+        raise UserError("--jobs is for --executor local; Ray places its tasks itself")
     cfg = load_config(args.config)
+    if args.report:
+        print(f"wrote {write_partial_report(cfg, Path(args.out))}")
+        return 0
     out = check_output(args.out, [args.config] if Path(args.config).is_file() else [], kind="dir")
-    _, report = run_ablation(cfg, out, args.executor, args.ray_address, progress=not args.quiet)
+    _, report = run_ablation(cfg, out, args.executor, args.ray_address, progress=not args.quiet, jobs=args.jobs)
     print(f"wrote {report}")
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
@@ -95,11 +95,14 @@ def cell_records(cfg: AblationConfig, result: dict, out_dir: Path, need_start: b
     return records
 
 
-def paired_tests(cfg: AblationConfig, results: list[dict], out_dir: Path, references) -> list[dict]:
+def paired_tests(cfg: AblationConfig, results: list[dict], out_dir: Path, references,
+                 keep: Callable[[dict], bool] | None = None) -> list[dict]:
     """Each co-trained group against each of its references, paired: a pair is one evaluation
     seed under one training seed (every cell is evaluated on the same seeds), so the exact
     McNemar test and Newcombe's interval use the pairing the unpaired tests ignore.
-    `references`: (label, (robot, human, variant) of the co-trained group, reference key)."""
+    `references`: (label, (robot, human, variant) of the co-trained group, reference key).
+    keep: a filter on evaluation records (a start region); then cells whose records lack
+    `start` are left out, never guessed."""
     by_key: dict[tuple, dict[int, dict]] = {}
     for r in results:
         c = r["cell"]
@@ -110,16 +113,16 @@ def paired_tests(cfg: AblationConfig, results: list[dict], out_dir: Path, refere
             continue
         a_recs, b_recs = [], []
         for seed in sorted(set(by_key[key]) & set(by_key[ref])):
-            ra = cell_records(cfg, by_key[ref][seed], out_dir, need_start=False)
-            rb = cell_records(cfg, by_key[key][seed], out_dir, need_start=False)
+            ra = cell_records(cfg, by_key[ref][seed], out_dir, need_start=keep is not None)
+            rb = cell_records(cfg, by_key[key][seed], out_dir, need_start=keep is not None)
             if ra is None or rb is None:
                 continue
             offset = seed * 10**9  # keep the training seeds' pairs apart
-            a_recs += [{**x, "seed": x["seed"] + offset} for x in ra]
-            b_recs += [{**x, "seed": x["seed"] + offset} for x in rb]
+            a_recs += [{**x, "seed": x["seed"] + offset} for x in ra if keep is None or keep(x)]
+            b_recs += [{**x, "seed": x["seed"] + offset} for x in rb if keep is None or keep(x)]
         if a_recs and b_recs:
             out.append({"cotrained": list(key[:2]), "variant": key[2], "reference": label,
-                        "reference_cell": list(ref[:2]),
+                        "reference_cell": list(ref[:2]), "reference_variant": ref[2],
                         **paired_comparison(a_recs, b_recs).to_dict()})
     return out
 
@@ -130,11 +133,13 @@ def _rate(records: list[dict]) -> dict:
             "interval": list(wilson_interval(k, n)) if n else None}
 
 
-def start_split(cfg: AblationConfig, results: list[dict], out_dir: Path) -> dict | None:
-    """Success by start region per (robot, human, variant), pooled over training seeds, and
+def start_split(cfg: AblationConfig, results: list[dict], out_dir: Path, references=()) -> dict | None:
+    """Success by start region per (robot, human, variant), pooled over training seeds;
     two-proportion tests of co-trained vs robot-only (same robot demos) on the episodes whose
-    toy started outside the robot demos' region. None when `split_regions` is None. A group
-    with a cell whose records lack `start` is marked not recorded (never guessed)."""
+    toy started outside the robot demos' region; and the paired tests of `references`
+    (as `paired_tests`) on the episodes inside and on those outside. None when
+    `split_regions` is None. A group with a cell whose records lack `start` is marked not
+    recorded (never guessed)."""
     regions = split_regions(cfg)
     if regions is None:
         return None
@@ -163,7 +168,11 @@ def start_split(cfg: AblationConfig, results: list[dict], out_dir: Path) -> dict
         if a["episodes"] and b["episodes"]:
             t = two_proportion_test(a["successes"], a["episodes"], b["successes"], b["episodes"])
             tests.append({"cotrained": [n, m], "reference_cell": [n, 0], **t.to_dict()})
-    return {"robot_toy_region": robot_region, "eval_toy_region": eval_region, "tests": tests,
+    paired = {where: paired_tests(cfg, results, out_dir, references,
+                                  keep=lambda x, inside=where == "inside":
+                                  in_region(x["start"]["toy_xy"], robot_region) == inside)
+              for where in ("inside", "outside")}
+    return {"robot_toy_region": robot_region, "eval_toy_region": eval_region, "tests": tests, "paired": paired,
             "groups": [{"robot": k[0], "human": k[1], "variant": k[2], **v} for k, v in groups.items()]}
 
 
@@ -202,12 +211,28 @@ def _split_lines(split: dict) -> list[str]:
         for t in split["tests"]:
             lines.append(f"| {tuple(t['cotrained'])} | {tuple(t['reference_cell'])} | {t['difference']:+.1%} | "
                          f"{t['p_value']:.3g} | {t['fisher_p_value']:.3g} |")
+    for where in ("outside", "inside"):
+        if split.get("paired", {}).get(where):
+            lines += ["", f"Paired, on the episodes whose toy started *{where}* the robot demos' region (as the "
+                          "paired table above):", ""]
+            lines += _paired_lines(split["paired"][where])
+    return lines
+
+
+def _paired_lines(paired: list[dict]) -> list[str]:
+    lines = ["| arm | reference | pairs | only reference / only arm | difference | 95% CI | p (McNemar) |",
+             "|---|---|---|---|---|---|---|"]
+    for t in paired:
+        lines.append(f"| {_arm(t)} | {t['reference']} | {t['seeds']} | {t['only_a']} / "
+                     f"{t['only_b']} | {t['difference']:+.1%} | {t['interval'][0]:+.1%} to "
+                     f"{t['interval'][1]:+.1%} | {t['mcnemar_p_value']:.3g} |")
     return lines
 
 
 def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra: dict | None = None,
-                 wall_s: float | None = None) -> Path:
-    """report.md, scaling.png and results.json from finished cells."""
+                 wall_s: float | None = None, planned: int | None = None) -> Path:
+    """report.md, scaling.png and results.json from finished cells (planned: the grid's cell
+    count, when only some have finished)."""
     g = group_results(results)
     lines = [f"# Ablation `{cfg.name}`: what is human data worth?", ""]
     lines += [f"Task `{cfg.task}` ({cfg.env_id}), images {cfg.image_size[0]}x{cfg.image_size[1]}; "
@@ -217,6 +242,9 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
               f"the full distribution; evaluation: `{cfg.eval.task_options or 'full task distribution'}`.", ""]
     if wall_s is not None:
         lines += [f"Wall time of this invocation: {wall_s / 60:.1f} min.", ""]
+    if planned is not None and planned > len(results):
+        lines += [f"**Partial: {len(results)} of {planned} planned cells have finished**; the others are not yet "
+                  "run (the `egogym ablate` command that started this grid resumes it).", ""]
     lines += ["Success rates pool the evaluation episodes of all training seeds (Wilson 95% interval); "
               "the per-seed rates show the spread between training runs, which the pooled interval does not include.",
               "", "| robot demos | human demos | variant | collection h | success | 95% CI | per seed | mean points |",
@@ -240,6 +268,9 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
                               **t.to_dict()})
     refs = [(t["reference"], (t["cotrained"][0], t["cotrained"][1], t["variant"]),
              (*t["reference_cell"], t["variant"])) for t in tests]
+    # each other drive against EgoMimic's execution of the same trained runs
+    refs += [("the same runs, joint-head drive", (n, m, v), (n, m, "base"))
+             for (n, m, v) in sorted(g) if v in DRIVE_VARIANTS.values() and (n, m, "base") in g]
     paired = paired_tests(cfg, results, out_dir, refs)
     if tests:
         lines += ["", "## Co-trained vs robot-only", "",
@@ -252,14 +283,10 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
     if paired:
         lines += ["", "Paired (every arm met the same seeds; a pair is one evaluation seed under one training "
                       "seed): exact McNemar test on the seeds only one arm solved, and Newcombe's 95% interval on "
-                      "the difference of the paired success rates (co-trained - reference).", "",
-                  "| co-trained (robot, human) | reference | pairs | only reference / only co-trained | difference "
-                  "| 95% CI | p (McNemar) |", "|---|---|---|---|---|---|---|"]
-        for t in paired:
-            lines.append(f"| {_arm(t)} | {t['reference']} | {t['seeds']} | {t['only_a']} / "
-                         f"{t['only_b']} | {t['difference']:+.1%} | {t['interval'][0]:+.1%} to "
-                         f"{t['interval'][1]:+.1%} | {t['mcnemar_p_value']:.3g} |")
-    split = start_split(cfg, results, out_dir)
+                      "the difference of the paired success rates (arm - reference). Arm: (robot, human) demos "
+                  "and its drive when it is not the joint head's.", ""]
+        lines += _paired_lines(paired)
+    split = start_split(cfg, results, out_dir, refs)
     if split is not None:
         lines += _split_lines(split)
     if extra:

@@ -127,9 +127,26 @@ def ensure_cell_data(cfg: AblationConfig, data_dir: Path, cell: Cell, progress: 
         ensure_human_data(cfg, data_dir, cell.human, progress)
 
 
-def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool) -> list[dict]:
-    """Each cell in turn, its data collected just before it is first needed (a long grid
-    starts training at once and its first cells do not wait for the largest data files)."""
+def ensure_data_files(cfg_dict: dict, data_dir: str, kind: str, counts: list[int]) -> None:
+    """Every `kind` ("robot" / "human") file of `counts`, smallest first (one process: the
+    human sizes share their recordings, a robot file grows from a smaller one)."""
+    cfg = config_from_dict(cfg_dict)
+    ensure = ensure_robot_data if kind == "robot" else ensure_human_data
+    for n in sorted(counts):
+        ensure(cfg, Path(data_dir), n, False)
+
+
+def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool,
+                    jobs: int = 1) -> list[dict]:
+    """The cells on this machine.
+
+    jobs=1: each cell in turn, its data collected just before it is first needed (a long grid
+    starts training at once, and its first cells do not wait for the largest data files).
+    jobs>1: for a machine with cores to spare (a quiet one, not a shared one): the robot and
+    the human data files are collected side by side, then up to `jobs` cells are trained and
+    evaluated at once, each in its own process (a drive cell after every trained cell)."""
+    if jobs > 1:
+        return _run_cells_parallel(cfg, cells, out_dir, jobs)
     results = []
     for i, c in enumerate(cells):
         kept = (out_dir / "cells" / c.name / CELL_FILE).exists()
@@ -138,6 +155,23 @@ def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progr
             ensure_cell_data(cfg, out_dir / "data", c, progress)
         results.append(run_cell(cfg.to_dict(), dataclasses.asdict(c), str(out_dir), progress))
     return results
+
+
+def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, jobs: int) -> list[dict]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    d, data = cfg.to_dict(), str(out_dir / "data")
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        files = {"robot": sorted({c.robot for c in cells}), "human": sorted({c.human for c in cells if c.human})}
+        for f in [pool.submit(ensure_data_files, d, data, k, v) for k, v in files.items() if v]:
+            f.result()
+        by_name = {}
+        for batch in ([c for c in cells if c.role != "drive"], [c for c in cells if c.role == "drive"]):
+            print(f"running {len(batch)} cells, {jobs} at a time", flush=True)
+            futures = {c.name: pool.submit(run_cell, d, dataclasses.asdict(c), str(out_dir)) for c in batch}
+            by_name.update({name: f.result() for name, f in futures.items()})
+    return [by_name[c.name] for c in cells]
 
 
 def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address: str | None,
@@ -167,22 +201,41 @@ def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address
 
 # ---- command--------------------------------------------------------------------
 
-def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ray_address: str | None = None,
-                 progress: bool = True, ray_runtime_env: dict | None = None) -> tuple[list[dict], Path]:
-    """Data, then every cell (kept if finished), then the report; returns (cell results, report path)."""
-    t0 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+def check_config(cfg: AblationConfig, out_dir: Path) -> None:
+    """Refuse an output folder that holds another grid; record this one's config."""
     cfg_path = out_dir / "ablation_config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
         if old != json.loads(json.dumps(cfg.to_dict())):
             raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
     write_text_atomic(cfg_path, json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+
+def write_partial_report(cfg: AblationConfig, out_dir: Path) -> Path:
+    """The report of the cells finished so far (a grid still running, or stopped), marked partial."""
+    if not (out_dir / "ablation_config.json").exists():
+        raise UserError(f"{out_dir}: no ablation here (no ablation_config.json); give the --out of a started grid")
+    check_config(cfg, out_dir)
+    cells = plan_cells(cfg)
+    results = [json.loads(m.read_text()) for c in cells if (m := out_dir / "cells" / c.name / CELL_FILE).exists()]
+    if not results:
+        raise UserError(f"{out_dir}: no cell has finished yet; run the report again once one has")
+    return write_report(cfg, results, out_dir, planned=len(cells))
+
+
+def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ray_address: str | None = None,
+                 progress: bool = True, ray_runtime_env: dict | None = None, jobs: int = 1) -> tuple[list[dict], Path]:
+    """Data, then every cell (kept if finished), then the report; returns (cell results, report path).
+
+    jobs: cells at once with the local executor (`run_cells_local`)."""
+    t0 = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_config(cfg, out_dir)
     cells = plan_cells(cfg)
     (out_dir / "data").mkdir(exist_ok=True)
     if executor == "ray":
         results = run_cells_ray(cfg, cells, out_dir, ray_address, ray_runtime_env)
     else:
-        results = run_cells_local(cfg, cells, out_dir, progress)
+        results = run_cells_local(cfg, cells, out_dir, progress, jobs)
     report = write_report(cfg, results, out_dir, wall_s=time.perf_counter() - t0)
     return results, report
