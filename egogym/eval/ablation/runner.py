@@ -128,23 +128,27 @@ def ensure_cell_data(cfg: AblationConfig, data_dir: Path, cell: Cell, progress: 
 
 
 def ensure_data_files(cfg_dict: dict, data_dir: str, kind: str, counts: list[int]) -> None:
-    """Every `kind` ("robot" / "human") file of `counts`, smallest first (one process: the
-    human sizes share their recordings, a robot file grows from a smaller one)."""
+    """Every `kind` ("robot" / "human") file of `counts`, in that order (a pool task)."""
     cfg = config_from_dict(cfg_dict)
     ensure = ensure_robot_data if kind == "robot" else ensure_human_data
-    for n in sorted(counts):
+    for n in counts:
         ensure(cfg, Path(data_dir), n, False)
+
+
+def _needs(c: Cell) -> list[tuple[str, int]]:
+    return [("robot", c.robot)] + ([("human", c.human)] if c.human else [])
 
 
 def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool,
                     jobs: int = 1) -> list[dict]:
-    """The cells on this machine.
+    """The cells on this machine, each with its data collected when it is first needed (a long
+    grid starts training at once; its first cells do not wait for the largest data files).
 
-    jobs=1: each cell in turn, its data collected just before it is first needed (a long grid
-    starts training at once, and its first cells do not wait for the largest data files).
-    jobs>1: for a machine with cores to spare (a quiet one, not a shared one): the robot and
-    the human data files are collected side by side, then up to `jobs` cells are trained and
-    evaluated at once, each in its own process (a drive cell after every trained cell)."""
+    jobs=1: one thing at a time, in plan order. jobs>1, for a machine with a free core per
+    job: up to `jobs` tasks at once, each in its own process, where a task is a cell whose
+    data files and base cell are done, or else the next data file (robot files one at a
+    time, as they grow from each other; human files one at a time, as they share
+    recordings). So data is collected beside training, not before it."""
     if jobs > 1:
         return _run_cells_parallel(cfg, cells, out_dir, jobs)
     results = []
@@ -159,19 +163,71 @@ def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progr
 
 def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, jobs: int) -> list[dict]:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    d, data = cfg.to_dict(), str(out_dir / "data")
+    d, data = cfg.to_dict(), out_dir / "data"
+    results: dict[str, dict] = {}
+    todo = []
+    for c in cells:
+        marker = out_dir / "cells" / c.name / CELL_FILE
+        if marker.exists():
+            results[c.name] = json.loads(marker.read_text())
+        else:
+            todo.append(c)
+    have = {f for c in todo for f in _needs(c) if (data / f"{f[0]}_{f[1]}.done").exists()}
+    chains: dict[str, list[int]] = {"robot": [], "human": []}  # files in order of first need
+    for c in todo:
+        for kind, n in _needs(c):
+            if (kind, n) not in have and n not in chains[kind]:
+                chains[kind].append(n)
+
+    def ready(c: Cell) -> bool:
+        base = dataclasses.replace(c, variant="base", role="grid").name
+        return all(f in have for f in _needs(c)) and (c.role != "drive" or base in results)
+
+    running: dict = {}
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] {msg}", flush=True)
+
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        files = {"robot": sorted({c.robot for c in cells}), "human": sorted({c.human for c in cells if c.human})}
-        for f in [pool.submit(ensure_data_files, d, data, k, v) for k, v in files.items() if v]:
-            f.result()
-        by_name = {}
-        for batch in ([c for c in cells if c.role != "drive"], [c for c in cells if c.role == "drive"]):
-            print(f"running {len(batch)} cells, {jobs} at a time", flush=True)
-            futures = {c.name: pool.submit(run_cell, d, dataclasses.asdict(c), str(out_dir)) for c in batch}
-            by_name.update({name: f.result() for name, f in futures.items()})
-    return [by_name[c.name] for c in cells]
+        while todo or running:
+            while len(running) < jobs:  # the first task in plan order that can start now
+                task = None
+                busy = {w[1] for w in running.values() if w[0] == "data"}
+                for c in todo:
+                    if ready(c):
+                        task = ("cell", c)
+                        break
+                    kind = next((k for k, n in _needs(c) if (k, n) not in have and k not in busy), None)
+                    if kind is not None:  # its data, or (the chain being in order) a file before it
+                        task = ("data", kind, chains[kind][0])
+                        break
+                if task is None:
+                    break
+                if task[0] == "cell":
+                    todo.remove(task[1])
+                    running[pool.submit(run_cell, d, dataclasses.asdict(task[1]), str(out_dir))] = task
+                    say(f"{task[1].name} ({task[1].role}): running ({len(results)} of {len(cells)} cells done)")
+                else:
+                    chains[task[1]].pop(0)
+                    running[pool.submit(ensure_data_files, d, str(data), task[1], [task[2]])] = task
+                    say(f"{task[1]}_{task[2]}.hdf5: collecting")
+            if not running:
+                raise UserError(f"{out_dir}: cells {[c.name for c in todo]} wait for nothing that runs (a bug)")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                what = running.pop(f)
+                res = f.result()  # a failed task stops the grid here, naming its step
+                if what[0] == "cell":
+                    results[what[1].name] = res
+                    s = res["summary"]
+                    say(f"{what[1].name}: {s['successes']}/{s['episodes']} successes")
+                else:
+                    have.add(what[1:])
+                    say(f"{what[1]}_{what[2]}.hdf5: done")
+    return [results[c.name] for c in cells]
 
 
 def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address: str | None,
