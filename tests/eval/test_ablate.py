@@ -66,6 +66,22 @@ def test_drive_cells_follow_their_base_cell():
     assert cells[-1].name == "r110_h0_pose_ik_s1"  # equal episodes, last seed: last
 
 
+def test_parallel_tasks_follow_the_plan_order():
+    """--jobs: a waiting cell's data goes before a later cell that could start; drive cells
+    wait for their base; a busy chain is not started twice."""
+    from egogym.eval.ablation.plan import Cell
+
+    a, b, a_ik = Cell(10, 100, 0), Cell(10, 0, 1), Cell(10, 100, 0, variant="pose_ik", role="drive")
+    chains = {"robot": [], "human": [100]}
+    have = {("robot", 10)}
+    assert ablate.next_task([a, a_ik, b], have, chains, set(), set()) == ("data", "human", 100)
+    assert ablate.next_task([a, a_ik, b], have, chains, {"human"}, set()) == ("cell", b)
+    have.add(("human", 100))
+    assert ablate.next_task([a_ik, b], have, chains, set(), set()) == ("cell", b)  # a not finished yet
+    assert ablate.next_task([a_ik], have, chains, set(), {a.name}) == ("cell", a_ik)
+    assert ablate.next_task([a_ik], have, chains, set(), set()) is None
+
+
 def test_robot_data_grows_from_any_finished_smaller_file(tmp_path, monkeypatch):
     """An equal-time count (not on the grid's axis) starts from the largest finished file."""
     seen = []

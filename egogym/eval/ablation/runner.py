@@ -161,6 +161,22 @@ def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progr
     return results
 
 
+def next_task(todo: list[Cell], have: set, chains: dict[str, list[int]], busy: set[str],
+              finished: set[str]) -> tuple | None:
+    """The first task in plan order that can start now: ("cell", cell) for a cell whose data
+    files are in `have` and whose base cell (for a drive cell) is `finished`, or ("data",
+    kind, n) for the next file of an idle `kind` chain that the first waiting cell needs
+    (its own, or one before it in the chain); None when nothing can start."""
+    for c in todo:
+        base = dataclasses.replace(c, variant="base", role="grid").name
+        if all(f in have for f in _needs(c)) and (c.role != "drive" or base in finished):
+            return ("cell", c)
+        kind = next((k for k, n in _needs(c) if (k, n) not in have and k not in busy), None)
+        if kind is not None:
+            return ("data", kind, chains[kind][0])
+    return None
+
+
 def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, jobs: int) -> list[dict]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -181,10 +197,6 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
             if (kind, n) not in have and n not in chains[kind]:
                 chains[kind].append(n)
 
-    def ready(c: Cell) -> bool:
-        base = dataclasses.replace(c, variant="base", role="grid").name
-        return all(f in have for f in _needs(c)) and (c.role != "drive" or base in results)
-
     running: dict = {}
     t0 = time.perf_counter()
 
@@ -193,17 +205,9 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
 
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         while todo or running:
-            while len(running) < jobs:  # the first task in plan order that can start now
-                task = None
+            while len(running) < jobs:
                 busy = {w[1] for w in running.values() if w[0] == "data"}
-                for c in todo:
-                    if ready(c):
-                        task = ("cell", c)
-                        break
-                    kind = next((k for k, n in _needs(c) if (k, n) not in have and k not in busy), None)
-                    if kind is not None:  # its data, or (the chain being in order) a file before it
-                        task = ("data", kind, chains[kind][0])
-                        break
+                task = next_task(todo, have, chains, busy, set(results))
                 if task is None:
                     break
                 if task[0] == "cell":
