@@ -346,3 +346,34 @@ def test_drives_add_evaluation_only_cells():
         assert cells[f"r{n}_h{m}_pose_ik_s0"].role == "drive"
     with pytest.raises(UserError, match=r"\[eval\] drives"):
         config_from_dict(small_config(eval={"drives": ["pose_head_ik"]}))
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_children_die_with_a_killed_parent():
+    """A SIGKILLed `egogym ablate` must not leave a training child (or pool worker) writing on."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    middle = ("import subprocess, sys, time\n"
+              "from egogym.eval.ablation.runner import die_with_parent\n"
+              "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], preexec_fn=die_with_parent)\n"
+              "print(c.pid, flush=True)\n"
+              "time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", middle], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+
+    def alive(pid: int) -> bool:
+        stat = Path(f"/proc/{pid}/stat")
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+
+    deadline = time.monotonic() + 60  # signal delivery, not speed: generous on a loaded machine
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child)

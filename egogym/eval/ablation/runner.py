@@ -28,10 +28,21 @@ CELL_FILE = "cell.json"
 VALID_FRACTION, SPLIT_SEED = 0.1, 0  # every data file's train/valid split (the recipe's, docs/POLICIES.md)
 
 
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent exits (PR_SET_PDEATHSIG), so a
+    killed `egogym ablate` leaves no pool worker or training child writing into the files a
+    resumed run will write (elsewhere: nothing; stop the whole process group there)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+
+
 def _cli(argv: list[str], step: str) -> None:
     """Run an `egogym` subcommand in a child process; a failure stops with the step named."""
     cmd = [sys.executable, "-m", "egogym.cli", *argv]
-    res = subprocess.run(cmd)
+    res = subprocess.run(cmd, preexec_fn=die_with_parent)
     if res.returncode != 0:
         raise UserError(f"{step} failed (exit {res.returncode}): {' '.join(argv)}")
 
@@ -203,7 +214,8 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
     def say(msg: str) -> None:
         print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] {msg}", flush=True)
 
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent) as pool:
         while todo or running:
             while len(running) < jobs:
                 busy = {w[1] for w in running.values() if w[0] == "data"}
