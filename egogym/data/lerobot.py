@@ -56,7 +56,9 @@ import argparse
 import io
 import json
 import os
+import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import h5py
@@ -74,6 +76,7 @@ LIBRARY_PIN = "lerobot-dataset==0.4.4"
 CODEBASE_VERSION = "v3.0"  # the LeRobotDataset format version written and read
 INFO_JSON = "meta/info.json"  # the library's file
 SIDE_JSON = "meta/egogym.json"  # ours
+TASKS_PARQUET, EPISODES_DIR, DATA_DIR = "meta/tasks.parquet", "meta/episodes", "data"  # the library's
 IMAGES = "observation.images."
 MASKS = "observation.masks."
 STATE = "observation.state"
@@ -86,18 +89,20 @@ DOMAIN = "domain"
 TASK = "task"  # the per-frame task string `add_frame` requires
 LIBRARY_COLUMNS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 VCODEC = "h264"
+VIDEO_BACKEND = "pyav"  # named so that the library does not look for torchcodec; its decoders are not used
 SOURCE_EXPORT = "egogym export lerobot"
 SOURCE_IMPORT = "egogym import lerobot"
 SIDE_VERSION = 1
 
 FOREIGN_MAP = {
     STATE: S.JOINT_POSITIONS, ACTION: S.ACTIONS_STEP, EE_POSE: S.EE_POSE,
-    "observation.images.cam_high": S.FRONT, "observation.images.cam_left_wrist": S.LEFT_WRIST,
+    "observation.images.cam_high": S.FRONT, "observation.images.top": S.FRONT,
+    "observation.images.cam_left_wrist": S.LEFT_WRIST,
     "observation.images.cam_right_wrist": S.RIGHT_WRIST,
     **{IMAGES + k: k for k in (S.FRONT, S.FRONT_MASKED, S.FRONT_LINE, S.LEFT_WRIST, S.RIGHT_WRIST)},
 }
-"""Features of a dataset that egogym did not write -> egogym robot keys (ALOHA's camera names and
-egogym's own). Values are copied as they are (ALOHA's joint layout is egogym's: per arm 6 joints
+"""Features of a dataset that egogym did not write -> egogym robot keys (ALOHA's camera names: real
+ALOHA's cam_high and wrist cameras, ALOHA sim's top; and egogym's own). Values are copied as they are (ALOHA's joint layout is egogym's: per arm 6 joints
 (rad) + gripper, left then right; its gripper scale is ALOHA's)."""
 MAPPABLE = (S.FRONT, S.FRONT_MASKED, S.FRONT_LINE, S.LEFT_WRIST, S.RIGHT_WRIST, S.JOINT_POSITIONS, S.EE_POSE,
             S.ACTIONS_STEP)
@@ -105,15 +110,21 @@ BLOCK_STEPS = 64
 """Steps read and written at a time (images: 64 frames per key in memory)."""
 
 
-def _library():
-    """LeRobotDataset, or one line naming the fix."""
+def _library(progress: bool):
+    """LeRobotDataset, or one line naming the fix. Quiets what the library and FFmpeg print
+    (FFmpeg's encoder reports, `datasets`' progress bars unless `progress`)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only: never wait on the Hub
     try:
+        import av
+        import datasets
         from ledataset.datasets.lerobot_dataset import LeRobotDataset
     except ImportError as e:
         raise UserError(f"LeRobot datasets need LeRobot's dataset library ({LIBRARY_PIN}, with torch 2.14.1 + "
                         f"torchvision; missing here: {e.name or e}): run it with .venv-sam2/bin/egogym, made by "
                         f"`bash .ci/setup.sh --tests`") from None
+    av.logging.set_libav_level(av.logging.ERROR)  # FFmpeg's own printing (the library restores its callback)
+    if not progress:
+        datasets.disable_progress_bars()
     return LeRobotDataset
 
 
@@ -172,21 +183,71 @@ def _plan_export(f: h5py.File, info: S.FileInfo, path: str, demos: list[str], lo
         plan[SIM_STATE] = (S.STATES, {"dtype": fdt, "shape": (int(g0[S.STATES].shape[1]),), "names": None})
     plan[DOMAIN] = ("", {"dtype": "int64", "shape": (1,), "names": None})
     # Arrays that are derived (EgoMimic's pre-stacked keys, rebuilt from the file's `prestacked`) or mapped.
-    derived = {S.JOINTS_SUB, S.XYZ_SUB} | ({S.JOINTS_ACT, S.XYZ_ACT} if info.domain == "robot" else set())
     mapped = {p.split("[")[0] for p, _ in plan.values() if p}
     for d in demos:
         g = f[S.DATA][d]
-        have: list[str] = []
-        g.visititems(lambda name, o: have.append(name) if isinstance(o, h5py.Dataset) else None)
-        for rel in have:
-            if rel not in mapped and rel not in derived:
-                raise UserError(f"{path}: {S.DATA}/{d}/{rel} has no place in a LeRobot dataset (this export "
-                                f"writes the egogym schema's arrays only): export the file it was converted from")
         for rel in mapped:
             if rel not in g:
                 raise UserError(f"{path}: {S.DATA}/{d} lacks {rel}, which {S.DATA}/{demos[0]} has; a LeRobot "
                                 f"dataset has one set of features: split the file (`egogym split`) or re-record")
     return plan
+
+
+EXTRA_MAX_BYTES = 1 << 20
+"""Largest array kept in meta/egogym.json (as JSON) when no feature holds it."""
+
+
+def _extras(f: h5py.File, info: S.FileInfo, plan: dict, path: str) -> dict:
+    """What the features and the episode attributes do not hold, for meta/egogym.json: {HDF5 path:
+    {"attrs": {...}} (groups) or {"dtype", "shape", "data", "attrs"} (arrays up to EXTRA_MAX_BYTES)},
+    e.g. what `egogym convert egomimic` keeps verbatim under `egomimic/`. Rebuilt arrays (EgoMimic's
+    pre-stacked keys, made again from the file's `prestacked`) are left out; a larger array stops
+    the export with one line (a LeRobot dataset would lose it)."""
+    mapped = {p.split("[")[0] for p, _ in plan.values() if p}
+    rebuilt = {S.JOINTS_SUB, S.XYZ_SUB} | ({S.JOINTS_ACT, S.XYZ_ACT} if info.domain == "robot" else set())
+    out: dict[str, dict] = {}
+
+    def visit(name: str, o) -> None:
+        parts = name.split("/")
+        if parts[0] == S.MASK or name == S.DATA:
+            return
+        in_demo = parts[0] == S.DATA and len(parts) >= 2 and S.is_demo_name(parts[1])
+        rel = "/".join(parts[2:]) if in_demo else None
+        if isinstance(o, h5py.Group):
+            if in_demo and rel in ("", S.OBS):
+                return  # the demo's attributes travel with its episode; obs has none
+            if o.attrs:
+                out[name] = {"attrs": {k: _plain(v) for k, v in o.attrs.items()}}
+            return
+        if in_demo and (rel in mapped or rel in rebuilt):
+            return
+        if o.nbytes > EXTRA_MAX_BYTES or o.dtype.kind not in "biufSO":
+            raise UserError(f"{path}: {name} ({o.shape} {o.dtype}) has no place in a LeRobot dataset (no feature "
+                            f"holds it and it is too large for {SIDE_JSON}): remove it or keep the HDF5 file")
+        v = o[()]
+        out[name] = {"dtype": o.dtype.str if o.dtype.kind != "O" else "O", "shape": list(o.shape),
+                     "data": [_plain(x) for x in np.asarray(v).ravel().tolist()],
+                     "attrs": {k: _plain(a) for k, a in o.attrs.items()}}
+
+    f.visititems(visit)
+    return out
+
+
+def _restore_extras(f: h5py.File, extras: dict) -> None:
+    """Write back what `_extras` kept (groups' attributes, small arrays)."""
+    for name, e in extras.items():
+        if "dtype" in e:
+            if e["dtype"] == "O":
+                v = np.array(e["data"], dtype=h5py.string_dtype()).reshape(e["shape"])
+            else:
+                v = np.array(e["data"], dtype=np.dtype(e["dtype"])).reshape(e["shape"])
+            parent = name.rpartition("/")[0]
+            obj = f.require_group(parent).create_dataset(name.rpartition("/")[2], data=v) if parent else \
+                f.create_dataset(name, data=v)
+        else:
+            obj = f.require_group(name)
+        for k, a in e["attrs"].items():
+            obj.attrs[k] = a
 
 
 def _episode_arrays(g: h5py.Group, plan: dict, a: int, b: int, domain: str) -> dict[str, np.ndarray]:
@@ -210,7 +271,7 @@ def export_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, lossless: 
     Returns {"episodes", "frames", "features": [names], "bytes"}."""
     from tqdm import tqdm
 
-    LeRobotDataset = _library()
+    LeRobotDataset = _library(progress)
     src, dst = Path(src), Path(dst)
     if dst.exists():
         raise UserError(f"--out {dst} exists; choose another folder or delete it")
@@ -235,6 +296,7 @@ def export_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, lossless: 
         if not demos:
             raise UserError(f"{src}: no demos to export")
         plan = _plan_export(f, info, str(src), demos, lossless)
+        extras = _extras(f, info, plan, str(src))
         task = task or str(info.env_args.get("task") or f"egogym {info.domain} demonstration")
         masks = {k: [_plain(x) for x in np.asarray(ds[()]).tolist()] for k, ds in f.get(S.MASK, {}).items()
                  if isinstance(ds, h5py.Dataset)}
@@ -243,7 +305,8 @@ def export_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, lossless: 
         episodes = []
         with atomic_path(dst) as tmp:
             ds = LeRobotDataset.create(repo_id or f"egogym/{src.stem}", fps, {k: ft for k, (_, ft) in plan.items()},
-                                       root=tmp, robot_type=info.embodiment, use_videos=not lossless, vcodec=VCODEC)
+                                       root=tmp, robot_type=info.embodiment, use_videos=not lossless, vcodec=VCODEC,
+                                       video_backend=VIDEO_BACKEND)
             bar = tqdm(total=sum(lengths), desc=f"export {src.name}", unit="step", disable=not progress,
                        file=sys.stderr, dynamic_ncols=True)
             for i, (d, T) in enumerate(zip(demos, lengths)):
@@ -254,15 +317,20 @@ def export_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, lossless: 
                     for t in range(b - a):
                         ds.add_frame({**{k: v[t] for k, v in block.items()}, TASK: task})
                     bar.update(b - a)
-                ds.save_episode(parallel_encoding=False)
+                with warnings.catch_warnings():  # its image statistics cast the bool masks, and say so
+                    warnings.filterwarnings("ignore", "Converting input from bool", RuntimeWarning)
+                    ds.save_episode(parallel_encoding=False)
                 episodes.append({"episode_index": i, "demo": d, "length": T,
                                  "attrs": {k: _plain(v) for k, v in g.attrs.items()}})
             bar.close()
             ds.finalize()
+            images = tmp / "images"  # the library's frame folders, emptied by its encoder
+            if images.is_dir() and not any(p.is_file() for p in images.rglob("*")):
+                shutil.rmtree(images)
             side = {"egogym_lerobot_version": SIDE_VERSION, "written_by": SOURCE_EXPORT,
                     "source": {"file": src.name, "bytes": src.stat().st_size}, "lossless": bool(lossless),
                     "features": {k: p for k, (p, _) in plan.items()}, "file_attrs": file_attrs,
-                    "episodes": episodes, "masks": masks}
+                    "episodes": episodes, "masks": masks, "extras": extras}
             (tmp / SIDE_JSON).write_text(json.dumps(side, indent=1))
             size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
     return {"episodes": len(demos), "frames": sum(lengths), "features": list(plan), "bytes": size}
@@ -288,6 +356,10 @@ def _check_dataset_dir(src: Path) -> dict:
                         f"convert_dataset_v21_to_v30 first")
     if not isinstance(features, dict) or not isinstance(fps, (int, float)) or fps <= 0:
         raise UserError(f"{p}: 'features' / 'fps' malformed; the dataset is damaged")
+    for part in (TASKS_PARQUET, EPISODES_DIR, DATA_DIR):  # else the library goes to the Hub for them
+        if not (src / part).exists() or ((src / part).is_dir() and not any((src / part).rglob("*.parquet"))):
+            raise UserError(f"{src}: {part} is missing; the dataset is incomplete (copy the whole folder, or "
+                            f"download it again)")
     return info
 
 
@@ -410,9 +482,10 @@ def import_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, maps=(), d
         if maps or drop or copy_front_views:
             raise UserError(f"{src}: written by egogym ({SIDE_JSON}); it imports as it was exported: drop "
                             f"--map / --drop / --copy-front-views")
-    LeRobotDataset = _library()
+    LeRobotDataset = _library(progress)
     try:
-        ds = LeRobotDataset(str(info_json.get("repo_id") or f"local/{src.name}"), root=src)
+        ds = LeRobotDataset(str(info_json.get("repo_id") or f"local/{src.name}"), root=src,
+                            video_backend=VIDEO_BACKEND)
     except Exception as e:  # the library's own errors on a damaged folder: many types, one line here
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise UserError(f"{src}: LeRobot's library cannot read it ({type(e).__name__}: {first[:200]}); "
@@ -530,11 +603,15 @@ def import_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, maps=(), d
                     st.raw_group().create_dataset(S.XYZ_STEP, data=np.concatenate(xyz_step).astype(np.float64))
                 st.commit()
         bar.close()
-        if side is not None and side.get("masks"):
+        if side is not None:
             with h5py.File(tmp, "r+") as f:
-                m = f.require_group(S.MASK)
-                for k, v in side["masks"].items():
-                    m.create_dataset(k, data=np.array([str(x).encode() for x in v]))
+                if side.get("masks"):
+                    m = f.require_group(S.MASK)
+                    for k, v in side["masks"].items():
+                        m.create_dataset(k, data=np.array([str(x).encode() for x in v]))
+                _restore_extras(f, side.get("extras", {}))
+                for k, v in side["file_attrs"].items():  # as they were (total included)
+                    f[S.DATA].attrs[k] = v
     return summary
 
 
