@@ -50,7 +50,7 @@ if [ "$WITH_SAM2" = 1 ] && ! .venv-sam2/bin/python -c "$S2CHECK" 2>/dev/null; th
     $S2PIP lerobot-dataset==0.4.4 "h5py>=3.10" "hdf5plugin>=4.0" "tqdm>=4.66"
     $S2PIP --no-deps -e .
     .venv-sam2/bin/pip uninstall -q -y triton; } 2>&1 \
-    | grep -v "^WARNING: Location\|^ERROR: pip's dependency resolver\|^egogym 0.[0-9.]* requires" || true
+    | grep -v "^WARNING: Location\|^ERROR: pip's dependency resolver\|^egogym 0.[0-9.]* requires\|does not provide the extra" || true
   .venv-sam2/bin/python -c "$S2CHECK"
 fi
 echo "setup: ready (.venv$([ "$WITH_SAM2" = 1 ] && echo ", .venv-sam2"))"

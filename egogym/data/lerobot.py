@@ -102,8 +102,9 @@ FOREIGN_MAP = {
     **{IMAGES + k: k for k in (S.FRONT, S.FRONT_MASKED, S.FRONT_LINE, S.LEFT_WRIST, S.RIGHT_WRIST)},
 }
 """Features of a dataset that egogym did not write -> egogym robot keys (ALOHA's camera names: real
-ALOHA's cam_high and wrist cameras, ALOHA sim's top; and egogym's own). Values are copied as they are (ALOHA's joint layout is egogym's: per arm 6 joints
-(rad) + gripper, left then right; its gripper scale is ALOHA's)."""
+ALOHA's cam_high and wrist cameras, ALOHA sim's top; and egogym's own). Values are copied as they
+are (ALOHA's joint layout is egogym's: per arm 6 joints (rad) + gripper, left then right; its
+gripper scale is ALOHA's)."""
 MAPPABLE = (S.FRONT, S.FRONT_MASKED, S.FRONT_LINE, S.LEFT_WRIST, S.RIGHT_WRIST, S.JOINT_POSITIONS, S.EE_POSE,
             S.ACTIONS_STEP)
 BLOCK_STEPS = 64
@@ -426,14 +427,16 @@ def _plan_foreign(src: Path, features: dict, maps: dict, drop: set, copy_views: 
         is_image = ft.get("dtype") in ("video", "image")
         if (kind == "image") != is_image or (is_image and len(ft.get("shape", ())) != 3):
             raise UserError(f"{src}: feature {feat!r} is {ft.get('dtype')} {list(ft.get('shape', []))}, egogym's "
-                            f"{key} is {'an image' if kind == 'image' else 'a vector'}: --drop it or --map it elsewhere")
+                            f"{key} is {'an image' if kind == 'image' else 'a vector'}: --drop it or --map it "
+                            f"elsewhere")
         if key in out:
             raise UserError(f"{src}: features {out[key]!r} and {feat!r} both map to {key}: --drop one of them")
         out[key] = feat
     for key in (S.FRONT, S.JOINT_POSITIONS, S.ACTIONS_STEP):
         if key not in out:
+            have = ", ".join(k for k in features if k not in LIBRARY_COLUMNS)
             raise UserError(f"{src}: no feature maps to egogym's {key} (a robot file needs it): pass "
-                            f"--map FEATURE={key} (features: {', '.join(k for k in features if k not in LIBRARY_COLUMNS)})")
+                            f"--map FEATURE={key} (features: {have})")
     for key in (S.FRONT_MASKED, S.FRONT_LINE):
         if key not in out and not copy_views:
             raise UserError(f"{src}: no feature maps to egogym's {key} (the arm-masked / line-drawn Aria view): pass "
@@ -532,8 +535,8 @@ def import_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, maps=(), d
         size = sizes[S.FRONT]
         for k, hw in sizes.items():
             if hw != size:
-                raise UserError(f"{src}: {mapping_f[k]} is {hw[0]}x{hw[1]} px, {mapping_f[S.FRONT]} {size[0]}x{size[1]}; "
-                                f"an egogym file has one image size: --drop {mapping_f[k]}")
+                raise UserError(f"{src}: {mapping_f[k]} is {hw[0]}x{hw[1]} px, {mapping_f[S.FRONT]} "
+                                f"{size[0]}x{size[1]}; an egogym file has one image size: --drop {mapping_f[k]}")
         for a in arms:
             if S.WRIST_OF_ARM[a] not in mapping_f:
                 raise UserError(f"{src}: no feature maps to {S.WRIST_OF_ARM[a]} (egogym robot files need one wrist "

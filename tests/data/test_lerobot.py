@@ -67,8 +67,9 @@ rep["info"] = {"version": info["codebase_version"], "fps": info["fps"], "robot_t
 from ledataset.datasets.lerobot_dataset import LeRobotDataset
 ds = LeRobotDataset("egogym/robot", root=work / "robot_ll", video_backend="pyav")
 item = ds[T + 3]
-rep["lerobot_item"] = {"task": item["task"], "episode_index": int(item["episode_index"]), "domain": int(item["domain"]),
-                       "state": item["observation.state"].tolist(), "image_shape": list(item["observation.images.front_img_1"].shape),
+rep["lerobot_item"] = {"task": item["task"], "episode_index": int(item["episode_index"]),
+                       "domain": int(item["domain"]), "state": item["observation.state"].tolist(),
+                       "image_shape": list(item["observation.images.front_img_1"].shape),
                        "total_episodes": ds.meta.total_episodes}
 
 # An ALOHA-layout dataset, made with the library: 14-dim state / action, four cameras, effort.
