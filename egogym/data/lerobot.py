@@ -641,7 +641,8 @@ def add_arguments_for(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--copy-front-views", action="store_true",
                             help="store copies of front_img_1 as front_img_1_masked / _line when no feature holds them")
         parser.add_argument("--codec", choices=S.IMAGE_CODECS, default=S.DEFAULT_IMAGE_CODEC,
-                            help="image compression of the HDF5 file (lossless)")
+                            help="for datasets egogym did not write: image compression of the HDF5 file (lossless); "
+                                 "egogym's own get back the codec they were exported with")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
