@@ -116,9 +116,10 @@ def _library(progress: bool):
     (FFmpeg's encoder reports, `datasets`' progress bars unless `progress`)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only: never wait on the Hub
     try:
+        from ledataset.datasets.lerobot_dataset import LeRobotDataset
+
         import av
         import datasets
-        from ledataset.datasets.lerobot_dataset import LeRobotDataset
     except ImportError as e:
         raise UserError(f"LeRobot datasets need LeRobot's dataset library ({LIBRARY_PIN}, with torch 2.14.1 + "
                         f"torchvision; missing here: {e.name or e}): run it with .venv-sam2/bin/egogym, made by "
