@@ -4,7 +4,7 @@
 # Idempotent: a second run installs nothing new. Used by both README commands and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# --tests: also build .venv-sam2 for the SAM2 integration test (the main job does not need it).
+# --tests: also build .venv-sam2 for the SAM2 and LeRobot integration tests (the main job does not need it).
 WITH_SAM2=0
 [ "${1:-}" = "--tests" ] && WITH_SAM2=1
 
@@ -33,19 +33,24 @@ if ! .venv/bin/python -c "import egogym.policies, egogym.eval, torch, pytest, pr
   touch .venv/.egogym-installed
 fi
 
-# SAM2 needs torch 2.14.1 + torchvision, which cannot share .venv's torch 2.13.0: a venv of its own
-# for tests/human/test_sam2_real.py (REFERENCE §9). triton (brought by that torch build) is removed:
+# SAM2 and LeRobot's dataset library need torch 2.14.1 + torchvision, which cannot share .venv's torch
+# 2.13.0: a venv of its own for tests/human/test_sam2_real.py (REFERENCE §9), tests/data/test_lerobot.py
+# and `.venv-sam2/bin/egogym export|import lerobot`. lerobot-dataset (import name ledataset) comes last:
+# it pins numpy<2.3 (through opencv-python-headless), packaging<26 and setuptools<81, and egogym's data
+# layer (h5py, hdf5plugin, tqdm) comes with it. triton (brought by that torch build) is removed:
 # its LLVM clashes with Mesa's llvmpipe EGL that egogym loads (segfault); SAM2 on a CPU never uses it.
-if [ "$WITH_SAM2" = 1 ] && ! .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks" 2>/dev/null; then
-  echo "setup: creating .venv-sam2 for the SAM2 test (about 2 minutes the first time)"
+S2CHECK="import sam2, torchvision, egogym.data.sam2_masks, ledataset.datasets.lerobot_dataset, h5py, hdf5plugin, egogym.data.lerobot"
+if [ "$WITH_SAM2" = 1 ] && ! .venv-sam2/bin/python -c "$S2CHECK" 2>/dev/null; then
+  echo "setup: creating .venv-sam2 for the SAM2 and LeRobot tests (a few minutes the first time)"
   [ -x .venv-sam2/bin/python ] || python3 -m venv .venv-sam2
   S2PIP=".venv-sam2/bin/pip install -q --disable-pip-version-check"
   { $S2PIP torch==2.14.1 torchvision==0.29.1 setuptools wheel
     SAM2_BUILD_CUDA=0 $S2PIP --no-build-isolation sam2==1.1.0
     $S2PIP mujoco==3.17.0 dm-control==1.0.50 gymnasium==1.4.0
+    $S2PIP lerobot-dataset==0.4.4 "h5py>=3.10" "hdf5plugin>=4.0" "tqdm>=4.66"
     $S2PIP --no-deps -e .
     .venv-sam2/bin/pip uninstall -q -y triton; } 2>&1 \
-    | grep -v "^WARNING: Location\|^ERROR: pip's dependency resolver\|^egogym 0.1.0 requires" || true
-  .venv-sam2/bin/python -c "import sam2, torchvision, egogym.data.sam2_masks"
+    | grep -v "^WARNING: Location\|^ERROR: pip's dependency resolver\|^egogym 0.[0-9.]* requires\|does not provide the extra" || true
+  .venv-sam2/bin/python -c "$S2CHECK"
 fi
 echo "setup: ready (.venv$([ "$WITH_SAM2" = 1 ] && echo ", .venv-sam2"))"

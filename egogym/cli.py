@@ -20,6 +20,8 @@ ROUTES: dict[tuple[str, str], str] = {("convert", "egomimic"): "egogym.data.egom
 COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("egogym.pipelines.collect", "record scripted robot (or simulated human) episodes to HDF5"),
     "convert": ("egogym.data.aria", "convert Aria recordings (convert aria) or EgoMimic's HDF5 files (convert egomimic)"),
+    "export": ("egogym.data.lerobot", "write an HDF5 file as a LeRobotDataset v3.0 folder (export lerobot)"),
+    "import": ("egogym.data.lerobot", "read a LeRobotDataset v3.0 folder into an HDF5 file (import lerobot)"),
     "split": ("egogym.data.commands", "write disjoint train/valid masks into an HDF5 file"),
     "validate": ("egogym.data.commands", "check an HDF5 file against the schema"),
     "inspect": ("egogym.data.inspect", "print the tree, save an image, plot action distributions"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -54,8 +55,9 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *, flag: s
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path next to `path` to write to; renamed to `path` when the block ends
-    without an error, removed when it fails (nothing half-written under the final name)."""
+    """A temporary path next to `path` to write to (a file, or a folder the block creates); renamed
+    to `path` when the block ends without an error, removed when it fails (nothing half-written
+    under the final name)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -63,6 +65,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     finally:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 

@@ -125,8 +125,8 @@ def run_blocked(code: str, blocked: set[str]) -> subprocess.CompletedProcess:
 def test_core_data_and_normalisation_import_without_mujoco():
     code = ("import egogym, egogym.core.spec, egogym.core.geometry, egogym.core.kinematics, egogym.core.views, "
             "egogym.core.protocols, egogym.data.schema, egogym.data.reader, egogym.data.writer, "
-            "egogym.data.stats, egogym.data.commands, egogym.data.export, egogym.policies.normalize, "
-            "egogym.policies.config\nprint('ok')")
+            "egogym.data.stats, egogym.data.commands, egogym.data.export, egogym.data.lerobot, "
+            "egogym.policies.normalize, egogym.policies.config\nprint('ok')")
     res = run_blocked(code, {"mujoco", "dm_control"})
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
 
