@@ -1,12 +1,15 @@
 """`egogym quickstart`: the main job, small, end to end.
 
-    egogym quickstart [--out quickstart] [--robot 20] [--human 40] [--steps 500] [--episodes 20]
+    egogym quickstart [--out quickstart] [--robot 60] [--human 60] [--steps 1500] [--episodes 20] [--jobs 2]
 
 A small robot data set (scripted expert, robot placement distribution: the toy only on
 the right half of the table, `ROBOT_TASK_OPTIONS`) and a small human data set (simulated
 Aria demonstrator, the full distribution); a robot-only and a co-trained policy with the
 `cpu` training preset; evaluations of both and of the scripted expert on the full
-distribution; `report.md` + `scaling.png`. It is the ablation machinery
+distribution; `report.md` + `scaling.png`. With `--jobs 2` (the default, for a quiet 2-core
+machine) the robot and human data are collected side by side and each policy trains as soon
+as its data is there, beside the other (docs/RESULTS.md has the timings and the sizes' choice).
+It is the ablation machinery
 (`egogym.eval.ablation`) with a built-in one-cell-per-arm grid, so it resumes the same way: a
 rerun keeps finished data, training runs and evaluations.
 """
@@ -43,9 +46,9 @@ def quickstart_config(robot: int, human: int, steps: int, episodes: int, max_ste
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="quickstart", help="output folder")
-    p.add_argument("--robot", type=int, default=20, help="robot demos")
-    p.add_argument("--human", type=int, default=40, help="human demos")
-    p.add_argument("--steps", type=int, default=500, help="training steps per policy")
+    p.add_argument("--robot", type=int, default=60, help="robot demos")
+    p.add_argument("--human", type=int, default=60, help="human demos")
+    p.add_argument("--steps", type=int, default=1500, help="training steps per policy")
     p.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
     p.add_argument("--max-steps", type=int, default=500, help="env steps per evaluation episode (500 = 10 s)")
     p.add_argument("--workers", type=int, default=1, help="evaluation worker processes per policy")
