@@ -1,6 +1,6 @@
 """`egogym quickstart`: the main job, small, end to end.
 
-    egogym quickstart [--out quickstart] [--robot 60] [--human 60] [--steps 1500] [--episodes 20] [--jobs 2]
+    egogym quickstart [--out quickstart] [--robot 60] [--human 40] [--steps 1500] [--episodes 20] [--jobs 2]
 
 A small robot data set (scripted expert, robot placement distribution: the toy only on
 the right half of the table, `ROBOT_TASK_OPTIONS`) and a small human data set (simulated
@@ -47,7 +47,7 @@ def quickstart_config(robot: int, human: int, steps: int, episodes: int, max_ste
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="quickstart", help="output folder")
     p.add_argument("--robot", type=int, default=60, help="robot demos")
-    p.add_argument("--human", type=int, default=60, help="human demos")
+    p.add_argument("--human", type=int, default=40, help="human demos")
     p.add_argument("--steps", type=int, default=1500, help="training steps per policy")
     p.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
     p.add_argument("--max-steps", type=int, default=500, help="env steps per evaluation episode (500 = 10 s)")
