@@ -52,7 +52,10 @@ def test_plan_and_controls():
     roles = [c.role for c in cells]
     assert max(i for i, r in enumerate(roles) if r in ("grid", "equal_time")) < \
         min(i for i, r in enumerate(roles) if r in ("equal_episodes", "ablation"))
-    assert [c.seed for c in cells if c.role == "grid"] == [0, 0, 0, 1, 1, 1]  # r20_h0 is equal time for r10
+    # ... one grid row (robot count) over every seed before the next; r20_h0 is r10's equal time
+    assert [c.name for c in cells if c.role in ("grid", "equal_time")] == [
+        "r10_h0_base_s0", "r10_h100_base_s0", "r20_h0_base_s0", "r10_h0_base_s1", "r10_h100_base_s1",
+        "r20_h0_base_s1", "r20_h100_base_s0", "r30_h0_base_s0", "r20_h100_base_s1", "r30_h0_base_s1"]
 
 
 def test_drive_cells_follow_their_base_cell():

@@ -29,43 +29,48 @@ class Cell:
 
 
 PHASES = {"grid": 0, "equal_time": 0, "equal_episodes": 1, "ablation": 1}
-"""Run order: the cells that answer the main question (grid and the equal-time control, every
-seed) before the secondary ones (equal episodes, ablations), so an ablation stopped early has
-its decisive comparison complete over the seeds it reached."""
+"""Run order: the cells that answer the main question (grid and the equal-time control) before
+the secondary ones (equal episodes, ablations); within a phase, one robot count (`[data] robot`,
+in its listed order) over every training seed before the next. Runs of the same data differ
+a lot in closed-loop success (docs/RESULTS.md), so an ablation stopped early is most useful
+with one row of the grid complete over its seeds."""
 
 
 def plan_cells(cfg: AblationConfig) -> list[Cell]:
     """Every cell of the grid, the controls and the ablations (deduplicated by name), in run
-    order: `PHASES`, then training seed, then grid order; a drive cell right after its base
-    cell (whose run it evaluates, not trained again)."""
+    order: `PHASES`, then the grid row (robot count) a cell belongs to, then training seed,
+    then grid order; a drive cell right after its base cell (whose run it evaluates, not
+    trained again)."""
     cells: dict[str, Cell] = {}
+    row: dict[str, int] = {}  # cell name -> index of the grid row (robot count) it belongs to
 
-    def add(c: Cell) -> None:
-        cells.setdefault(c.name, c)
+    def add(c: Cell, r: int) -> None:
+        if c.name not in cells:
+            cells[c.name], row[c.name] = c, r
 
     for s in cfg.train.seeds:
-        for n in cfg.data.robot:
+        for r, n in enumerate(cfg.data.robot):
             for m in cfg.data.human:
-                add(Cell(n, m, s))
+                add(Cell(n, m, s), r)
             for m in cfg.data.human:
                 if m == 0:
                     continue
                 if cfg.controls.equal_time:
-                    add(Cell(equal_time_robot(n, m), 0, s, role="equal_time"))
+                    add(Cell(equal_time_robot(n, m), 0, s, role="equal_time"), r)
                 if cfg.controls.equal_episodes:
-                    add(Cell(n + m, 0, s, role="equal_episodes"))
+                    add(Cell(n + m, 0, s, role="equal_episodes"), r)
         for c in [c for c in cells.values() if c.seed == s and c.variant == "base"]:
             for d in cfg.eval.drives:
                 if d != "joint_head":
-                    add(Cell(c.robot, c.human, s, variant=DRIVE_VARIANTS[d], role="drive"))
+                    add(Cell(c.robot, c.human, s, variant=DRIVE_VARIANTS[d], role="drive"), row[c.name])
         for a in cfg.ablations:
             add(Cell(max(cfg.data.robot), max(cfg.data.human), s, variant=a.name, role="ablation",
-                     train_args=tuple(a.train_args)))
+                     train_args=tuple(a.train_args)), cfg.data.robot.index(max(cfg.data.robot)))
     index = {c.name: i for i, c in enumerate(cells.values())}
 
-    def order(c: Cell) -> tuple[int, int, int, bool]:
+    def order(c: Cell) -> tuple[int, int, int, int, bool]:
         base = cells[Cell(c.robot, c.human, c.seed).name] if c.role == "drive" else c
-        return PHASES[base.role], c.seed, index[base.name], c.role == "drive"
+        return PHASES[base.role], row[base.name], c.seed, index[base.name], c.role == "drive"
 
     return sorted(cells.values(), key=order)
 
