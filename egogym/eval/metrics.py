@@ -13,6 +13,9 @@ paired-difference interval (Newcombe's method 10) and the sequential stopping ru
 - `paired_comparison`: two policies evaluated on the same seeds: the 2x2 table of per-seed
   success, the exact McNemar test (scipy's exact binomial test on the discordant seeds) and
   Newcombe's interval on the difference of the paired success rates.
+- `between_runs_test`: two arms' per-training-run success rates (the run, not the episode, as
+  the unit: what a new training run of the same data would do), Welch's t test and its
+  interval, `scipy.stats.ttest_ind(equal_var=False)`.
 - `SequentialRule`: when to stop adding evaluation episodes to a paired comparison.
 - `trials_for_power`: trials per arm to detect p1 vs p2 (normal approximation).
 - `summarize`: the numbers of `summary.json` from a list of episode records.
@@ -20,6 +23,7 @@ paired-difference interval (Newcombe's method 10) and the sequential stopping ru
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -91,6 +95,41 @@ def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> ProportionTest:
         p = float(2 * stats.norm.sf(abs(z)))
     fisher = float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
     return ProportionTest(p1, p2, p2 - p1, z, p, fisher)
+
+
+@dataclass(frozen=True)
+class BetweenRuns:
+    """Per-training-run success rates of arms a and b: the mean rates, b - a, Welch's 95%
+    interval on it and the two-sided p value (nan p / interval when both arms' runs are all
+    equal). The episode-level tests treat the trained runs as fixed; this one asks whether a
+    new run of each arm's recipe would differ, with the run-to-run spread as the noise."""
+
+    runs_a: int
+    runs_b: int
+    mean_a: float
+    mean_b: float
+    difference: float
+    interval: tuple[float, float]
+    p_value: float
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["interval"] = [None if math.isnan(v) else v for v in self.interval]
+        d["p_value"] = None if math.isnan(self.p_value) else self.p_value
+        return d
+
+
+def between_runs_test(rates_a: Sequence[float], rates_b: Sequence[float], confidence: float = 0.95) -> BetweenRuns:
+    """Welch's t test of per-run success rates b vs a; needs at least 2 runs per arm."""
+    a, b = np.asarray(rates_a, float), np.asarray(rates_b, float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"between_runs_test: {len(a)} and {len(b)} runs; give at least 2 per arm")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # identical runs: scipy warns, p is nan
+        res = stats.ttest_ind(b, a, equal_var=False)
+        lo, hi = res.confidence_interval(confidence)
+    return BetweenRuns(len(a), len(b), float(a.mean()), float(b.mean()), float(b.mean() - a.mean()),
+                       (float(lo), float(hi)), float(res.pvalue))
 
 
 @dataclass(frozen=True)

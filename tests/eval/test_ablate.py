@@ -125,6 +125,9 @@ def test_report_numbers(tmp_path):
     assert groups[(10, 0)]["per_seed"] == [0.2, 0.28]
     t = {x["reference"]: x for x in out["tests"]}
     assert t["robot-only, same robot demos"]["difference"] == pytest.approx(0.64 - 0.24)
+    runs = t["robot-only, same robot demos"]["between_runs"]  # per seed 0.2, 0.28 vs 0.6, 0.68
+    assert (runs["runs_a"], runs["runs_b"]) == (2, 2) and runs["difference"] == pytest.approx(0.4)
+    assert "Between training runs" in (tmp_path / "report.md").read_text()
     assert t["equal time (robot-only)"]["reference_cell"] == [20, 0]
     assert t["robot-only, same robot demos"]["p_value"] < 1e-6
     assert (tmp_path / "scaling.png").stat().st_size > 10_000

@@ -156,3 +156,20 @@ def test_sequential_rule_stops_early_on_a_large_difference_and_on_width():
     wide = SequentialRule(look_every=20, max_episodes=200, width=1.5)
     why, _ = wide.decide(_records([0, 1] * 10), _records([1, 0] * 10))
     assert why == "width"
+
+
+def test_between_runs_is_welch_on_the_per_run_rates():
+    """Known answer: means 0.35 and 0.55, both variances 0.0025 over 3 runs: se = 0.040825,
+    t = 4.899 on 4 degrees of freedom."""
+    from scipy import stats
+
+    from egogym.eval.metrics import between_runs_test
+
+    r = between_runs_test([0.3, 0.35, 0.4], [0.5, 0.6, 0.55])
+    se = (2 * 0.0025 / 3) ** 0.5
+    assert r.difference == pytest.approx(0.2)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(0.2 / se, 4))
+    assert r.interval == pytest.approx((0.2 - stats.t.ppf(0.975, 4) * se, 0.2 + stats.t.ppf(0.975, 4) * se))
+    assert between_runs_test([0.3, 0.3], [0.3, 0.3]).to_dict()["p_value"] is None
+    with pytest.raises(ValueError, match="at least 2"):
+        between_runs_test([0.3], [0.4, 0.5])

@@ -11,7 +11,7 @@ from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.eval.ablation.config import AblationConfig
 from egogym.eval.ablation.plan import DRIVE_VARIANTS, HUMAN_DEMOS_PER_HOUR, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
-from egogym.eval.metrics import paired_comparison, two_proportion_test, wilson_interval
+from egogym.eval.metrics import between_runs_test, paired_comparison, two_proportion_test, wilson_interval
 
 
 COMPARED_VARIANTS = ("base", *DRIVE_VARIANTS.values())
@@ -264,8 +264,10 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
             if key in g:
                 b = g[key]
                 t = two_proportion_test(b["successes"], b["episodes"], p["successes"], p["episodes"])
+                runs = (between_runs_test(b["per_seed"], p["per_seed"]).to_dict()
+                        if min(len(b["per_seed"]), len(p["per_seed"])) >= 2 else None)
                 tests.append({"cotrained": [n, m], "variant": v, "reference": label, "reference_cell": list(key[:2]),
-                              **t.to_dict()})
+                              **t.to_dict(), "between_runs": runs})
     refs = [(t["reference"], (t["cotrained"][0], t["cotrained"][1], t["variant"]),
              (*t["reference_cell"], t["variant"])) for t in tests]
     # each other drive against EgoMimic's execution of the same trained runs
@@ -280,6 +282,21 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
         for t in tests:
             lines.append(f"| {_arm(t)} | {t['reference']} | {tuple(t['reference_cell'])} | "
                          f"{t['difference']:+.1%} | {t['p_value']:.3g} | {t['fisher_p_value']:.3g} |")
+        runs = [t for t in tests if t["between_runs"]]
+        if runs:
+            lines += ["", "Between training runs (the run as the unit: per-seed success rates of each arm, "
+                          "Welch's t test and its 95% interval on the difference of the mean rates). The tests "
+                          "above and below count episodes of the runs that were trained; this one asks what new "
+                          "runs of the same recipe would do, with the run-to-run spread as the noise.", "",
+                      "| co-trained (robot, human) | reference | runs | mean rates (reference, arm) | difference "
+                      "| 95% CI | p (Welch) |", "|---|---|---|---|---|---|---|"]
+            for t in runs:
+                r = t["between_runs"]
+                ci = ("-" if r["interval"][0] is None
+                      else f"{r['interval'][0]:+.1%} to {r['interval'][1]:+.1%}")
+                pv = "-" if r["p_value"] is None else f"{r['p_value']:.3g}"
+                lines.append(f"| {_arm(t)} | {t['reference']} | {r['runs_a']}, {r['runs_b']} | {r['mean_a']:.1%}, "
+                             f"{r['mean_b']:.1%} | {r['difference']:+.1%} | {ci} | {pv} |")
     if paired:
         lines += ["", "Paired (every arm met the same seeds; a pair is one evaluation seed under one training "
                       "seed): exact McNemar test on the seeds only one arm solved, and Newcombe's 95% interval on "
