@@ -69,6 +69,7 @@ from egogym.core.outputs import atomic_path, check_output
 from egogym.data import schema as S
 from egogym.data.reader import open_h5_checked
 from egogym.data.schema import DataFormatError
+from egogym.data.writer import plain_value
 
 # ---- LeRobot's names (its conventions: observation.state, action, observation.images.*) -------------
 LIBRARY = "ledataset"  # import name of the lerobot-dataset package
@@ -128,16 +129,6 @@ def _library(progress: bool):
     if not progress:
         datasets.disable_progress_bars()
     return LeRobotDataset
-
-
-def _plain(v):
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return v
 
 
 def _names(info: S.FileInfo, key: str) -> list[str] | None:
@@ -219,7 +210,7 @@ def _extras(f: h5py.File, info: S.FileInfo, plan: dict, path: str) -> dict:
             if in_demo and rel in ("", S.OBS):
                 return  # the demo's attributes travel with its episode; obs has none
             if o.attrs:
-                out[name] = {"attrs": {k: _plain(v) for k, v in o.attrs.items()}}
+                out[name] = {"attrs": {k: plain_value(v) for k, v in o.attrs.items()}}
             return
         if in_demo and (rel in mapped or rel in rebuilt):
             return
@@ -228,8 +219,8 @@ def _extras(f: h5py.File, info: S.FileInfo, plan: dict, path: str) -> dict:
                             f"holds it and it is too large for {SIDE_JSON}): remove it or keep the HDF5 file")
         v = o[()]
         out[name] = {"dtype": o.dtype.str if o.dtype.kind != "O" else "O", "shape": list(o.shape),
-                     "data": [_plain(x) for x in np.asarray(v).ravel().tolist()],
-                     "attrs": {k: _plain(a) for k, a in o.attrs.items()}}
+                     "data": [plain_value(x) for x in np.asarray(v).ravel().tolist()],
+                     "attrs": {k: plain_value(a) for k, a in o.attrs.items()}}
 
     f.visititems(visit)
     return out
@@ -300,9 +291,9 @@ def export_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, lossless: 
         plan = _plan_export(f, info, str(src), demos, lossless)
         extras = _extras(f, info, plan, str(src))
         task = task or str(info.env_args.get("task") or f"egogym {info.domain} demonstration")
-        masks = {k: [_plain(x) for x in np.asarray(ds[()]).tolist()] for k, ds in f.get(S.MASK, {}).items()
+        masks = {k: [plain_value(x) for x in np.asarray(ds[()]).tolist()] for k, ds in f.get(S.MASK, {}).items()
                  if isinstance(ds, h5py.Dataset)}
-        file_attrs = {k: _plain(v) for k, v in f[S.DATA].attrs.items()}
+        file_attrs = {k: plain_value(v) for k, v in f[S.DATA].attrs.items()}
         lengths = [int(f[S.DATA][d][S.OBS][S.FRONT].shape[0]) for d in demos]
         episodes = []
         with atomic_path(dst) as tmp:
@@ -323,7 +314,7 @@ def export_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, lossless: 
                     warnings.filterwarnings("ignore", "Converting input from bool", RuntimeWarning)
                     ds.save_episode(parallel_encoding=False)
                 episodes.append({"episode_index": i, "demo": d, "length": T,
-                                 "attrs": {k: _plain(v) for k, v in g.attrs.items()}})
+                                 "attrs": {k: plain_value(v) for k, v in g.attrs.items()}})
             bar.close()
             ds.finalize()
             images = tmp / "images"  # the library's frame folders, emptied by its encoder

@@ -169,7 +169,7 @@ class DemoWriter:
     def demo_attrs(self) -> dict[str, dict]:
         """{demo name: its attributes} of the demos in the file (e.g. to find seeds on resume)."""
         with h5py.File(self.path, "r") as f:
-            return {k: {a: _plain(v) for a, v in f[S.DATA][k].attrs.items()}
+            return {k: {a: plain_value(v) for a, v in f[S.DATA][k].attrs.items()}
                     for k in f[S.DATA].keys() if S.is_demo_name(k)}
 
     # ---- writing ----
@@ -505,7 +505,9 @@ def _write_prestacked(g: h5py.Group, info: S.FileInfo, obs: dict, actions: dict)
         g.create_dataset(S.JOINTS_SUB if k == S.JOINTS_ACT else S.XYZ_SUB, data=v[:, ::S.SUBSAMPLED])
 
 
-def _plain(v):
+def plain_value(v):
+    """An HDF5 attribute value as plain Python (bytes -> str, numpy scalars and arrays -> numbers
+    and lists), for JSON."""
     if isinstance(v, bytes):
         return v.decode()
     if isinstance(v, np.generic):
