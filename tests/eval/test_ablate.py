@@ -145,6 +145,7 @@ def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
             out = argv[argv.index("--out") + 1]
             import pathlib
             pathlib.Path(out).mkdir(parents=True, exist_ok=True)
+            (pathlib.Path(out) / "LATEST").write_text("step_00000002\n")  # as a finished run has
             return
         real_cli(argv, step)
 
@@ -173,6 +174,14 @@ def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
         ablate.write_partial_report(cfg, tmp_path / "cells")
     ablate.run_ablation(cfg, tmp_path, progress=False)
     assert len(calls) == 1 and "--resume" in calls[0]
+    # a training killed before its first checkpoint (a run folder without LATEST): set aside, trained afresh
+    calls.clear()
+    (tmp_path / "cells" / "r2_h2_base_s0" / "cell.json").unlink()
+    (tmp_path / "cells" / "r2_h2_base_s0" / "run" / "LATEST").unlink()
+    (tmp_path / "cells" / "r2_h2_base_s0" / "run" / "config.json").write_text("{}")
+    ablate.run_ablation(cfg, tmp_path, progress=False)
+    assert len(calls) == 1 and "--resume" not in calls[0]
+    assert (tmp_path / "cells" / "r2_h2_base_s0" / "run.aborted0" / "config.json").exists()
     # the same folder with another config is refused
     with pytest.raises(UserError, match="another config"):
         ablate.run_ablation(config_from_dict(small_config(train={"steps": 3, "seeds": [0]})), tmp_path)

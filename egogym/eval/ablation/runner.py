@@ -109,8 +109,11 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"), *human,
             "--out", str(run_dir), "--steps", str(cfg.train.steps), "--set", f"train.seed={cell.seed}",
             *cfg.train.args, *cell.train_args]
-    if run_dir.exists():
+    if (run_dir / "LATEST").exists():
         argv.append("--resume")  # a finished run is a no-op: how a drive cell finds its base trained
+    elif run_dir.exists():  # killed before its first checkpoint: set its logs aside, train afresh
+        n = len(list(run_dir.parent.glob(run_dir.name + ".aborted*")))
+        run_dir.rename(run_dir.with_name(f"{run_dir.name}.aborted{n}"))
     if not progress:
         argv.append("--no-progress")
     _cli(argv, f"training of cell {cell.name}")
