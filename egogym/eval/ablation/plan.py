@@ -27,6 +27,16 @@ class Cell:
     def name(self) -> str:
         return f"r{self.robot}_h{self.human}_{self.variant}_s{self.seed}"
 
+    @property
+    def base(self) -> "Cell":
+        """The trained cell whose run a drive cell evaluates (itself for any other cell)."""
+        return Cell(self.robot, self.human, self.seed) if self.role == "drive" else self
+
+    @property
+    def data_files(self) -> list[tuple[str, int]]:
+        """The data files it trains on: ("robot", n) and, co-trained, ("human", m)."""
+        return [("robot", self.robot)] + ([("human", self.human)] if self.human else [])
+
 
 PHASES = {"grid": 0, "equal_time": 0, "equal_episodes": 1, "ablation": 1}
 """Run order: the cells that answer the main question (grid and the equal-time control) before
@@ -69,7 +79,7 @@ def plan_cells(cfg: AblationConfig) -> list[Cell]:
     index = {c.name: i for i, c in enumerate(cells.values())}
 
     def order(c: Cell) -> tuple[int, int, int, int, bool]:
-        base = cells[Cell(c.robot, c.human, c.seed).name] if c.role == "drive" else c
+        base = cells[c.base.name]  # the planned one, with its role
         return PHASES[base.role], row[base.name], c.seed, index[base.name], c.role == "drive"
 
     return sorted(cells.values(), key=order)

@@ -22,7 +22,6 @@ def _arm(test: dict) -> str:
     """The co-trained arm of a test, with its variant unless it is the base one (EgoMimic's execution)."""
     v = test.get("variant", "base")
     return str(tuple(test["cotrained"])) + ("" if v == "base" else f" {v}")
-"""Variants whose co-trained cells are tested against robot-only cells of the same variant."""
 
 
 def pooled(results: list[dict]) -> dict:

@@ -101,8 +101,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
         return json.loads(marker.read_text())
     cdir.mkdir(parents=True, exist_ok=True)
     data = root / "data"
-    base = dataclasses.replace(cell, variant="base", role="grid") if cell.role == "drive" else cell
-    run_dir = root / "cells" / base.name / "run"  # a drive cell evaluates its base cell's run
+    run_dir = root / "cells" / cell.base.name / "run"  # a drive cell evaluates its base cell's run
     policy = str(run_dir) if cell.role != "drive" else f"pose-ik:{run_dir}"
     t0 = time.perf_counter()
     human = ["--human", str(data / f"human_{cell.human}.hdf5")] if cell.human else []
@@ -135,22 +134,19 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
 
 # ---- executors ------------------------------------------------------------------
 
+def ensure_data_file(cfg: AblationConfig, data_dir: Path, kind: str, n: int, progress: bool) -> Path:
+    """`<kind>_<n>.hdf5` ("robot" / "human"), collected unless finished."""
+    return (ensure_robot_data if kind == "robot" else ensure_human_data)(cfg, data_dir, n, progress)
+
+
 def ensure_cell_data(cfg: AblationConfig, data_dir: Path, cell: Cell, progress: bool) -> None:
-    ensure_robot_data(cfg, data_dir, cell.robot, progress)
-    if cell.human:
-        ensure_human_data(cfg, data_dir, cell.human, progress)
+    for kind, n in cell.data_files:
+        ensure_data_file(cfg, data_dir, kind, n, progress)
 
 
-def ensure_data_files(cfg_dict: dict, data_dir: str, kind: str, counts: list[int]) -> None:
-    """Every `kind` ("robot" / "human") file of `counts`, in that order (a pool task)."""
-    cfg = config_from_dict(cfg_dict)
-    ensure = ensure_robot_data if kind == "robot" else ensure_human_data
-    for n in counts:
-        ensure(cfg, Path(data_dir), n, False)
-
-
-def _needs(c: Cell) -> list[tuple[str, int]]:
-    return [("robot", c.robot)] + ([("human", c.human)] if c.human else [])
+def _collect_file(cfg_dict: dict, data_dir: str, kind: str, n: int) -> None:
+    """`ensure_data_file` as a pool task (plain arguments)."""
+    ensure_data_file(config_from_dict(cfg_dict), Path(data_dir), kind, n, False)
 
 
 def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool,
@@ -182,10 +178,9 @@ def next_task(todo: list[Cell], have: set, chains: dict[str, list[int]], busy: s
     kind, n) for the next file of an idle `kind` chain that the first waiting cell needs
     (its own, or one before it in the chain); None when nothing can start."""
     for c in todo:
-        base = dataclasses.replace(c, variant="base", role="grid").name
-        if all(f in have for f in _needs(c)) and (c.role != "drive" or base in finished):
+        if all(f in have for f in c.data_files) and (c.role != "drive" or c.base.name in finished):
             return ("cell", c)
-        kind = next((k for k, n in _needs(c) if (k, n) not in have and k not in busy), None)
+        kind = next((k for k, n in c.data_files if (k, n) not in have and k not in busy), None)
         if kind is not None:
             return ("data", kind, chains[kind][0])
     return None
@@ -204,10 +199,10 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
             results[c.name] = json.loads(marker.read_text())
         else:
             todo.append(c)
-    have = {f for c in todo for f in _needs(c) if (data / f"{f[0]}_{f[1]}.done").exists()}
+    have = {f for c in todo for f in c.data_files if (data / f"{f[0]}_{f[1]}.done").exists()}
     chains: dict[str, list[int]] = {"robot": [], "human": []}  # files in order of first need
     for c in todo:
-        for kind, n in _needs(c):
+        for kind, n in c.data_files:
             if (kind, n) not in have and n not in chains[kind]:
                 chains[kind].append(n)
 
@@ -231,10 +226,10 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
                     say(f"{task[1].name} ({task[1].role}): running ({len(results)} of {len(cells)} cells done)")
                 else:
                     chains[task[1]].pop(0)
-                    running[pool.submit(ensure_data_files, d, str(data), task[1], [task[2]])] = task
+                    running[pool.submit(_collect_file, d, str(data), task[1], task[2])] = task
                     say(f"{task[1]}_{task[2]}.hdf5: collecting")
             if not running:
-                raise UserError(f"{out_dir}: cells {[c.name for c in todo]} wait for nothing that runs (a bug)")
+                raise RuntimeError(f"{out_dir}: cells {[c.name for c in todo]} wait for nothing that runs")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
                 what = running.pop(f)
@@ -276,19 +271,19 @@ def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address
 
 # ---- command--------------------------------------------------------------------
 
+CONFIG_FILE = "ablation_config.json"
+
+
 def check_config(cfg: AblationConfig, out_dir: Path) -> None:
-    """Refuse an output folder that holds another grid; record this one's config."""
-    cfg_path = out_dir / "ablation_config.json"
-    if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        if old != json.loads(json.dumps(cfg.to_dict())):
-            raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
-    write_text_atomic(cfg_path, json.dumps(cfg.to_dict(), indent=2) + "\n")
+    """Refuse an output folder that holds another grid."""
+    cfg_path = out_dir / CONFIG_FILE
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(json.dumps(cfg.to_dict())):
+        raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
 
 
 def write_partial_report(cfg: AblationConfig, out_dir: Path) -> Path:
     """The report of the cells finished so far (a grid still running, or stopped), marked partial."""
-    if not (out_dir / "ablation_config.json").exists():
+    if not (out_dir / CONFIG_FILE).exists():
         raise UserError(f"{out_dir}: no ablation here (no ablation_config.json); give the --out of a started grid")
     check_config(cfg, out_dir)
     cells = plan_cells(cfg)
@@ -306,6 +301,7 @@ def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ra
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     check_config(cfg, out_dir)
+    write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
     cells = plan_cells(cfg)
     (out_dir / "data").mkdir(exist_ok=True)
     if executor == "ray":
