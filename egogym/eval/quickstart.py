@@ -1,11 +1,11 @@
 """`egogym quickstart`: the main job, small, end to end.
 
-    egogym quickstart [--out quickstart] [--robot 60] [--human 40] [--steps 1500] [--episodes 20] [--jobs 2]
+    egogym quickstart [--out quickstart] [--robot 60] [--human 40] [--preset cpu] [--steps 3000] [--episodes 20] [--jobs 2]
 
 A small robot data set (scripted expert, robot placement distribution: the toy only on
 the right half of the table, `ROBOT_TASK_OPTIONS`) and a small human data set (simulated
 Aria demonstrator, the full distribution); a robot-only and a co-trained policy with the
-`cpu` training preset; evaluations of both and of the scripted expert on the full
+`cpu` training preset (docs/POLICIES.md); evaluations of both and of the scripted expert on the full
 distribution; `report.md` + `scaling.png`. With `--jobs 2` (the default, for a quiet 2-core
 machine) the robot and human data are collected side by side and each policy trains as soon
 as its data is there, beside the other (docs/RESULTS.md has the timings and the sizes' choice).
@@ -19,11 +19,13 @@ import argparse
 import time
 from pathlib import Path
 
+from egogym.core.configs import nearest
 from egogym.core.errors import UserError
 from egogym.eval.ablation import config_from_dict, run_ablation, write_report
 from egogym.eval.config import EvalConfig
 from egogym.eval.loop import evaluate
 from egogym.eval.metrics import summarize
+from egogym.policies.config import PRESETS
 
 ROBOT_TASK_OPTIONS = {"toy_region": [[0.08, 0.30], [-0.36, -0.19]]}
 """Robot demos see the toy only on the right half of the table (y < -0.19 m); the bowl
@@ -32,13 +34,13 @@ evaluation's toy placements are covered by human data only."""
 
 
 def quickstart_config(robot: int, human: int, steps: int, episodes: int, max_steps: int, workers: int,
-                      image_size: tuple[int, int]) -> dict:
+                      image_size: tuple[int, int], preset: str = "cpu") -> dict:
     return {
         "name": "quickstart",
         "image_size": list(image_size),
         "data": {"robot": [robot], "human": [0, human], "seed": 0, "robot_max_steps": 1000,
                  "robot_stop_after_points": 1, "robot_task_options": ROBOT_TASK_OPTIONS},
-        "train": {"preset": "cpu", "steps": steps, "seeds": [0]},
+        "train": {"preset": preset, "steps": steps, "seeds": [0]},
         "eval": {"episodes": episodes, "seed": 100000, "workers": workers, "max_steps": max_steps},
         "controls": {"equal_time": False, "equal_episodes": False},
     }
@@ -48,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="quickstart", help="output folder")
     p.add_argument("--robot", type=int, default=60, help="robot demos")
     p.add_argument("--human", type=int, default=40, help="human demos")
-    p.add_argument("--steps", type=int, default=1500, help="training steps per policy")
+    p.add_argument("--preset", default="cpu", help="`egogym train` preset of both policies")
+    p.add_argument("--steps", type=int, default=3000, help="training steps per policy")
     p.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
     p.add_argument("--max-steps", type=int, default=500, help="env steps per evaluation episode (500 = 10 s)")
     p.add_argument("--workers", type=int, default=1, help="evaluation worker processes per policy")
@@ -62,10 +65,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
-    cfg = config_from_dict(quickstart_config(args.robot, args.human, args.steps, args.episodes, args.max_steps,
-                                             args.workers, tuple(args.image_size)), "quickstart")
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: give at least 1")
+    if args.preset not in PRESETS:
+        raise UserError(f"--preset {args.preset}: unknown preset; {nearest(args.preset, PRESETS)}")
+    cfg = config_from_dict(quickstart_config(args.robot, args.human, args.steps, args.episodes, args.max_steps,
+                                             args.workers, tuple(args.image_size), args.preset), "quickstart")
     results, _ = run_ablation(cfg, out, progress=not args.quiet, jobs=args.jobs)
     expert = EvalConfig(policy="scripted", env_id=cfg.env_id, episodes=args.episodes, start_seed=cfg.eval.seed,
                         image_size=tuple(cfg.image_size), max_steps=args.max_steps, workers=args.workers)

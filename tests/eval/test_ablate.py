@@ -31,6 +31,17 @@ def test_config_errors_are_one_line():
         config_from_dict({"name": "x"})
     with pytest.raises(UserError, match="robot demo counts"):
         config_from_dict(small_config(data={"robot": [], "human": [0]}))
+    with pytest.raises(UserError, match=r"\[train\] preset: unknown preset 'cpuu': did you mean 'cpu'"):
+        config_from_dict(small_config(train={"preset": "cpuu"}))
+
+
+def test_quickstart_names_a_bad_flag_before_any_work(tmp_path, capsys):
+    from egogym.cli import main
+
+    assert main(["quickstart", "--out", str(tmp_path / "qs"), "--preset", "cpuu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--preset cpuu: unknown preset; did you mean 'cpu'?" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "qs").exists()
 
 
 def test_plan_and_controls():

@@ -16,7 +16,7 @@ from typing import Any
 
 from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
-from egogym.policies.config import DRIVES
+from egogym.policies.config import DRIVES, PRESETS
 
 BUILTIN = ("cpu", "recipe")
 """Config names shipped with the package (`egogym/eval/configs/NAME.toml`)."""
@@ -71,6 +71,8 @@ class TrainConfig:
     def __post_init__(self):
         if not isinstance(self.preset, str):
             raise UserError(f"[train] preset: {self.preset!r} is not a preset name (e.g. \"cpu\")")
+        if self.preset not in PRESETS:
+            raise UserError(f"[train] preset: unknown preset {self.preset!r}: {nearest(self.preset, PRESETS)}")
         _int("[train] steps", self.steps, 1)
         if not self.seeds:
             raise UserError("[train] seeds: give at least one training seed")
