@@ -1,7 +1,8 @@
 """Synthetic datasets with EgoDataset's sample layout, for tests and benchmarks only.
 
 `SyntheticEgoData(n, domain, ...)` behaves like `egogym.data.reader.EgoDataset` for the
-policy code: `len()`, `[i] -> dict` of numpy arrays, `.domain`, `.calibration`. Its
+policy code: `len()`, `[i] -> dict` of numpy arrays, `.domain`, `.calibration`, `.lengths`
+(one demo of n steps). Its
 chunks are a learnable function of the observation: the future xyz chunk moves from
 `ee_pose` towards a target whose position is encoded in the Aria image's brightness
 (left half) and colour (right half), so a model that reads the image and the proprio
@@ -46,6 +47,7 @@ class SyntheticEgoData:
         if domain not in ("robot", "human"):
             raise ValueError(domain)
         self.n, self.domain, self.arms, self.image_size = n, domain, arms, tuple(image_size)
+        self.lengths = [n]  # steps per demo, as EgoDataset.lengths: all n samples are one demo
         rng = np.random.default_rng([seed, 1 if domain == "robot" else 2])
         self.target = rng.uniform(-0.1, 0.1, (n, 3 * arms)).astype(np.float32)
         self.start = rng.uniform(-0.1, 0.1, (n, 3 * arms)).astype(np.float32) + np.tile([0, 0, 0.5], arms)

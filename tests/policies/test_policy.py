@@ -117,3 +117,11 @@ def test_pose_head_ik_drive_follows_the_pose_head_with_the_joint_heads_wrist(run
     assert ik_pol.last_ik_error_m is not None
     with pytest.raises(CheckpointError, match="drive='nope'"):
         load_policy(run, env, drive="nope")
+
+
+@pytest.mark.parametrize("preset_name", ["cpu", "smoke"])
+def test_every_preset_trains_a_synthetic_run_the_benchmarks_use(tmp_path, preset_name):
+    # bench/eval_throughput.py trains the cpu preset on synthetic data: its recipe options
+    # (early-frame repeats read the demo lengths) must work on it too.
+    out = train_synthetic_run(tmp_path / "run", preset_name, (64, 64), steps=1, cotrain=False, samples=4)
+    assert (out / "LATEST").is_file()
