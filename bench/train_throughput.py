@@ -38,6 +38,9 @@ from egogym.policies.objective import cotrain_loss, make_optimizer  # noqa: E402
 _A = {"model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.conv_channels": "32,64,128,256",
       "model.enc_layers": 2, "model.dec_layers": 2, "model.style_layers": 2, "model.queries": 100,
       "model.style_points": 100, "model.dropout": 0.1, "train.batch_size": 16}
+# F: D without dropout, as overrides of today's `cpu` preset (the model's shape is what this
+# script times: its inputs are synthetic tensors, so crops and sampling options do not count).
+_F = {"model.hidden": 256, "model.ff": 1024, "model.heads": 8, "model.queries": 10}
 DESIGN = {
     "A: issue baseline (h256, 2/2/2, 100 q, 100 style pts)": _A,
     "B: A with 10 queries": {**_A, "model.queries": 10},
@@ -46,9 +49,10 @@ DESIGN = {
     "E: D at h128, ff512 (cpu until 2026-11-28)": {
         **_A, "model.queries": 10, "model.style_points": 10, "model.style_layers": 1, "model.hidden": 128,
         "model.ff": 512, "model.heads": 4, "model.conv_channels": "32,64,128,128"},
-    "F: D without dropout = cpu": {},
-    "G: F, batch 32": {"train.batch_size": 32},
-    "H: F at 96x96": {"model.image_size": "96,96"},
+    "F: D without dropout (cpu 2026-11-28 to 12-02)": _F,
+    "G: F, batch 32": {**_F, "train.batch_size": 32},
+    "H: F at 96x96": {**_F, "model.image_size": "96,96"},
+    "I: cpu now (the recipe at h128, 25 queries)": {},
 }
 
 
