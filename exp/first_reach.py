@@ -1,0 +1,48 @@
+"""Where the first prediction of an evaluation episode reaches, against where the toy is.
+
+    MUJOCO_GL=egl python exp/first_reach.py RUN [RUN ...] [--episodes 200]
+
+For each run, on the evaluation seeds 100000+ (full distribution, 64x64, as the ablation
+evaluates): reset, one query, then the closest approach (xy, cm) of the predicted chunk's 100
+pinch points to the toy's start: pose head (its xyz chunk) and joint head (its joint chunk
+through forward kinematics). Medians inside / outside the robot demos' region (y <= -0.19 m).
+Tells whether a policy that fails outside the region knows where the toy is (a co-trained pose
+head trained on human demos there) or reaches for the region it was shown."""
+import argparse
+
+import numpy as np
+import torch
+
+from egogym.core import geometry
+from egogym.eval.config import EvalConfig
+from egogym.eval.rollout import make_env
+from egogym.policies.policy import load_policy
+
+REGION_Y_MAX = -0.19
+
+p = argparse.ArgumentParser()
+p.add_argument("runs", nargs="+")
+p.add_argument("--episodes", type=int, default=200)
+args = p.parse_args()
+torch.set_num_threads(1)
+for run in args.runs:
+    env = make_env(EvalConfig(policy=run, episodes=1, image_size=(64, 64), max_steps=500))
+    pol = load_policy(run, env.unwrapped)
+    T_world_cam = geometry.invert(env.unwrapped.backend.T_cam_world)
+    rows = []
+    for s in range(100000, 100000 + args.episodes):
+        obs, info = env.reset(seed=s)
+        toy = np.asarray(info["start"]["toy_xy"], float)
+        pol.reset()
+        joints, xyz = pol.predict_chunk(obs)
+        pose = geometry.transform_points(T_world_cam, xyz[:, :3])[:, :2]
+        pol.last_chunk_joints, pol._fk_xyz = joints, None
+        fk = geometry.transform_points(T_world_cam, pol.last_chunk_fk_xyz[:, :3])[:, :2]
+        rows.append((toy[1] <= REGION_Y_MAX, np.linalg.norm(pose - toy, axis=1).min(),
+                     np.linalg.norm(fk - toy, axis=1).min()))
+    env.close()
+    a = np.array(rows, float)
+    for name, m in (("inside", a[:, 0] == 1), ("outside", a[:, 0] == 0)):
+        print(f"{run}: {name:7s} {int(m.sum()):3d} episodes; closest approach of the first chunk to the toy, "
+              f"median: pose head {100 * np.median(a[m, 1]):5.1f} cm, joint head {100 * np.median(a[m, 2]):5.1f} cm; "
+              f"within 3 cm: pose {np.mean(a[m, 1] < 0.03):.0%}, joint {np.mean(a[m, 2] < 0.03):.0%}")
