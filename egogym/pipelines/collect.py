@@ -54,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop an episode once it has scored this many points")
     parser.add_argument("--codec", choices=S.IMAGE_CODECS, default=S.DEFAULT_IMAGE_CODEC, help="image compression")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    human = parser.add_argument_group("--embodiment human")
+    human.add_argument("--head", choices=("natural", "robot"), default="natural",
+                       help="the simulated person's head: natural (sways, turns to look) or robot (the Aria held "
+                            "at the robot's viewpoint: isolates the viewpoint gap)")
     real = parser.add_argument_group("--embodiment real")
     real.add_argument("--hardware", type=Path, help="hardware JSON of the robot (keys of egogym.real.config.RealConfig)")
     real.add_argument("--calibration", type=Path, help="calibration JSON (overrides the hardware file's)")

@@ -17,10 +17,11 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 
 
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
-                  resume: bool = False, recordings: str | Path | None = None) -> int:
+                  resume: bool = False, recordings: str | Path | None = None, head: str = "natural") -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
-    human HDF5 file `out` (appending the missing ones with `resume`). Returns the exit code."""
+    human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
+    ("natural", or "robot": the Aria held at the robot's viewpoint). Returns the exit code."""
     from egogym.data.aria import convert
     from egogym.sim.human import HumanConfig, HumanDemonstrator
 
@@ -35,7 +36,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
         raise UserError(f"{out} exists: choose another --out, delete it, or pass --resume to append")
     check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     try:
-        config = HumanConfig(image_size=(int(size[0]), int(size[1])))
+        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head)
     except ValueError as e:
         raise UserError(str(e)) from None
     folders = []
@@ -60,7 +61,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
             return 0
     names = convert(folders, out, progress=progress, env_args={
         "source": "egogym collect --embodiment human", "task": "object_in_bowl", "seed": seed,
-        "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size)})
+        "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
+        "head": config.head})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
     return 0
 
@@ -69,4 +71,4 @@ def run(args) -> int:
     """`egogym collect --embodiment human`: `collect_human` from the command's namespace."""
     return collect_human(args.episodes, getattr(args, "seed", 0) or 0, args.out, getattr(args, "image_size", None),
                          progress=not getattr(args, "no_progress", False), resume=getattr(args, "resume", False),
-                         recordings=getattr(args, "recordings", None))
+                         recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"))

@@ -82,6 +82,21 @@ HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
 """Geoms whose names start with these are the person's arm (masked in the images)."""
 
 
+HEADS = ("natural", "robot")
+
+
+def robot_aria_pose() -> np.ndarray:
+    """T_world_rgb (4x4, OpenCV axes, m) of the twin's Aria camera (`front_img_1`) at rest."""
+    from egogym.core.spec import EGOMIMIC
+    from egogym.core.views import FRONT
+    from egogym.sim.scene import build_robot_scene, camera_element_name, camera_pose
+
+    physics = mjcf.Physics.from_mjcf_model(build_robot_scene(EGOMIMIC))
+    m, d = physics.model.ptr, physics.data.ptr
+    mujoco.mj_forward(m, d)
+    return camera_pose(m, d, m.camera(camera_element_name(EGOMIMIC, FRONT)).id)
+
+
 @dataclass(frozen=True)
 class HumanConfig:
     """Settings of the simulated human and of its recordings.
@@ -93,6 +108,9 @@ class HumanConfig:
     toys, toy_region, bowl_region, min_separation: the placement distribution; by
       default the robot task's (`ObjectInBowl`).
     eye: nominal eye (device) position in the world (m); jittered per seed.
+    head: "natural" (the head sways, leans and turns toward the gaze target) or "robot" (the
+      Aria held still where the twin's Aria is: the robot's viewpoint, an idealization that
+      isolates the viewpoint gap between human and robot data; docs/RESULTS.md).
     shoulder_offset: right shoulder relative to the eye (m, world axes).
     tail_s: seconds recorded after the hand is back at rest (the converter needs 30
       future frames, 1 s, for every frame it keeps).
@@ -107,6 +125,7 @@ class HumanConfig:
     bowl_region: Region = field(default_factory=lambda: ObjectInBowl().bowl_region)
     min_separation: float = 0.16
     eye: tuple[float, float, float] = (-0.16, -0.06, 1.40)
+    head: str = "natural"
     shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
     tail_s: float = 1.2
     dropout: float = 0.01
@@ -122,6 +141,8 @@ class HumanConfig:
                 raise ValueError(f"toys: {t!r} is not a toy shape; choose from {TOY_SHAPES}")
         if not 0.0 <= self.dropout < 0.5:
             raise ValueError(f"dropout={self.dropout}: give a probability in [0, 0.5)")
+        if self.head not in HEADS:
+            raise ValueError(f"head={self.head!r}: choose from {HEADS}")
 
     @property
     def focal_px(self) -> float:
@@ -286,6 +307,8 @@ class HumanDemonstrator:
         self._renderer: mujoco.Renderer | None = None
         self._seg: mujoco.Renderer | None = None
         self.plan: EpisodePlan | None = None
+        self._fixed_device = (robot_aria_pose() @ geometry.invert(T_DEVICE_RGB_UPRIGHT)
+                              if config.head == "robot" else None)
 
     # ---- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
@@ -405,6 +428,8 @@ class HumanDemonstrator:
         """T_world_device at time(s) t: (4,4), or (N,4,4) for an array of times."""
         if np.ndim(t) > 0:
             return np.stack([self.head_pose(float(ti)) for ti in t])
+        if self._fixed_device is not None:
+            return self._fixed_device.copy()
         p = self.plan
         gaze = p.gaze[0][1]
         for (t_a, g_a), (t_b, g_b) in zip(p.gaze[:-1], p.gaze[1:]):
