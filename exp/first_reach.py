@@ -20,9 +20,26 @@ from egogym.policies.policy import load_policy
 
 REGION_Y_MAX = -0.19
 
+
+@torch.no_grad()
+def human_pose_chunk(pol, obs) -> np.ndarray:
+    """(100, 3) pose-head chunk (Aria frame, m) of a robot observation read as a human frame."""
+    from egogym.policies.batch import images_to_tensor
+
+    mc, norm = pol.config.model, pol.normalizer
+    img = {"front": images_to_tensor(obs[mc.front_key][None], mc.image_size, mc.front_crop)}
+    q = norm.normalize("human", "ee_pose", torch.as_tensor(np.asarray(obs["ee_pose"], np.float32))[None])
+    out = pol.model("human", img, q)
+    return norm.unnormalize("human", "actions_xyz_act", out["xyz"])[0].numpy().astype(np.float64)
+
 p = argparse.ArgumentParser()
 p.add_argument("runs", nargs="+")
 p.add_argument("--episodes", type=int, default=200)
+p.add_argument("--domain", choices=("robot", "human"), default="robot",
+               help="human: query the pose head through the human pathway (front image + the pinch point as "
+                    "the palm), as a co-trained network reads a human frame")
+p.add_argument("--wrist", choices=("as_is", "black"), default="as_is",
+               help="black: the wrist image replaced by zeros (does the robot pathway localize from it?)")
 args = p.parse_args()
 torch.set_num_threads(1)
 for run in args.runs:
@@ -34,7 +51,12 @@ for run in args.runs:
         obs, info = env.reset(seed=s)
         toy = np.asarray(info["start"]["toy_xy"], float)
         pol.reset()
+        wk = pol.config.model.wrist_key
+        if args.wrist == "black" and wk:
+            obs = {**obs, wk: np.zeros_like(obs[wk])}
         joints, xyz = pol.predict_chunk(obs)
+        if args.domain == "human":
+            xyz = human_pose_chunk(pol, obs)
         pose = geometry.transform_points(T_world_cam, xyz[:, :3])[:, :2]
         pol.last_chunk_joints, pol._fk_xyz = joints, None
         fk = geometry.transform_points(T_world_cam, pol.last_chunk_fk_xyz[:, :3])[:, :2]
