@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from egogym.core import geometry
+from egogym.core.kinematics import pinch_in_camera
 from egogym.eval.config import EvalConfig
 from egogym.eval.rollout import make_env
 from egogym.policies.policy import load_policy
@@ -58,8 +59,8 @@ for run in args.runs:
         if args.domain == "human":
             xyz = human_pose_chunk(pol, obs)
         pose = geometry.transform_points(T_world_cam, xyz[:, :3])[:, :2]
-        pol.last_chunk_joints, pol._fk_xyz = joints, None
-        fk = geometry.transform_points(T_world_cam, pol.last_chunk_fk_xyz[:, :3])[:, :2]
+        fk_cam = pinch_in_camera(pol.arm_specs, pol.calibration, joints)
+        fk = geometry.transform_points(T_world_cam, fk_cam[:, :3])[:, :2]
         rows.append((toy[1] <= REGION_Y_MAX, np.linalg.norm(pose - toy, axis=1).min(),
                      np.linalg.norm(fk - toy, axis=1).min()))
     env.close()
