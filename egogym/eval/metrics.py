@@ -101,8 +101,9 @@ def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> ProportionTest:
 class BetweenRuns:
     """Per-training-run success rates of arms a and b: the mean rates, b - a, Welch's 95%
     interval on it and the two-sided p value (nan, None in `to_dict`, when every run of both
-    arms has the same rate; scipy then gives a zero-width interval). The episode-level tests treat the trained runs as fixed; this one asks whether a
-    new run of each arm's recipe would differ, with the run-to-run spread as the noise."""
+    arms has the same rate; scipy then gives a zero-width interval). The episode-level tests
+    treat the trained runs as fixed; this one asks whether a new run of each arm's recipe
+    would differ, with the run-to-run spread as the noise."""
 
     runs_a: int
     runs_b: int
