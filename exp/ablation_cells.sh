@@ -7,7 +7,7 @@
 # the repository, committed); `restore` copies them back into a fresh OUT, so that
 # `egogym ablate NAME --out OUT` keeps those cells and runs only the rest, and `--report` covers all.
 # A drive cell (pose_ik) whose base cell was restored but not itself finished trains its base
-# again (the checkpoint is gone); cells run in plan order, so that happens at most once per stop.
+# again (the checkpoint is gone): at most the cells that were running when the grid stopped.
 set -eu
 mode=$1; out=$2; kept=${3:-$(dirname "$0")/../docs/results/recipe_cells}
 case $mode in
