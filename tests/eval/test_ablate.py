@@ -346,6 +346,38 @@ def test_report_pairs_the_arms_by_seed(tmp_path):
     assert "p (McNemar)" in (tmp_path / "report.md").read_text()
 
 
+def test_report_tests_runs_by_start_region(tmp_path):
+    """Three training seeds, 5 episodes inside and 5 outside the robot region per run: Welch's t
+    on the per-seed rates of each region, with runs as the unit; never between a drive and the
+    joint-head drive of the same runs (those are paired, not independent runs)."""
+    from egogym.eval.metrics import between_runs_test
+
+    region = {"toy_region": [[0.08, 0.30], [-0.36, -0.19]]}
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0, 100], "robot_task_options": region},
+                                        train={"seeds": [0, 1, 2]}, eval={"episodes": 10, "drives": ["joint_head", "pose_head_ik"]}))
+    inside = {0: (5, 4, 3), 100: (2, 3, 3)}  # successes of 5 per seed
+    outside = {0: (0, 1, 0), 100: (2, 2, 3)}
+    res = []
+    for s in (0, 1, 2):
+        for m in (0, 100):
+            for variant in ("base", "pose_ik"):
+                name = f"r10_h{m}_{variant}_s{s}"
+                log = [(-0.30, i < inside[m][s]) for i in range(5)] + [(-0.10, i < outside[m][s]) for i in range(5)]
+                write_cell_log(tmp_path, name, log)
+                res.append({"name": name, "cell": {"robot": 10, "human": m, "seed": s, "variant": variant},
+                            "summary": fake_summary(inside[m][s] + outside[m][s], 10)})
+    write_report(cfg, res, tmp_path)
+    runs = json.loads((tmp_path / "results.json").read_text())["start_split"]["between_runs"]
+    assert [(t["cotrained"], t["variant"], t["reference_cell"]) for t in runs] == [
+        ([10, 100], "base", [10, 0]), ([10, 100], "pose_ik", [10, 0])]  # no drive-vs-drive row
+    for where, k in (("inside", inside), ("outside", outside)):
+        want = between_runs_test([x / 5 for x in k[0]], [x / 5 for x in k[100]])
+        assert runs[0][where]["difference"] == pytest.approx(want.difference)
+        assert runs[0][where]["p_value"] == pytest.approx(want.p_value)
+        assert runs[0][where]["interval"] == pytest.approx(list(want.interval))
+    assert "Between training runs, by where the toy started" in (tmp_path / "report.md").read_text()
+
+
 def test_report_pairs_each_drive_with_the_joint_head_drive(tmp_path):
     cfg = config_from_dict(small_config(data={"robot": [10], "human": [0]}, eval={"episodes": 4,
                                         "drives": ["joint_head", "pose_head_ik"]}))

@@ -154,10 +154,16 @@ def start_split(cfg: AblationConfig, results: list[dict], out_dir: Path, referen
             missing = sorted(r.get("name") or str(r["cell"]["seed"]) for r, p in zip(cells, per_cell) if p is None)
             groups[key] = {"recorded": False, "cells_without_start": missing}
             continue
-        records = [x for p in per_cell for x in p]
-        inside = [x for x in records if in_region(x["start"]["toy_xy"], robot_region)]
-        outside = [x for x in records if not in_region(x["start"]["toy_xy"], robot_region)]
-        groups[key] = {"recorded": True, "inside": _rate(inside), "outside": _rate(outside)}
+        where = {"inside": [], "outside": []}
+        per_seed = {"inside": [], "outside": []}
+        for r, p in sorted(zip(cells, per_cell), key=lambda rp: rp[0]["cell"]["seed"]):
+            for name, keep in (("inside", True), ("outside", False)):
+                chosen = [x for x in p if in_region(x["start"]["toy_xy"], robot_region) == keep]
+                where[name] += chosen
+                if chosen:
+                    per_seed[name].append(_rate(chosen)["rate"])
+        groups[key] = {"recorded": True, "inside": _rate(where["inside"]), "outside": _rate(where["outside"]),
+                       "per_seed": per_seed}
     tests = []
     for (n, m, v), g in groups.items():
         ref = groups.get((n, 0, "base"))
@@ -171,7 +177,19 @@ def start_split(cfg: AblationConfig, results: list[dict], out_dir: Path, referen
                                   keep=lambda x, inside=where == "inside":
                                   in_region(x["start"]["toy_xy"], robot_region) == inside)
               for where in ("inside", "outside")}
+    between = []  # the run as the unit, per region: what new runs of each arm would do there
+    for label, key, ref in references:
+        a, b = groups.get(ref), groups.get(key)
+        if key[:2] == ref[:2] or not (a and b and a["recorded"] and b["recorded"]):  # same runs: paired only
+            continue
+        runs = {where: between_runs_test(a["per_seed"][where], b["per_seed"][where]).to_dict()
+                for where in ("inside", "outside")
+                if min(len(a["per_seed"][where]), len(b["per_seed"][where])) >= 2}
+        if runs:
+            between.append({"cotrained": list(key[:2]), "variant": key[2], "reference": label,
+                            "reference_cell": list(ref[:2]), "reference_variant": ref[2], **runs})
     return {"robot_toy_region": robot_region, "eval_toy_region": eval_region, "tests": tests, "paired": paired,
+            "between_runs": between,
             "groups": [{"robot": k[0], "human": k[1], "variant": k[2], **v} for k, v in groups.items()]}
 
 
@@ -210,6 +228,24 @@ def _split_lines(split: dict) -> list[str]:
         for t in split["tests"]:
             lines.append(f"| {tuple(t['cotrained'])} | {tuple(t['reference_cell'])} | {t['difference']:+.1%} | "
                          f"{t['p_value']:.3g} | {t['fisher_p_value']:.3g} |")
+    if split.get("between_runs"):
+        lines += ["", "Between training runs, by where the toy started (as the between-runs table above: Welch's t "
+                      "on the per-seed success rates, here of the episodes inside / outside the region; "
+                      "difference = arm - reference):", "",
+                  "| arm | reference | runs | inside: mean rates (reference, arm) | inside: difference, 95% CI | "
+                  "p | outside: mean rates | outside: difference, 95% CI | p |", "|---|---|---|---|---|---|---|---|---|"]
+
+        def runs_cells(r: dict | None) -> str:
+            if r is None:
+                return "- | - | -"
+            ci = "-" if r["interval"][0] is None else f"{r['interval'][0]:+.1%} to {r['interval'][1]:+.1%}"
+            p = "-" if r["p_value"] is None else f"{r['p_value']:.3g}"
+            return f"{r['mean_a']:.1%}, {r['mean_b']:.1%} | {r['difference']:+.1%}, {ci} | {p}"
+
+        for t in split["between_runs"]:
+            some = t.get("inside") or t["outside"]
+            lines.append(f"| {_arm(t)} | {t['reference']} | {some['runs_a']}, {some['runs_b']} | "
+                         f"{runs_cells(t.get('inside'))} | {runs_cells(t.get('outside'))} |")
     for where in ("outside", "inside"):
         if split.get("paired", {}).get(where):
             lines += ["", f"Paired, on the episodes whose toy started *{where}* the robot demos' region (as the "
