@@ -146,6 +146,24 @@ def test_report_numbers(tmp_path):
 
 
 @pytest.mark.slow
+def test_report_names_the_machines_when_cells_ran_on_several(tmp_path):
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0, 100]}))
+    a = {"cpu": "AMD EPYC", "cpu_features": ["avx2", "avx512f"], "cores": 2, "python": "3.11.7",
+         "packages": {"egogym": "0.2.0", "torch": "2.13.0+cpu", "mujoco": None}}
+    b = {**a, "cpu": "Intel Xeon", "cpu_features": ["avx2"]}
+    res = [{"cell": {"robot": 10, "human": m, "seed": 0, "variant": "base"}, "summary": fake_summary(5, 10),
+            "machine": mach} for m, mach in ((0, a), (100, a))]
+    write_report(cfg, res, tmp_path)
+    assert "different machines" not in (tmp_path / "report.md").read_text()
+    res[1]["machine"], res[0]["machine"] = b, a
+    res.append({"cell": {"robot": 10, "human": 100, "seed": 1, "variant": "base"}, "summary": fake_summary(5, 10)})
+    write_report(cfg, res, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert ("Cells were computed on different machines (seeded runs agree exactly only on the same one): "
+            "1 on AMD EPYC (avx2, avx512f; egogym 0.2.0, torch 2.13.0+cpu); "
+            "1 on Intel Xeon (avx2; egogym 0.2.0, torch 2.13.0+cpu); 1 on not recorded.") in md
+
+
 def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
     calls = []
     real_cli = ablate._cli
@@ -172,6 +190,8 @@ def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
     assert all("--resume" not in c for c in calls)
     assert (tmp_path / "data" / "robot_2.done").exists() and (tmp_path / "data" / "human_2.done").exists()
     assert {r["summary"]["episodes"] for r in results} == {2}
+    import egogym
+    assert {r["machine"]["packages"]["egogym"] for r in results} == {egogym.__version__}  # where each ran
     assert report.exists() and (tmp_path / "scaling.png").exists()
     # a rerun keeps every finished cell
     calls.clear()

@@ -264,6 +264,21 @@ def _paired_lines(paired: list[dict]) -> list[str]:
     return lines
 
 
+def _machine_lines(results: list[dict]) -> list[str]:
+    """Which machines computed the cells (cell.json's `machine`): a seeded run is reproduced
+    exactly on the same machine only, so a grid that spans machines says so."""
+    seen: dict[str, int] = {}
+    for r in results:
+        m = r.get("machine")
+        what = ("not recorded" if m is None else f"{m['cpu']} ({', '.join(m['cpu_features']) or 'no AVX2'}; "
+                + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v) + ")")
+        seen[what] = seen.get(what, 0) + 1
+    if len(seen) < 2:
+        return []
+    return ["Cells were computed on different machines (seeded runs agree exactly only on the same one): "
+            + "; ".join(f"{n} on {what}" for what, n in seen.items()) + ".", ""]
+
+
 def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra: dict | None = None,
                  wall_s: float | None = None, planned: int | None = None) -> Path:
     """report.md, scaling.png and results.json from finished cells (planned: the grid's cell
@@ -280,6 +295,7 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
     if planned is not None and planned > len(results):
         lines += [f"**Partial: {len(results)} of {planned} planned cells have finished**; the others are not yet "
                   "run (the `egogym ablate` command that started this grid resumes it).", ""]
+    lines += _machine_lines(results)
     lines += ["Success rates pool the evaluation episodes of all training seeds (Wilson 95% interval); "
               "the per-seed rates show the spread between training runs, which the pooled interval does not include.",
               "", "| robot demos | human demos | variant | collection h | success | 95% CI | per seed | mean points |",

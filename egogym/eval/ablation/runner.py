@@ -16,6 +16,7 @@ from pathlib import Path
 
 from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
+from egogym.core.provenance import machine
 from egogym.data.commands import split_file
 from egogym.eval.ablation.config import AblationConfig, config_from_dict
 from egogym.eval.ablation.plan import Cell, collection_hours, plan_cells
@@ -125,7 +126,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     records = evaluate(ev, cdir / "eval", resume=True, progress=progress)
     result = {"cell": dataclasses.asdict(cell), "name": cell.name, "summary": summarize(records),
               "train_seconds": train_s, "eval_seconds": time.perf_counter() - t1,
-              "collection_hours": collection_hours(cell.robot, cell.human)}
+              "collection_hours": collection_hours(cell.robot, cell.human), "machine": machine()}
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(marker)

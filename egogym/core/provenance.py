@@ -1,0 +1,40 @@
+"""Where a result was computed: the machine and the versions that decide its floating point.
+
+Runs of one seeded command agree exactly on one machine (tests/policies/test_train.py resumes to
+the same weights) but not across machines: the CPU's vector instructions choose PyTorch's and
+Mesa's kernels, and their rounding. So results that are compared across sessions carry this.
+Reads /proc and package metadata only: importing nothing heavy."""
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+
+PACKAGES = ("egogym", "torch", "mujoco", "dm-control", "numpy")
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_tile")  # the ones kernel dispatch keys on
+
+
+def machine() -> dict:
+    """{"cpu": model name, "cpu_features": those of CPU_FEATURES present, "cores": usable cores,
+    "python": version, "packages": {name: version or None}}."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:  # not Linux: the model from platform, features unknown
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": model, "cpu_features": [f for f in CPU_FEATURES if f in flags], "cores": cores,
+            "python": platform.python_version(), "packages": versions}
