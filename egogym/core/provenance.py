@@ -1,8 +1,9 @@
 """Where a result was computed: the machine and the versions that decide its floating point.
 
-Runs of one seeded command agree exactly on one machine (tests/policies/test_train.py resumes to
-the same weights) but not across machines: the CPU's vector instructions choose PyTorch's and
-Mesa's kernels, and their rounding. So results that are compared across sessions carry this.
+Training is seeded and resumes to the same weights (tests/policies/test_train.py), but one seeded
+ablation cell has given different results on two machines (docs/RESULTS.md); the CPU's vector
+instructions can change which PyTorch and Mesa kernels run, and so their rounding. Results that
+are compared across machines carry this, so such differences can be traced.
 Reads /proc and package metadata only: importing nothing heavy."""
 from __future__ import annotations
 
