@@ -67,7 +67,7 @@ def runs(t):
 
 between = {key(t): t for t in split["between_runs"]}
 outside = {key(t): t for t in split["paired"]["outside"]}
-for t in split["paired"]["inside"]:
+for t in sorted(split["paired"]["inside"], key=lambda t: order.index(tuple(t["cotrained"]))):
     k = key(t)
     if k[1] != args.variant or k[3] != args.variant:
         continue
