@@ -16,9 +16,9 @@ CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_tile")  # the ones kernel
 
 
 def machine() -> dict:
-    """{"cpu": model name, "cpu_features": those of CPU_FEATURES present, "cores": usable cores,
-    "python": version, "packages": {name: version or None}}."""
-    model, flags = platform.processor() or platform.machine(), set()
+    """{"cpu": model name, "cpu_features": those of CPU_FEATURES present (None: /proc/cpuinfo
+    unreadable, so unknown), "cores": usable cores, "python": version, "packages": {name: version or None}}."""
+    model, flags = platform.processor() or platform.machine(), None
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -28,7 +28,7 @@ def machine() -> dict:
                 elif key.strip() == "flags":
                     flags = set(value.split())
                     break
-    except OSError:  # not Linux: the model from platform, features unknown
+    except OSError:  # not Linux: the model from platform, features unknown (None, not "none")
         pass
     versions = {}
     for name in PACKAGES:
@@ -37,5 +37,6 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": model, "cpu_features": [f for f in CPU_FEATURES if f in flags], "cores": cores,
+    features = None if flags is None else [f for f in CPU_FEATURES if f in flags]
+    return {"cpu": model, "cpu_features": features, "cores": cores,
             "python": platform.python_version(), "packages": versions}

@@ -157,11 +157,14 @@ def test_report_names_the_machines_when_cells_ran_on_several(tmp_path):
     assert "different machines" not in (tmp_path / "report.md").read_text()
     res[1]["machine"], res[0]["machine"] = b, a
     res.append({"cell": {"robot": 10, "human": 100, "seed": 1, "variant": "base"}, "summary": fake_summary(5, 10)})
+    res.append({"cell": {"robot": 10, "human": 100, "seed": 2, "variant": "base"}, "summary": fake_summary(5, 10),
+                "machine": {**a, "cpu": "arm64", "cpu_features": None}})  # /proc/cpuinfo unreadable
     write_report(cfg, res, tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert ("Cells were computed on different machines (seeded runs agree exactly only on the same one): "
             "1 on AMD EPYC (avx2, avx512f; egogym 0.2.0, torch 2.13.0+cpu); "
-            "1 on Intel Xeon (avx2; egogym 0.2.0, torch 2.13.0+cpu); 1 on not recorded.") in md
+            "1 on Intel Xeon (avx2; egogym 0.2.0, torch 2.13.0+cpu); 1 on not recorded; "
+            "1 on arm64 (features unknown; egogym 0.2.0, torch 2.13.0+cpu).") in md
 
 
 def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
+from egogym.core.provenance import CPU_FEATURES
 from egogym.eval.ablation.config import AblationConfig
 from egogym.eval.ablation.plan import DRIVE_VARIANTS, HUMAN_DEMOS_PER_HOUR, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
 from egogym.eval.metrics import between_runs_test, paired_comparison, two_proportion_test, wilson_interval
@@ -160,8 +161,8 @@ def start_split(cfg: AblationConfig, results: list[dict], out_dir: Path, referen
             for name, keep in (("inside", True), ("outside", False)):
                 chosen = [x for x in p if in_region(x["start"]["toy_xy"], robot_region) == keep]
                 where[name] += chosen
-                if chosen:
-                    per_seed[name].append(_rate(chosen)["rate"])
+                if chosen:  # a run without episodes in a region has no rate there
+                    per_seed[name].append(sum(bool(x["success"]) for x in chosen) / len(chosen))
         groups[key] = {"recorded": True, "inside": _rate(where["inside"]), "outside": _rate(where["outside"]),
                        "per_seed": per_seed}
     tests = []
@@ -267,11 +268,16 @@ def _paired_lines(paired: list[dict]) -> list[str]:
 def _machine_lines(results: list[dict]) -> list[str]:
     """Which machines computed the cells (cell.json's `machine`): a seeded run is reproduced
     exactly on the same machine only, so a grid that spans machines says so."""
+    def describe(m: dict | None) -> str:
+        if m is None:
+            return "not recorded"
+        features = ("features unknown" if m["cpu_features"] is None
+                    else ", ".join(m["cpu_features"]) or "none of " + "/".join(CPU_FEATURES))
+        return f"{m['cpu']} ({features}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v) + ")"
+
     seen: dict[str, int] = {}
     for r in results:
-        m = r.get("machine")
-        what = ("not recorded" if m is None else f"{m['cpu']} ({', '.join(m['cpu_features']) or 'no AVX2'}; "
-                + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v) + ")")
+        what = describe(r.get("machine"))
         seen[what] = seen.get(what, 0) + 1
     if len(seen) < 2:
         return []
