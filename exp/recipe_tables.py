@@ -18,9 +18,9 @@ parser.add_argument("--variant", default="base")
 args = parser.parse_args()
 res = json.loads((args.out / "results.json").read_text())
 split, cfg = res["start_split"], res["config"]
+human = [m for m in cfg["data"]["human"] if m]
 labels = {}  # (robot, human) -> arm name, in table order: per robot count, robot-only, co-trained, controls
 for n in sorted(cfg["data"]["robot"], reverse=True):
-    human = [m for m in cfg["data"]["human"] if m]
     labels[(n, 0)] = f"robot-only {n}"
     labels.update({(n, m): f"co-trained {n} + {m}" for m in human})
     for m in human:
@@ -40,7 +40,7 @@ groups = sorted((g for g in split["groups"] if g["variant"] == args.variant and 
                 key=lambda g: order.index((g["robot"], g["human"])))
 for g in groups:
     seeds = {w: " / ".join(f"{x:.1%}" for x in g["per_seed"][w]) for w in ("inside", "outside")}
-    print(f"| {labels.get((g['robot'], g['human']), (g['robot'], g['human']))} | {seeds['inside']} | "
+    print(f"| {labels[(g['robot'], g['human'])]} | {seeds['inside']} | "
           f"{rate(g['inside'])} | {seeds['outside']} | {rate(g['outside'])} |")
 
 print()
@@ -49,7 +49,7 @@ print("|---|---|---|---|---|")
 
 
 def key(t):
-    return tuple(t["cotrained"]), t["variant"], tuple(t["reference_cell"]), t.get("reference_variant", t["variant"])
+    return tuple(t["cotrained"]), t["variant"], tuple(t["reference_cell"]), t["reference_variant"]
 
 
 def paired(t):
