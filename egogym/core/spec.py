@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-ARM_NAMES = ("left", "right")
+from egogym.core.arms import ARM_NAMES
 
 ARIA_IMAGE_SIZE = (480, 640)
 """(height, width) px of EgoMimic's Aria frames (REFERENCE §2): the default image size of
