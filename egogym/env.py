@@ -10,8 +10,9 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
+from egogym.core.arms import JOINTS_PER_ARM, Arms
 from egogym.core.protocols import Backend, Score
-from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, check_image_size, RobotSpec, active_arms, command_bounds
+from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, check_image_size, RobotSpec, command_bounds
 from egogym.core.views import DEFAULT_CAMERAS, DERIVED_VIEWS, FRONT
 from egogym.tasks import Task, make_task
 
@@ -23,7 +24,7 @@ class EgoEnv(gym.Env):
     each wrist (see `egogym.core.spec`). Control at 50 Hz (`spec.control_hz`).
 
     ### Action space
-    `Box(lower, upper, (7 * n_arms,), float64)`: absolute joint targets, per arm
+    `Box(lower, upper, (Arms.joint_width,), float64)` (7 per arm): absolute joint targets, per arm
     [waist, shoulder, elbow, forearm_roll, wrist_angle, wrist_rotate] in radians, then
     the gripper in [0, 1] (0 closed, 1 open); arms left then right. Out-of-range
     commands are clipped to the joint limits; `info["applied_action"]` holds what was
@@ -46,8 +47,10 @@ class EgoEnv(gym.Env):
     the episode's points). Shaping quantities are reported in `info["reward_terms"]`.
 
     ### Starting state
-    Arms at the spec's home pose with grippers open; task objects placed at random
-    from the seed given to `reset` (the same seed gives the same episode).
+    Arms at the spec's home pose with grippers open; task objects placed and dressed
+    (colours, lights, distractor: the task's appearance axes) as the task's
+    `sample_episode` draws from the seed given to `reset` (the same seed gives the same
+    episode, in sim and on the robot, where the operator is shown the placement).
 
     ### Episode end
     Tasks are continuous (the toy is re-placed after each point): episodes are
@@ -55,9 +58,11 @@ class EgoEnv(gym.Env):
     `terminated` is True only when the backend aborts (e.g. a safety stop on hardware).
 
     ### Arguments
-    - `task`: a task name (`egogym.tasks.TASKS`) or a `Task`; `task_options`: its kwargs.
+    - `task`: a task name (`egogym.tasks.TASKS`) or a `Task` declaration; `task_options`: its
+      options (placement regions, toys, colours, lights, distractors: `egogym.tasks.ObjectInBowl`).
     - `backend`: "sim" (default) or "real"; `backend_options`: kwargs of RealBackend.
-    - `arms`: "right", "left" or "both" (default: the task's).
+    - `arms`: "right", "left", "both" or an `egogym.core.arms.Arms` (default: the task's);
+      `env.arms` is the `Arms`.
     - `cameras`: spec camera names and `DERIVED_VIEWS` in the observation (default: Aria +
       the active wrists).
     - `image_size`: (height, width) of every camera image, default (480, 640).
@@ -69,38 +74,41 @@ class EgoEnv(gym.Env):
     `applied_action`, `points`, `success`, `new_points`, `reward_terms`, `time_s`, and
     `aborted` (a reason or None).
     `reset` returns `points` (0), `success` (False), `time_s` (0.0) and `start`: the
-    episode's start placement (JSON-able, from `Backend.episode_start`). In sim for
-    ObjectInBowl/HandOver: {"toy": shape, "toy_xy": [x, y] (m), "toy_yaw": heading (rad),
-    "bowl_xy": [x, y] (m)}, world frame, as placed at reset (later re-placements of the toy
-    after a point are not in it); the same seed gives the same start. On hardware: {}.
+    episode's start as the task drew it (JSON-able, `Episode.to_dict`), in sim and on hardware
+    alike. For ObjectInBowl/HandOver: {"toy": shape, "toy_xy": [x, y] (m), "toy_yaw": heading
+    (rad), "bowl_xy": [x, y] (m), "toy_colour", "table_colour", "light", "distractor",
+    "distractor_xy"}, world frame (later re-placements of the toy after a point are not in it);
+    the same seed gives the same start.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, task: str | Task = "object_in_bowl", task_options: dict | None = None,
-                 backend: str = "sim", backend_options: dict | None = None, arms: str | None = None,
+                 backend: str = "sim", backend_options: dict | None = None, arms: str | Arms | None = None,
                  cameras: Sequence[str] | None = None, image_size: Sequence[int] = ARIA_IMAGE_SIZE,
                  render_mode: str | None = None, robot: RobotSpec = EGOMIMIC):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
+        if isinstance(task, Task) and task_options:
+            raise ValueError("task_options are for a task given by name; a Task declaration carries its own options")
         self.task = task if isinstance(task, Task) else make_task(task, **(task_options or {}))
-        arms = arms or self.task.default_arms
-        self.arms = active_arms(arms)
-        cameras = tuple(cameras) if cameras is not None else DEFAULT_CAMERAS[arms]
+        self.arms = Arms.parse(arms or self.task.default_arms)
+        self.task.check_arms(self.arms)
+        cameras = tuple(cameras) if cameras is not None else DEFAULT_CAMERAS[self.arms.label]
         spec = self.robot = robot
         for c in cameras:
             if c not in DERIVED_VIEWS:
                 spec.camera(c)  # raises on an unknown name
         self.cameras, self.image_size = cameras, check_image_size(image_size)
         self.render_mode = render_mode
-        self.backend: Backend = _make_backend(backend, spec, self.task, self.arms, cameras, self.image_size,
+        self.backend: Backend = _make_backend(backend, spec, self.task, self.arms.names, cameras, self.image_size,
                                               backend_options or {})
         lo, hi = command_bounds(spec, self.arms)
         self.action_space = gym.spaces.Box(lo, hi, dtype=np.float64)
         h, w = self.image_size
         spaces: dict[str, gym.Space] = {c: gym.spaces.Box(0, 255, (h, w, 3), np.uint8) for c in cameras}
         spaces["joint_positions"] = gym.spaces.Box(lo, hi, dtype=np.float64)
-        spaces["ee_pose"] = gym.spaces.Box(-10.0, 10.0, (3 * len(self.arms),), np.float64)
+        spaces["ee_pose"] = gym.spaces.Box(-10.0, 10.0, (self.arms.xyz_width,), np.float64)
         self.observation_space = gym.spaces.Dict(spaces)
         self.metadata = {**self.metadata, "render_fps": spec.control_hz}
         self._last_obs: dict[str, np.ndarray] | None = None
@@ -121,8 +129,8 @@ class EgoEnv(gym.Env):
     def step(self, action):
         action = np.asarray(action, dtype=np.float64)
         if action.shape != self.action_space.shape:
-            raise ValueError(f"action has shape {action.shape}; this env (arms={self.arms}) takes "
-                             f"{self.action_space.shape}: 7 values per arm")
+            raise ValueError(f"action has shape {action.shape}; this env (arms={self.arms.label!r}) takes "
+                             f"{self.action_space.shape}: {JOINTS_PER_ARM} values per arm")
         applied = self.backend.apply(action)
         score = self.backend.judge()
         images, self._images_next = self._images_next, True

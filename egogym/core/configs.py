@@ -7,6 +7,7 @@ The dataclass's own `__post_init__` checks values and ranges.
 from __future__ import annotations
 
 import dataclasses
+import json
 import difflib
 from typing import Any, Iterable, Mapping
 
@@ -47,3 +48,21 @@ def build_frozen(cls, d: Any, where: str, error: type[Exception] = UserError):
         return cls(**kw)
     except TypeError as e:
         raise error(f"{where}: {e}") from None
+
+
+def parse_options(items: list[str] | None, flag: str) -> dict:
+    """`k=v` strings -> dict; values are JSON (numbers, lists, true/false); a plain word is a string.
+    A value that starts like JSON but does not parse is refused (it would reach the task as a string)."""
+    out: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"{flag} {item!r}: write it as key=value")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError as e:
+            if v[:1] in "[{\"-0123456789" or v in ("true", "false", "null"):
+                raise UserError(f"{flag} {item!r}: the value is not valid JSON ({e.msg} at character {e.pos}); "
+                                f"quote it for the shell, e.g. {k}='[[0.08, 0.3], [-0.36, -0.19]]'") from None
+            out[k] = v  # a plain word: a string option
+    return out

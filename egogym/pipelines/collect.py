@@ -27,15 +27,18 @@ from typing import Sequence
 
 import numpy as np
 
+from egogym.core.configs import parse_options
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output
 from egogym.data import schema as S
 from egogym.data.writer import DemoWriter
+from egogym.tasks import TASK_OPTION_HELP
 from egogym.core.spec import ARIA_IMAGE_SIZE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="object_in_bowl", help="task name (egogym.tasks.TASKS)")
+    parser.add_argument("--task-option", action="append", metavar="K=V", help=TASK_OPTION_HELP)
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes in the file")
     parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed S+i")
     parser.add_argument("--out", type=Path, required=True, help="output HDF5 file")
@@ -76,6 +79,7 @@ and teleoperation on the real robot."""
 
 
 def run(args: argparse.Namespace) -> int:
+    args.task_options = parse_options(getattr(args, "task_option", None), "--task-option")
     if args.embodiment in OTHER_EMBODIMENTS:
         module_name, function = OTHER_EMBODIMENTS[args.embodiment]
         try:
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     names = collect_robot(args.task, args.episodes, args.seed, args.out, image_size=tuple(args.image_size),
                           resume=args.resume, arms=args.arms, prestacked=args.prestacked,
                           max_steps=args.max_steps, stop_after_points=args.stop_after_points,
-                          image_codec=args.codec, progress=not args.no_progress)
+                          image_codec=args.codec, progress=not args.no_progress, task_options=args.task_options)
     print(f"{args.out}: wrote {len(names)} episode(s)" + (f" ({names[0]} .. {names[-1]})" if names else ""))
     return 0
 

@@ -17,13 +17,17 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 
 
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
-                  resume: bool = False, recordings: str | Path | None = None, head: str = "natural") -> int:
+                  resume: bool = False, recordings: str | Path | None = None, head: str = "natural",
+                  task_options: dict | None = None) -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
-    ("natural", or "robot": the Aria held at the robot's viewpoint). Returns the exit code."""
+    ("natural", or "robot": the Aria held at the robot's viewpoint). task_options: options of the
+    object_in_bowl declaration (placement and appearance axes, `egogym.tasks.ObjectInBowl`), so
+    that human demos may cover what robot demos do not. Returns the exit code."""
     from egogym.data.aria import convert
     from egogym.sim.human import HumanConfig, HumanDemonstrator
+    from egogym.tasks import make_task
 
     episodes = int(episodes)
     if episodes < 1:
@@ -36,9 +40,10 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
         raise UserError(f"{out} exists: choose another --out, delete it, or pass --resume to append")
     check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     try:
-        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+        task = make_task("object_in_bowl", **(task_options or {}))
+        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, task=task)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
     folders = []
     it = range(episodes)
     if progress:
@@ -60,7 +65,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
             print(f"{out}: all {episodes} episode(s) already converted")
             return 0
     names = convert(folders, out, progress=progress, env_args={
-        "source": "egogym collect --embodiment human", "task": "object_in_bowl", "seed": seed,
+        "source": "egogym collect --embodiment human", "task": "object_in_bowl",
+        "task_options": dict(task_options or {}), "seed": seed,
         "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
         "head": config.head})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
@@ -71,4 +77,5 @@ def run(args) -> int:
     """`egogym collect --embodiment human`: `collect_human` from the command's namespace."""
     return collect_human(args.episodes, getattr(args, "seed", 0) or 0, args.out, getattr(args, "image_size", None),
                          progress=not getattr(args, "no_progress", False), resume=getattr(args, "resume", False),
-                         recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"))
+                         recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"),
+                         task_options=getattr(args, "task_options", None))

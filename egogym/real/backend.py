@@ -49,7 +49,7 @@ from egogym.real.safety import (ArmFault, ArmStop, CommandGuard, EmergencyStop, 
 from egogym.core.spec import Calibration, RobotSpec
 from egogym.core.protocols import Score
 from egogym.core.views import DERIVED_VIEWS, FRONT, FRONT_LINE, FRONT_MASKED
-from egogym.tasks.base import Task
+from egogym.tasks import Task
 
 LOG = logging.getLogger("egogym.real")
 
@@ -155,6 +155,7 @@ class RealBackend:
         self._aborted: str | None = None
         self._home_reached = False
         self._episode = -1
+        self._start = None  # the episode the task drew at the last reset (egogym.tasks Episode)
         self._steps = 0
         self._t0 = self._t_tick = self.clock.now()
         self._overruns = 0
@@ -256,9 +257,8 @@ class RealBackend:
     def reset(self, rng: np.random.Generator) -> None:
         """Grippers rebooted (clears an overload shutdown), arms home from where they are
         (speed-limited, verified, interruptible by the stop keys), the operator sets the scene
-        up, the episode clock starts.
-
-        rng is unused: on hardware a person places the objects."""
+        up as the task's `sample_episode(rng)` draws it (shown on the console: the same
+        placement a sim episode of this seed has), the episode clock starts."""
         self._disarm()
         self._episode += 1
         self._aborted = None
@@ -284,7 +284,8 @@ class RealBackend:
         if not reached:
             raise UserError(f"the arms did not reach home at reset ({why}); check the arms (stops.jsonl) before "
                             f"running again")
-        self.console.prepare(self.task, self._episode)
+        self._start = self.task.sample_episode(rng)
+        self.console.prepare(self.task, self._episode, self._start)
         self.guard.clamped_steps = 0
         self._steps, self._overruns = 0, 0
         self._t0 = self._t_tick = self.clock.now()
@@ -299,8 +300,9 @@ class RealBackend:
         self._estop_ctx.enter_context(self.estop.armed())
 
     def episode_start(self) -> dict:
-        """Always {}: on hardware the operator places the objects, and their placement is not measured."""
-        return {}
+        """The start the operator was asked to set up (`Episode.to_dict`, world frame; {} before
+        the first reset). What the person actually placed is not measured."""
+        return {} if self._start is None else self._start.to_dict()
 
     def apply(self, command: np.ndarray) -> np.ndarray:
         """One control step: wait for the tick, check stop requests and cameras, read and

@@ -2,7 +2,9 @@
 
 On hardware no code can tell whether the toy landed in the bowl; a person does, as in
 EgoMimic's protocol. Before each episode the console shows the task's
-`operator_instructions` and waits until the scene is set up; after it, the operator
+`operator_instructions` for the episode the task drew from the seed (where the toy, the bowl
+and any distractor go, in the world frame: the same placements a sim evaluation of the same
+seeds meets) and waits until the scene is set up; after it, the operator
 enters the points, success (or marks the episode aborted) and free-text notes. The
 result is an `OperatorScore`, a `Score` carrying the notes, which `RealBackend.finish()`
 returns and the evaluation loop writes into `episodes.jsonl` like a sim score.
@@ -17,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from egogym.tasks.base import Score, Task
+from egogym.core.protocols import Score
+from egogym.tasks import Task
 
 MAX_TRIES = 20
 """Invalid answers in a row before the console gives up (a scripted input gone wrong)."""
@@ -29,9 +32,7 @@ class OperatorQuit(KeyboardInterrupt):
 
 @dataclass
 class OperatorScore(Score):
-    """A Score entered by the operator, with their notes (free text)."""
-
-    notes: str = ""
+    """A Score entered by the operator, with their notes (free text, `Score.notes`)."""
 
 
 class OperatorConsole:
@@ -55,10 +56,11 @@ class OperatorConsole:
                 self.print_fn(f"  {ans!r}: {problem}")
         raise OperatorQuit(f"{MAX_TRIES} invalid answers in a row to {prompt.strip()!r}: run stopped")
 
-    def prepare(self, task: Task, episode: int) -> None:
-        """Show the task's set-up instructions; return when the operator says the scene is ready."""
+    def prepare(self, task: Task, episode: int, start=None) -> None:
+        """Show the set-up of the episode `start` (the task's `sample_episode` draw) and the
+        scoring rule; return when the operator says the scene is ready."""
         self.print_fn(f"\n=== episode {episode}: {task.name} ({task.time_limit_s:.0f} s) ===")
-        self.print_fn(task.operator_instructions)
+        self.print_fn(task.operator_instructions(start))
 
         def parse(ans: str) -> None:
             if ans.lower() in ("q", "quit"):

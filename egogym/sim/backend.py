@@ -11,12 +11,15 @@ from egogym.sim.scene import (body_pose, build_robot_scene, calibration_from_mod
                               own_renderers)
 from egogym.core.protocols import Score
 from egogym.core.views import DERIVED_VIEWS, FRONT, FRONT_LINE, FRONT_MASKED, join_polylines, mask_and_line
-from egogym.tasks.base import Task
+from egogym.sim.tasks import realise
+from egogym.tasks import Task
 
 
 class SimBackend:
     """The MuJoCo twin: position-controlled arms, rendered cameras, task scoring from state.
 
+    task: the declaration (`egogym.tasks`); `sim_task` is its realisation in this model
+    (`egogym.sim.tasks`: objects, placement, score), which experts read.
     arms: the arms a command drives, in layout order; the others hold their home pose.
     cameras: spec camera names rendered into observations, at image_size (height, width).
     Renderers are created on first use, so a backend can be built in one process and
@@ -30,7 +33,8 @@ class SimBackend:
         self.spec, self.task, self.arms, self.cameras = spec, task, tuple(arms), tuple(cameras)
         self.image_size = tuple(image_size)
         root = build_robot_scene(spec, offscreen_size=self.image_size)
-        task.build(root)
+        self.sim_task = realise(task, self.arms)
+        self.sim_task.build(root)
         self.mjcf_root = root
         self.physics = mjcf.Physics.from_mjcf_model(root)
         self.model, self.data = self.physics.model.ptr, self.physics.data.ptr
@@ -71,14 +75,14 @@ class SimBackend:
             d.qpos[self._qadr[arm.name]] = arm.home
             d.qpos[self._finger_qadr[arm.name]] = arm.gripper.to_finger(1.0)
             self._write_ctrl(arm.name)
-        self.task.initialize_episode(self.physics, rng)
+        self.sim_task.initialize_episode(self.physics, rng)
         mujoco.mj_forward(m, d)
         self.steps = 0
 
     def episode_start(self) -> dict:
-        """The task's start placement of the episode set up by the last reset
-        (`Task.episode_start`: metres and radians, world frame; {} for tasks that record none)."""
-        return self.task.episode_start(self.physics)
+        """The start of the episode set up by the last reset, as the task drew it
+        (`Episode.to_dict`: metres and radians, world frame)."""
+        return self.sim_task.episode_start()
 
     def apply(self, command: np.ndarray) -> np.ndarray:
         """Clip `command` (7 per active arm) to the limits, hold it for one control period.
@@ -94,11 +98,11 @@ class SimBackend:
 
     def judge(self) -> Score:
         """The task's score from simulator state after the last step."""
-        return self.task.update(self.physics)
+        return self.sim_task.update(self.physics)
 
     def finish(self) -> Score:
         """Final judgement of the episode (in sim: the running score)."""
-        return self.task.score
+        return self.sim_task.score
 
     def observe(self, images: bool = True) -> dict[str, np.ndarray]:
         """Observation dict: images of self.cameras, joint_positions, ee_pose (see EgoEnv).

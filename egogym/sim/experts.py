@@ -18,10 +18,10 @@ from absl import logging as absl_logging
 from dm_control.utils import inverse_kinematics as ik
 
 from egogym.core import geometry
-from egogym.sim.scene import toy_half_extents
-from egogym.tasks.base import finger_geoms, geoms_touch
-from egogym.tasks.handover import HandOver
-from egogym.tasks.object_in_bowl import BOWL_HEIGHT, ObjectInBowl
+from egogym.core.arms import Arms
+from egogym.sim.tasks import finger_geoms, geoms_touch
+from egogym.tasks import HandOver, ObjectInBowl
+from egogym.tasks.objects import BOWL_HEIGHT, TOYS
 
 GRASP_TILTS = (0.55, 0.35, 0.75, 0.95, 0.15, 1.2)
 HOLDING_TILTS = GRASP_TILTS + (-0.15, -0.35, -0.55)
@@ -34,6 +34,7 @@ BAR_OPEN = 0.6  # gripper opening for the 32 mm bar: clear by about 1 cm on each
 hang upside-down, so a slightly forward-leaning grasp keeps the wrist inside its limits."""
 
 OPEN, CLOSED = 1.0, 0.0
+GRIP_SPAN = 0.07  # m: the widest box face pair grasped (the open fingers' gap is about 8.4 cm)
 SPEED = 0.45  # m/s, mean end-effector speed of transit moves
 
 
@@ -193,13 +194,17 @@ def _toy_in_bowl(toy_pos: np.ndarray, bowl: np.ndarray) -> bool:
 def grip_axis_for(toy: str, yaw: float, approach: np.ndarray) -> np.ndarray:
     """Horizontal direction the fingers close along, for a toy at heading `yaw`.
 
-    Bars are taken across their length; cubes across the pair of faces most facing the
-    approach's sides; cylinders across any diameter (perpendicular to the approach)."""
+    Bars are taken across their length; boxes across the pair of faces most facing the
+    approach's sides among those the open gripper spans (GRIP_SPAN); cylinders across any
+    diameter (perpendicular to the approach)."""
     perp = np.array([-approach[1], approach[0]]) / (np.linalg.norm(approach[:2]) + 1e-9)
-    if toy == "bar":
+    shape = TOYS[toy]
+    if shape.kind == "bar":
         return np.array([-np.sin(yaw), np.cos(yaw)])
-    if toy == "cube":
-        axes = [np.array([np.cos(yaw), np.sin(yaw)]), np.array([-np.sin(yaw), np.cos(yaw)])]
+    if shape.kind == "box":
+        hx, hy, _ = shape.half_extents
+        axes = [a for a, h in ((np.array([np.cos(yaw), np.sin(yaw)]), hx), (np.array([-np.sin(yaw), np.cos(yaw)]), hy))
+                if 2 * h <= GRIP_SPAN or h == min(hx, hy)]
         return max(axes, key=lambda a: abs(a @ perp))
     return perp
 
@@ -229,6 +234,7 @@ class ObjectInBowlExpert(_PlanningExpert):
         if not isinstance(self.env.task, ObjectInBowl) or isinstance(self.env.task, HandOver):
             raise TypeError("ObjectInBowlExpert needs an env whose task is object_in_bowl")
         self.backend = self.env.backend
+        self.task = self.backend.sim_task
         self.arm = self.env.arms[-1]
         self.ik = ArmIK(self.backend, self.arm)
         self.plan: JointPlan | None = None
@@ -239,7 +245,7 @@ class ObjectInBowlExpert(_PlanningExpert):
         return self.plan.next()
 
     def _replan(self, obs: dict) -> JointPlan:
-        task, physics = self.env.task, self.backend.physics
+        task, physics = self.task, self.backend.physics
         hz = self.backend.spec.control_hz
         current = self.backend.last_command(self.arm)
         toy_pos, toy_yaw = task.toy_pose(physics)
@@ -252,8 +258,8 @@ class ObjectInBowlExpert(_PlanningExpert):
             return JointPlan(current, [Keyframe(self.backend.spec.arm(self.arm).home_command, 1.0)], hz)
 
     def _pick_and_place(self, current, toy_pos, toy_yaw, bowl) -> list[Keyframe]:
-        toy = self.env.task.toy
-        half_height = toy_half_extents(toy)[2]
+        toy = self.task.toy
+        half_height = TOYS[toy].half_extents[2]
         axis = grip_axis_for(toy, toy_yaw, toy_pos[:2] - self.ik.base_xy)
         grasp = toy_pos + [0, 0, 0.002]
         pre = grasp + [0, 0, 0.09]
@@ -286,6 +292,7 @@ class HandOverExpert(_PlanningExpert):
         if not isinstance(self.env.task, HandOver):
             raise TypeError("HandOverExpert needs an env whose task is handover")
         self.backend = self.env.backend
+        self.task = self.backend.sim_task
         self.ik = {a: ArmIK(self.backend, a) for a in ("left", "right")}
         self.plan: JointPlan | None = None
 
@@ -298,7 +305,7 @@ class HandOverExpert(_PlanningExpert):
         return np.concatenate([self.backend.last_command("left"), self.backend.last_command("right")])
 
     def _replan(self) -> JointPlan:
-        task, physics = self.env.task, self.backend.physics
+        task, physics = self.task, self.backend.physics
         hz = self.backend.spec.control_hz
         current = self._current()
         toy_pos, toy_yaw = task.toy_pose(physics)
@@ -306,7 +313,7 @@ class HandOverExpert(_PlanningExpert):
         home = np.concatenate([self.backend.spec.arm(a).home_command for a in ("left", "right")])
         if _toy_in_bowl(toy_pos, bowl):
             return JointPlan(current, [Keyframe(current, 0.2)], hz)  # wait for the point
-        held_by_right = geoms_touch(physics, task._toy_geom, finger_geoms(physics, "right"))
+        held_by_right = geoms_touch(physics, task.toy_geoms, finger_geoms(physics, "right"))
         try:
             if held_by_right and toy_pos[2] > task.table_z + 0.08:
                 # Phase 2, planned from where the bar really is in the right hand.
@@ -325,12 +332,12 @@ class HandOverExpert(_PlanningExpert):
         freely about it and the bar stays level."""
         a = np.array([np.cos(toy_yaw), np.sin(toy_yaw), 0.0])
         a = -a if a[1] < 0 else a  # from the bar's right end to its left end
-        h_r = np.array([self.HANDOVER_POINT[0], self.HANDOVER_POINT[1], self.env.task.table_z + 0.16])
+        h_r = np.array([self.HANDOVER_POINT[0], self.HANDOVER_POINT[1], self.task.table_z + 0.16])
         ikr = self.ik["right"]
         for offset in (0.035, 0.045, 0.025):  # along the bar, from its centre toward the right end
             r_grasp = toy_pos - offset * a
             try:
-                q_grasp = ikr.solve(r_grasp, a, current[7:13], holding=True, tilts=TABLE_HOLDING_TILTS)
+                q_grasp = ikr.solve(r_grasp, a, current[Arms.joints(1)][:6], holding=True, tilts=TABLE_HOLDING_TILTS)
                 # Close to the base the wrist runs out of range first: come in and leave lower there.
                 q_pre = self._first_reachable(ikr, r_grasp, a, q_grasp, (0.09, 0.06, 0.04), TABLE_HOLDING_TILTS)
                 q_lift = self._first_reachable(ikr, r_grasp, a, q_grasp, (0.12, 0.08, 0.05))
@@ -367,13 +374,12 @@ class HandOverExpert(_PlanningExpert):
     def _transfer(self, current, physics, bowl) -> list[Keyframe]:
         """Phase 2: the left arm takes the bar's left end where the bar actually is, the
         right lets go and goes home, the left puts the bar in the bowl."""
-        task = self.env.task
-        q = physics.named.data.qpos[task.toy_joint]
+        q = physics.named.data.qpos[self.task.toy_joint]
         R = geometry.quat_to_mat(q[3:7])
         a = R[:, 0] if R[1, 0] >= 0 else -R[:, 0]  # bar axis, toward its left end
         axis = a[:2]
         l_grasp = np.asarray(q[:3]) + 0.035 * a
-        bar_hz = toy_half_extents("bar")[2]
+        bar_hz = TOYS["bar"].half_extents[2]
         # The left gripper holds the bar 0.035 m left of its centre: aim the centre at the bowl.
         release = np.array([bowl[0], bowl[1] + 0.035, bowl[2] + BOWL_HEIGHT + bar_hz + 0.02])
         ikl, ql, left = self.ik["left"], current[:6], []
@@ -381,7 +387,7 @@ class HandOverExpert(_PlanningExpert):
                            (release + [0, 0, 0.06], np.array([0.0, 1.0])), (release, np.array([0.0, 1.0]))):
             ql = ikl.solve(target, ax, ql, holding=True)
             left.append(ql)
-        qr = current[7:13]
+        qr = current[Arms.joints(1)][:6]
         pinch_r = self.backend.pinch_world("right")
         r_retreat = self.ik["right"].solve(pinch_r + [0, -0.06, 0.04], axis, qr, holding=True)
         home_l, home_r = np.array(self.backend.spec.arm("left").home), np.array(self.backend.spec.arm("right").home)

@@ -1,7 +1,9 @@
 """The simulated human demonstrator: a head-worn Aria and a right hand doing Object-in-Bowl.
 
-The scene is the robot's work cell (`assets/workcell.xml`) with the task's bowl and toys
-(`egogym.sim.scene.add_bowl`, `add_toy`) and *no robot*. A person stands at the near
+The scene is the robot's work cell (`assets/workcell.xml`) with the task's objects
+(`egogym.sim.tasks.build`: bowl, toys, distractors) and *no robot*. Each episode is the one
+the task declaration draws from the seed (`ObjectInBowl.sample_episode`: placement and
+appearance), exactly as the robot's env draws it for that seed. A person stands at the near
 edge of the table:
 
 - Head: a mocap body carrying the Aria. Its frame is the Aria *device* frame; the RGB
@@ -47,11 +49,12 @@ from PIL import Image
 
 from egogym.core import geometry
 from egogym.data import mps
-from egogym.sim.scene import TOY_SHAPES, add_bowl, add_toy, load_workcell, table_top_z, toy_half_extents
+from egogym.sim.scene import load_workcell
+from egogym.sim.tasks import PARKING, AppearanceSetter, build
 from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, aria_focal_px
-from egogym.tasks.object_in_bowl import BOWL_HEIGHT, BOWL_RADIUS, PARKING, ObjectInBowl
-
-Region = tuple[tuple[float, float], tuple[float, float]]
+from egogym.tasks import HandOver, ObjectInBowl
+from egogym.tasks.object_in_bowl import Episode
+from egogym.tasks.objects import BOWL_HEIGHT, TOYS
 
 RECORDING_FORMAT = "egogym-aria-recording"
 RECORDING_VERSION = 1
@@ -105,8 +108,8 @@ class HumanConfig:
       `aria_focal_px(height)` (the spec's linear Aria camera).
     fps: frame rate of the RGB camera (Hz); hand tracking is written at this rate.
     slam_hz: rate of the closed-loop trajectory (Hz; MPS writes 1 kHz).
-    toys, toy_region, bowl_region, min_separation: the placement distribution; by
-      default the robot task's (`ObjectInBowl`).
+    task: the episode distribution, an `ObjectInBowl` declaration (default: the robot
+      task's defaults); its `sample_episode` places and dresses every episode.
     eye: nominal eye (device) position in the world (m); jittered per seed.
     head: "natural" (the head sways, leans and turns toward the gaze target) or "robot" (the
       Aria held still where the twin's Aria is: the robot's viewpoint, an idealization that
@@ -120,10 +123,7 @@ class HumanConfig:
     image_size: tuple[int, int] = ARIA_IMAGE_SIZE
     fps: float = 30.0
     slam_hz: float = 1000.0
-    toys: tuple[str, ...] = ("cube", "cylinder")
-    toy_region: Region = field(default_factory=lambda: ObjectInBowl().toy_region)
-    bowl_region: Region = field(default_factory=lambda: ObjectInBowl().bowl_region)
-    min_separation: float = 0.16
+    task: ObjectInBowl = field(default_factory=ObjectInBowl)
     eye: tuple[float, float, float] = (-0.16, -0.06, 1.40)
     head: str = "natural"
     shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
@@ -136,9 +136,8 @@ class HumanConfig:
             raise ValueError(f"image_size={self.image_size}: give (height, width), each at least 16 px")
         if self.fps <= 0 or self.slam_hz < self.fps:
             raise ValueError(f"fps={self.fps}, slam_hz={self.slam_hz}: need 0 < fps <= slam_hz")
-        for t in self.toys:
-            if t not in TOY_SHAPES:
-                raise ValueError(f"toys: {t!r} is not a toy shape; choose from {TOY_SHAPES}")
+        if not isinstance(self.task, ObjectInBowl) or isinstance(self.task, HandOver):
+            raise ValueError(f"task={getattr(self.task, 'name', self.task)!r}: the simulated human does object_in_bowl only")
         if not 0.0 <= self.dropout < 0.5:
             raise ValueError(f"dropout={self.dropout}: give a probability in [0, 0.5)")
         if self.head not in HEADS:
@@ -186,6 +185,7 @@ class Segment:
 class EpisodePlan:
     """Everything one episode's motion is computed from (drawn from the seed)."""
 
+    episode: Episode  # the task's draw: placement and appearance
     toy: str
     toy_pos: np.ndarray  # (3,) world, the toy's centre at rest
     toy_yaw: float
@@ -209,15 +209,13 @@ class EpisodePlan:
 # the scene
 # -------------------------------------------------------------------------------------
 def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
-    """Work cell + bowl + toys + the person's head (Aria) and right arm. No robot."""
+    """Work cell + the task's objects + the person's head (Aria) and right arm. No robot."""
     root = load_workcell()
     h, w = config.image_size
     gl = root.visual.__getattr__("global")
     gl.offheight = max(h, w, 480)
     gl.offwidth = max(h, w, 640)
-    add_bowl(root, "bowl", radius=BOWL_RADIUS, height=BOWL_HEIGHT)
-    for shape in config.toys:
-        add_toy(root, f"toy_{shape}", shape)
+    build(root, config.task)
     root.asset.add("material", name="skin", rgba=[*SKIN_TONES[0], 1], specular=0.15, shininess=0.2)
     root.asset.add("material", name="cloth", rgba=[*CLOTH_COLOURS[0], 1], specular=0.02, shininess=0.05)
 
@@ -303,7 +301,8 @@ class HumanDemonstrator:
         self.hand_geoms = np.array([g for g in range(m.ngeom) if (m.geom(g).name or "").startswith(HAND_GEOM_PREFIXES)])
         self._skin_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("skin").id]
         self._cloth_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("cloth").id]
-        self.table_z = table_top_z(self.physics)
+        self._look = AppearanceSetter(self.physics, config.task)
+        self.table_z = self._look.table_z
         self._renderer: mujoco.Renderer | None = None
         self._seg: mujoco.Renderer | None = None
         self.plan: EpisodePlan | None = None
@@ -326,23 +325,16 @@ class HumanDemonstrator:
 
     # ---- planning ------------------------------------------------------------------------
     def plan_episode(self, seed: int) -> EpisodePlan:
-        """Draw one episode from `seed`: placement (the robot task's distribution), body,
-        timing, path shapes, gaze schedule, head sway and colours."""
+        """Draw one episode from `seed`: the task's episode (`sample_episode`, the very draw the
+        robot's env makes for this seed: placement and appearance), then the person's body,
+        timing, path shapes, gaze schedule, head sway and colours from the same generator."""
         c = self.config
         rng = np.random.default_rng(seed)
-        toy = c.toys[int(rng.integers(len(c.toys)))]
-        (bx0, bx1), (by0, by1) = c.bowl_region
-        bowl_xy = np.array([rng.uniform(bx0, bx1), rng.uniform(by0, by1)])
-        (tx0, tx1), (ty0, ty1) = c.toy_region
-        for _ in range(1000):
-            toy_xy = np.array([rng.uniform(tx0, tx1), rng.uniform(ty0, ty1)])
-            if np.linalg.norm(toy_xy - bowl_xy) >= c.min_separation:
-                break
-        else:
-            raise ValueError(f"toy_region leaves no place {c.min_separation} m from the bowl")
-        hz = toy_half_extents(toy)[2]
-        toy_pos = np.array([*toy_xy, self.table_z + hz + 0.001])
-        toy_yaw = float(rng.uniform(-np.pi, np.pi))
+        episode = c.task.sample_episode(rng)
+        toy, toy_yaw = episode.toy, episode.toy_yaw
+        bowl_xy = np.array(episode.bowl_xy)
+        hz = TOYS[toy].half_extents[2]
+        toy_pos = np.array([*episode.toy_xy, self.table_z + hz + 0.001])
         bowl = np.array([*bowl_xy, self.table_z])
         eye = np.asarray(c.eye) + rng.uniform([-0.03, -0.04, -0.04], [0.03, 0.04, 0.04])
         shoulder = eye + np.asarray(c.shoulder_offset) + rng.uniform(-0.015, 0.015, 3)
@@ -381,7 +373,7 @@ class HumanDemonstrator:
                          rng.uniform(0, 2 * np.pi, 3),  # phase
                          rng.uniform(0.005, 0.02, 3)])  # rotation amplitude (rad) about x, y, z
         rest_drop = np.array([*(bowl_xy + rng.uniform(-0.02, 0.02, 2)), self.table_z + 0.01 + hz])
-        self.plan = EpisodePlan(toy, toy_pos, toy_yaw, bowl, eye, shoulder, segments, t_close, t_open,
+        self.plan = EpisodePlan(episode, toy, toy_pos, toy_yaw, bowl, eye, shoulder, segments, t_close, t_open,
                                 float(np.mean(t_close)), float(np.mean(t_open)), gaze, sway, duration,
                                 SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
                                 CLOTH_COLOURS[int(rng.integers(len(CLOTH_COLOURS)))], rest_drop)
@@ -497,7 +489,7 @@ class HumanDemonstrator:
             m.geom_size[gid][1] = n / 2
             m.geom_pos[gid] = [0, 0, n / 2]
         toy_pos, toy_q = self.toy_pose(t)
-        for shape in self.config.toys:
+        for shape in self.config.task.toys:
             adr = m.joint(f"toy_{shape}").qposadr[0]
             if shape == p.toy:
                 d.qpos[adr:adr + 7] = np.concatenate([toy_pos, toy_q])
@@ -553,6 +545,7 @@ class HumanDemonstrator:
         p = self.plan_episode(seed)
         rng = np.random.default_rng([seed, 7])
         m = self.model
+        self._look.apply(p.toy, p.episode.appearance)
         for g in self._skin_geoms:
             m.geom_rgba[g] = [*p.skin, 1]
         for g in self._cloth_geoms:
@@ -612,7 +605,7 @@ class HumanDemonstrator:
         (folder / "recording.json").write_text(json.dumps({
             "format": RECORDING_FORMAT, "version": RECORDING_VERSION, "source": "egogym.sim.human",
             "seed": int(seed), "fps": c.fps, "frames": "frames", "masks": "masks", "hands": ["right"],
-            "toy": p.toy, "n_frames": n}, indent=2))
+            "toy": p.toy, "start": p.episode.to_dict(), "task": c.task.describe(), "n_frames": n}, indent=2))
         np.savez_compressed(folder / "truth.npz", t_ns=t_ns, palm_world=palm_w, wrist_world=wrist_w,
                             T_world_rgb=T_rgb, T_world_device=T_dev, K=K, tracked=conf >= 0,
                             toy_final=self.toy_pose(p.duration)[0], bowl=p.bowl)

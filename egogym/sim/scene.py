@@ -2,8 +2,8 @@
 
 `build_robot_scene(spec)` returns an `mjcf.RootElement`: the work cell from
 `assets/workcell.xml`, a torso with the Aria, and two ViperX 300 S arms built from
-primitives (dark links, parallel fingers, a D405 on each wrist). Tasks add their
-objects with `add_bowl` and `add_toy`. `calibration_from_model` reads the intrinsics
+primitives (dark links, parallel fingers, a D405 on each wrist). A task's objects are
+added by its realisation (`egogym.sim.tasks.build`). `calibration_from_model` reads the intrinsics
 and extrinsics back out of the compiled model, so that no calibration number is typed.
 
 Names in the compiled model: arm elements are prefixed by the arm ("right/elbow",
@@ -181,57 +181,6 @@ def build_robot_scene(spec: RobotSpec, offscreen_size: tuple[int, int] = ARIA_IM
         site = torso.add("site", name=f"{arm.name}_mount", pos=list(arm.mount_pos), quat=list(arm.mount_quat))
         site.attach(_build_arm(arm, wrist))
     return root
-
-
-def add_bowl(root: mjcf.RootElement, name: str = "bowl", radius: float = 0.085, height: float = 0.05,
-             segments: int = 20) -> mjcf.Element:
-    """A bowl from primitives on a mocap body (tasks move it per episode).
-
-    radius: inner radius at the rim (m); height: wall height (m).
-    """
-    body = root.worldbody.add("body", name=name, mocap=True, pos=[0.2, 0, 0.75])
-    body.add("geom", name=f"{name}_bottom", type="cylinder", size=[radius, 0.005], pos=[0, 0, 0.005], material="bowl")
-    wall_t = 0.006
-    seg_half = np.pi * (radius + wall_t) / segments * 1.05
-    for k in range(segments):
-        a = 2 * np.pi * k / segments
-        r = radius + wall_t
-        body.add("geom", type="box", size=[wall_t, seg_half, height / 2],
-                 pos=[r * np.cos(a), r * np.sin(a), height / 2], euler=[0, 0, a], material="bowl")
-    return body
-
-
-TOY_SHAPES = ("cube", "cylinder", "bar")
-TOY_COLOURS = {"cube": (0.90, 0.25, 0.15, 1), "cylinder": (0.95, 0.75, 0.10, 1), "bar": (0.20, 0.70, 0.30, 1)}
-
-
-def toy_half_extents(shape: str) -> tuple[float, float, float]:
-    """Half extents (m) of a toy's bounding box in its own frame."""
-    return {"cube": (0.02, 0.02, 0.02), "cylinder": (0.018, 0.018, 0.025), "bar": (0.06, 0.016, 0.016)}[shape]
-
-
-def add_toy(root: mjcf.RootElement, name: str, shape: str) -> mjcf.Element:
-    """A small free-floating toy of `shape` in TOY_SHAPES (about 40 g): a cube, an
-    upright cylinder, or a round bar lying on its side (for the hand-over)."""
-    if shape not in TOY_SHAPES:
-        raise ValueError(f"toy shape {shape!r}: choose one of {TOY_SHAPES}")
-    body = root.worldbody.add("body", name=name, pos=[0.2, 0.0, 0.8])
-    body.add("freejoint", name=name)
-    hx, hy, hz = toy_half_extents(shape)
-    rgba = list(TOY_COLOURS[shape])
-    kw = dict(rgba=rgba, mass=0.04, condim=4, friction=[1.2, 0.02, 0.002])
-    if shape == "cylinder":
-        body.add("geom", name=f"{name}_geom", type="cylinder", size=[hx, hz], **kw)
-    elif shape == "bar":
-        # An octagonal bar lying along the body's x axis: nearly round, so it can be
-        # pinched at any roll, yet it does not roll away on the table as a cylinder would.
-        ring = [(hz * np.cos(a), hz * np.sin(a)) for a in np.pi / 8 + np.arange(8) * np.pi / 4]
-        verts = [c for x in (-hx, hx) for (y, z) in ring for c in (x, y, z)]
-        root.asset.add("mesh", name=f"{name}_mesh", vertex=verts)
-        body.add("geom", name=f"{name}_geom", type="mesh", mesh=f"{name}_mesh", **kw)
-    else:
-        body.add("geom", name=f"{name}_geom", type="box", size=[hx, hy, hz], **kw)
-    return body
 
 
 def calibration_from_model(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec,

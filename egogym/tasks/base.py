@@ -1,69 +1,74 @@
-"""What every task provides, whichever backend runs it.
+"""What every task declares, whichever embodiment runs it.
 
-A task owns the reset distribution, the scoring and the time limit. In simulation it
-adds its objects to the scene (`build`), places them from the episode's random
-generator (`initialize_episode`) and scores from simulator state after every control
-step (`update`). On the real robot the same task's `operator_instructions` tell a
-person what to set up and what counts, and the operator console returns a `Score`.
+A task is a declaration (numpy only: no simulator): its objects, the distribution of an
+episode as data sampled from the seed (`sample_episode`), the success rule, the time limit
+and the operator's text. Every embodiment draws an episode from the same function: the
+MuJoCo twin (`egogym.sim.tasks` turns the declaration into MJCF, places the episode and
+scores it from physics), the scripted expert and the simulated human (through the twin's
+episode), and the real robot's operator console (which shows the person the placement).
+A new task is one file here plus its realisation in `egogym/sim/tasks.py`.
 """
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+import dataclasses
+from typing import Any, ClassVar
 
 import numpy as np
 
-import egogym.sim  # noqa: F401  (sets MUJOCO_GL before dm_control loads MuJoCo)
-from dm_control import mjcf  # noqa: E402
-
 from egogym import TIME_LIMIT_S
-from egogym.core.protocols import Score
+from egogym.core.arms import Arms
 
 
+@dataclasses.dataclass(frozen=True)
 class Task(abc.ABC):
-    """A task: reset distribution, scoring and time limit. One file per task."""
+    """A task's declaration: a frozen dataclass whose fields are its options (validated on
+    construction; `make_task(name, **options)` builds one by name)."""
 
     name: ClassVar[str]
-    default_arms: ClassVar[str] = "right"
-    time_limit_s: float = TIME_LIMIT_S
+    default_arms: ClassVar[str] = "right"  # the arms an env of this task drives unless told otherwise
+    time_limit_s: float = TIME_LIMIT_S  # length of an episode (s)
 
-    def __init__(self) -> None:
-        self.score = Score()  # the running score of the current episode
-
-    @abc.abstractmethod
-    def build(self, root: mjcf.RootElement) -> None:
-        """Add this task's objects to the sim scene (called once per model)."""
+    def __post_init__(self):
+        object.__setattr__(self, "time_limit_s", check_number("time_limit_s", self.time_limit_s, 0.02))
 
     @abc.abstractmethod
-    def initialize_episode(self, physics: mjcf.Physics, rng: np.random.Generator) -> None:
-        """Place objects for a new episode from `rng`; reset the score."""
+    def sample_episode(self, rng: np.random.Generator) -> Any:
+        """One episode of the distribution, from `rng` (the env's `reset(seed)` generator, or
+        `numpy.random.default_rng(seed)`: the same seed gives the same episode). The result
+        has `to_dict()`: JSON-able, recorded as the episode's start."""
 
     @abc.abstractmethod
-    def update(self, physics: mjcf.Physics) -> Score:
-        """Score after a control step (may move objects, e.g. to re-place a scored toy)."""
+    def operator_instructions(self, episode) -> str:
+        """What a person sets up before a real episode (the episode's placement) and how they score it."""
 
-    @property
-    @abc.abstractmethod
-    def operator_instructions(self) -> str:
-        """What a person sets up before a real episode and how they score it."""
+    def check_arms(self, arms: Arms) -> None:
+        """ValueError if the task cannot be done with `arms` (default: any arm set)."""
 
-    def episode_start(self, physics: mjcf.Physics) -> dict:
-        """JSON-able start placement of the current episode, as `initialize_episode` made it
-        (e.g. object positions in metres and headings in radians, world frame), for records
-        and analysis by region. Default: {} (the task records none)."""
-        return {}
+    def options(self) -> dict:
+        """The task's options, JSON-able (the fields' values)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def describe(self) -> dict:
         """JSON-able description of the task's configuration (for records and reports)."""
-        return {"name": self.name, "time_limit_s": self.time_limit_s}
+        return {"name": self.name, **self.options()}
 
 
-TABLE_REACH = ((-0.10, 0.60), (-0.60, 0.60))
-"""Where a task may place objects at all ((x_lo, x_hi), (y_lo, y_hi)) in metres, world frame: the table
-top in front of the robot (a region outside it is a typo, not a placement)."""
+def _jsonable(v):
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
 
 
-def check_region(name: str, value) -> tuple[tuple[float, float], tuple[float, float]]:
+Region = tuple[tuple[float, float], tuple[float, float]]
+"""((x_lo, x_hi), (y_lo, y_hi)) in metres, world frame."""
+
+TABLE_REACH: Region = ((-0.10, 0.60), (-0.60, 0.60))
+"""Where a task may place objects at all, in metres, world frame: the table top in front of
+the robot (a region outside it is a typo, not a placement)."""
+
+
+def check_region(name: str, value) -> Region:
     """A placement region ((x_lo, x_hi), (y_lo, y_hi)) (m, world) as floats, each side lo < hi and
     within TABLE_REACH; ValueError naming the option and the expected form otherwise."""
     form = f"give {name}=[[x_lo, x_hi], [y_lo, y_hi]] in metres, e.g. [[0.08, 0.30], [-0.36, -0.19]]"
@@ -101,29 +106,21 @@ def check_number(name: str, value, lo: float, integer: bool = False) -> float | 
     return int(value) if integer else float(value)
 
 
-def sample_point(rng: np.random.Generator, region: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:
+def check_choices(name: str, value, known, empty_ok: bool = True) -> tuple[str, ...]:
+    """A list of names from `known` as a tuple; ValueError naming the option, the bad name and
+    the choices otherwise (a bare string is refused: it is one name, not a list)."""
+    choices = ", ".join(known)
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}={value!r}: give a list of names from: {choices}")
+    if not value and not empty_ok:
+        raise ValueError(f"{name}=[]: give at least one name from: {choices}")
+    for v in value:
+        if v not in known:
+            raise ValueError(f"{name}: {v!r} is not one of: {choices}")
+    return tuple(value)
+
+
+def sample_point(rng: np.random.Generator, region: Region) -> np.ndarray:
     """Uniform (x, y) in region = ((x_lo, x_hi), (y_lo, y_hi))."""
     (x0, x1), (y0, y1) = region
     return np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
-
-
-def set_free_pose(physics: mjcf.Physics, joint: str, pos: np.ndarray, yaw: float) -> None:
-    """Put a free-jointed body at `pos` (m, world) with heading `yaw` (rad), at rest."""
-    q = np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
-    physics.named.data.qpos[joint] = np.concatenate([pos, q])
-    physics.named.data.qvel[joint] = 0.0
-
-
-def geoms_touch(physics: mjcf.Physics, ids_a: set[int], ids_b: set[int]) -> bool:
-    """True if any active contact pairs a geom of ids_a with one of ids_b."""
-    d = physics.data
-    for i in range(d.ncon):
-        g1, g2 = int(d.contact.geom1[i]), int(d.contact.geom2[i])
-        if (g1 in ids_a and g2 in ids_b) or (g2 in ids_a and g1 in ids_b):
-            return True
-    return False
-
-
-def finger_geoms(physics: mjcf.Physics, arm: str) -> set[int]:
-    """Geom ids of an arm's two finger pads."""
-    return {physics.model.name2id(f"{arm}/{side}_pad", "geom") for side in ("left_finger", "right_finger")}

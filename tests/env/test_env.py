@@ -57,7 +57,7 @@ def test_same_seed_same_rollout(env_id):
 
 def test_different_seeds_place_objects_differently():
     env = make(cameras=())
-    task, physics = env.unwrapped.task, env.unwrapped.backend.physics
+    task, physics = env.unwrapped.backend.sim_task, env.unwrapped.backend.physics
     env.reset(seed=1)
     p1 = task.toy_pose(physics)[0].copy(), task.bowl_position(physics).copy()
     env.reset(seed=2)
@@ -103,7 +103,7 @@ def test_bad_options_fail_with_one_line():
         make(arms="middle")
     with pytest.raises(ValueError, match="did you mean 'object_in_bowl'"):
         EgoEnv(task="object_in_bowls")
-    with pytest.raises(ValueError, match="toy shape"):
+    with pytest.raises(ValueError, match="toys: .duck. is not one of"):
         make(task_options={"toys": ("duck",)})
 
 
@@ -205,21 +205,24 @@ def test_reset_info_start_is_the_seeded_placement():
     import json
 
     a, b = make(cameras=()), make(cameras=())
-    task, physics = a.unwrapped.task, a.unwrapped.backend.physics
+    task, physics = a.unwrapped.backend.sim_task, a.unwrapped.backend.physics
     _, ia = a.reset(seed=11)
     _, ib = b.reset(seed=11)
     start = ia["start"]
     assert start == ib["start"] and json.loads(json.dumps(start)) == start
-    assert set(start) == {"toy", "toy_xy", "toy_yaw", "bowl_xy"} and start["toy"] == task.toy
+    assert set(start) == {"toy", "toy_xy", "toy_yaw", "bowl_xy", "toy_colour", "table_colour", "light", "distractor",
+                          "distractor_xy"} and start["toy"] == task.toy
+    assert (start["toy_colour"], start["table_colour"], start["light"], start["distractor"]) == (
+        {"cube": "red", "cylinder": "yellow"}[task.toy], None, "default", None)
     pos, yaw = task.toy_pose(physics)
     np.testing.assert_allclose(start["toy_xy"], pos[:2], atol=1e-9)
     assert np.cos(start["toy_yaw"] - yaw) == pytest.approx(1.0, abs=1e-9)
     np.testing.assert_allclose(start["bowl_xy"], task.bowl_position(physics)[:2], atol=1e-9)
-    (x0, x1), (y0, y1) = task.toy_region
+    (x0, x1), (y0, y1) = task.task.toy_region
     assert x0 <= start["toy_xy"][0] <= x1 and y0 <= start["toy_xy"][1] <= y1
-    task._place_toy(physics)  # what a scored point does
+    task.replace_toy(physics)  # what a scored point does
     assert not np.allclose(task.toy_pose(physics)[0][:2], start["toy_xy"])
-    assert task.episode_start(physics) == start
+    assert task.episode_start() == start
     _, ic = a.reset(seed=12)
     assert ic["start"]["toy_xy"] != start["toy_xy"]
     a.close()

@@ -17,10 +17,10 @@ def test_every_seed_resets_in_a_narrow_region_with_the_separation_kept():
             _, info = env.reset(seed=seed)
             start = info["start"]
             assert np.linalg.norm(np.subtract(start["toy_xy"], start["bowl_xy"])) >= env.task.min_separation
-        task, physics = env.task, env.backend.physics
+        sim, physics = env.backend.sim_task, env.backend.physics
         physics.named.data.mocap_pos["bowl"][:2] = [0.19, -0.275]  # the region's centre: no place is 0.16 m away
-        xy, _ = task._place_toy(physics)  # a re-placement after a point: the farthest draw, not an error
-        (x0, x1), (y0, y1) = task.toy_region
+        xy, _ = sim.replace_toy(physics)  # a re-placement after a point: the farthest draw, not an error
+        (x0, x1), (y0, y1) = env.task.toy_region
         assert x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1
     finally:
         env.close()
