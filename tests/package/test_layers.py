@@ -15,15 +15,19 @@ PKG = Path(__file__).resolve().parents[2] / "egogym"
 LAYERS = {  # longest prefix wins
     "egogym": 1, "egogym.core": 1,
     "egogym.data": 2,
-    "egogym.tasks": 3, "egogym.sim": 3, "egogym.real": 3,
-    "egogym.env": 4,
-    "egogym.pipelines": 5,
-    "egogym.policies": 6,
-    "egogym.eval": 7,
-    "egogym.cli": 8,
+    "egogym.tasks": 3,
+    "egogym.sim": 4, "egogym.real": 4,
+    "egogym.env": 5,
+    "egogym.pipelines": 6,
+    "egogym.policies": 7,
+    "egogym.eval": 8,
+    "egogym.cli": 9,
 }
-EVAL_MAY_IMPORT_FROM_POLICIES = {"egogym.policies", "egogym.policies.config"}
-"""Evaluation reaches policies through their public entry points only (load_policy, the run config)."""
+BACKENDS = ("egogym.sim", "egogym.real")
+"""The two backends share a layer; the real robot reaches the twin only lazily, for the run-time
+arm views rendered from the twin (`egogym.sim.arm_views`), never at import."""
+EVAL_MAY_IMPORT_FROM_POLICIES = {"egogym.policies", "egogym.policies.config", "egogym.policies.kinds"}
+"""Evaluation reaches policies through their public entry points only (the --policy kinds, the run config)."""
 
 
 def module_name(path: Path) -> str:
@@ -81,6 +85,19 @@ def test_eval_reaches_policies_only_through_their_entry_points():
     assert not bad, "\n".join(bad)
 
 
+def test_the_real_backend_imports_the_twin_only_lazily():
+    bad = [f"{mod} imports {resolve(n)} at module level" for mod, path in MODULES.items()
+           if mod.startswith("egogym.real") for n, top in imports(path)
+           if top and resolve(n) and resolve(n).startswith("egogym.sim")]
+    assert not bad, "\n".join(bad)
+
+
+def test_tasks_import_nothing_from_the_backends_or_above():
+    bad = [f"{mod} imports {resolve(n)}" for mod, path in MODULES.items() if mod.startswith("egogym.tasks")
+           for n, _ in imports(path) if resolve(n) and layer(resolve(n)) >= layer("egogym.sim")]
+    assert not bad, "\n".join(bad)
+
+
 def test_no_module_level_import_cycles():
     graph = {mod: {resolve(n) for n, top in imports(p) if top and resolve(n) and resolve(n) != mod}
              for mod, p in MODULES.items()}
@@ -129,6 +146,19 @@ def test_core_data_and_normalisation_import_without_mujoco():
             "egogym.policies.normalize, egogym.policies.config\nprint('ok')")
     res = run_blocked(code, {"mujoco", "dm_control"})
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+
+
+def test_tasks_and_the_real_backend_import_without_mujoco():
+    """The robot's computer reads a task's declaration and runs the real backend without the
+    simulator: both import with MuJoCo and dm_control blocked, and load neither."""
+    code = ("import sys, egogym.tasks, egogym.real.backend, egogym.real.console\n"
+            "t = egogym.tasks.make_task('object_in_bowl')\n"
+            "import numpy as np\n"
+            "e = t.sample_episode(np.random.default_rng(0))\n"
+            "assert 'x=' in t.operator_instructions(e)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mujoco', 'dm_control')))")
+    res = run_blocked(code, {"mujoco", "dm_control"})
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stderr[-2000:]
 
 
 def test_import_egogym_is_light_and_registers_the_ids():

@@ -193,3 +193,24 @@ def test_derived_aria_views_come_from_the_twin_at_the_measured_joints(options):
         twin.close()
     finally:
         env.close()
+
+
+def test_the_operator_sets_up_the_seeds_placement(rig, capsys):
+    """On the robot the console shows the placement the task draws for the seed, and the record's
+    start is that placement: the same one a sim episode of the seed has (what `egogym compare`
+    pairs)."""
+    import gymnasium as gym
+
+    rig.answers = [""]
+    env = rig.make_env(task_options={"distractors": ["mug"]})
+    _, info = env.reset(seed=100004)
+    shown = capsys.readouterr().out
+    sim = gym.make("egogym/ObjectInBowl-v0", image_size=(16, 16), cameras=(), task_options={"distractors": ["mug"]})
+    _, sim_info = sim.reset(seed=100004)
+    sim.close()
+    start = sim_info["start"]
+    assert info["start"] == start and start["distractor"] == "mug"
+    for x, y in (start["toy_xy"], start["bowl_xy"], start["distractor_xy"]):
+        assert f"x={x:.2f} m, y={y:+.2f} m" in shown
+    assert f"the {start['toy_colour']} {start['toy']}" in shown
+    env.close()
