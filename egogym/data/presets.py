@@ -129,8 +129,3 @@ def resolve_calibration(arg: str | os.PathLike | Calibration | dict) -> Calibrat
     near = difflib.get_close_matches(name, list(PRESETS), n=1)
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     raise DataFormatError(f"calibration {name!r}: not a preset{hint} ({', '.join(PRESETS)}) nor a calibration JSON file")
-
-
-def has_extrinsics(calibration: Calibration, arms) -> list[str]:
-    """The arms of `arms` whose T_cam_base the calibration lacks (empty: all present)."""
-    return [a for a in arms if a not in calibration.T_cam_base]

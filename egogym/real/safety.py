@@ -39,7 +39,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -563,8 +563,3 @@ class EmergencyStop:
             self._tty_fd = None
             if in_main and old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
-
-
-def limits_dict(limits: SafetyLimits) -> dict:
-    """JSON-able limits (for logs and run folders)."""
-    return asdict(limits)

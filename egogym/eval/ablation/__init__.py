@@ -8,7 +8,8 @@ then evaluated. Steps, each resumable:
    scripted expert with `egogym.pipelines.collect.collect_robot` on the *robot* placement
    distribution (`[data] robot_task_options`), and `human_<m>.hdf5` for every human
    count m by the simulated human (`egogym collect --embodiment human`,
-   `egogym.pipelines.human.collect_human`) on the full distribution; each file split
+   `egogym.pipelines.human.collect_human`) on the human distribution (`[data]
+   human_task_options`, default: the full task); each file split
    with `egogym split`. A `.done` marker says a file is complete. Episode i of every
    file uses seed data.seed + i, so a smaller file holds the first episodes of a larger one.
 2. cells (in `OUT/cells/<cell>/`): `egogym train` into `run/` (with `--resume` if a
@@ -42,6 +43,7 @@ Config (TOML; every key optional unless marked):
     robot_max_steps = 1000                # per robot demo
     robot_stop_after_points = 1           # a robot demo ends after its first point
     robot_task_options = {toy_region = [[0.08, 0.19], [-0.36, -0.02]], bowl_region = [[0.08, 0.30], [-0.36, -0.02]]}
+    human_task_options = {toy_colours = ["red", "blue", "green"]}  # e.g. colours only humans show
     [train]
     preset = "cpu"
     steps = 2000
@@ -54,6 +56,9 @@ Config (TOML; every key optional unless marked):
     max_steps = 2000
     loop_hz = 50
     task_options = {}                     # evaluation distribution (default: the task's full one)
+                                          # Each *_task_options table holds options of the task's declaration:
+                                          # placement (toy_region, bowl_region, ...), toys, and the appearance
+                                          # axes toy_colours, table_colours, lights, distractors (egogym.tasks).
     stop_on_success = false               # end an episode at its first success (success rates only)
     [controls]
     equal_time = true

@@ -46,7 +46,8 @@ class DataConfig:
     seed: int = 0  # episode i of every data file uses seed + i
     robot_max_steps: int = 1000  # env steps per robot demo at most
     robot_stop_after_points: int | None = 1  # end a robot demo after this many points
-    robot_task_options: dict = field(default_factory=dict)  # the robot demos' placement distribution
+    robot_task_options: dict = field(default_factory=dict)  # the robot demos' distribution (task options)
+    human_task_options: dict = field(default_factory=dict)  # the human demos' distribution (object_in_bowl options)
 
     def __post_init__(self):
         if not self.robot:
@@ -59,6 +60,7 @@ class DataConfig:
         _int("[data] robot_max_steps", self.robot_max_steps, 1)
         _int("[data] robot_stop_after_points", self.robot_stop_after_points, 1, none_ok=True)
         _table("[data] robot_task_options", self.robot_task_options)
+        _table("[data] human_task_options", self.human_task_options)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,16 @@ class AblationConfig:
                 or any(isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 4096 for v in size)):
             raise UserError(f"image_size: {list(size) if isinstance(size, tuple) else size!r}: give [H, W], "
                             f"integers in 16..4096")
+        from egogym.tasks import make_task
+
+        # Each distribution is a task declaration: a bad axis fails here, before any data is collected.
+        for where, task, options in (("[data] robot_task_options", self.task, self.data.robot_task_options),
+                                     ("[data] human_task_options", "object_in_bowl", self.data.human_task_options),
+                                     ("[eval] task_options", self.task, self.eval.task_options)):
+            try:
+                make_task(task, **options)
+            except (TypeError, ValueError) as e:
+                raise UserError(f"{where}: {e}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -294,8 +294,9 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
     lines += [f"Task `{cfg.task}` ({cfg.env_id}), images {cfg.image_size[0]}x{cfg.image_size[1]}; "
               f"training preset `{cfg.train.preset}`, {cfg.train.steps} steps, seeds {list(cfg.train.seeds)}; "
               f"evaluation: {cfg.eval.episodes} episodes per training seed from seed {cfg.eval.seed}.",
-              "", f"Robot demos placement: `{cfg.data.robot_task_options or 'full task distribution'}`; human demos: "
-              f"the full distribution; evaluation: `{cfg.eval.task_options or 'full task distribution'}`.", ""]
+              "", f"Robot demos' distribution: `{cfg.data.robot_task_options or 'full task distribution'}`; human "
+              f"demos': `{cfg.data.human_task_options or 'full task distribution'}`; evaluation: "
+              f"`{cfg.eval.task_options or 'full task distribution'}`.", ""]
     if wall_s is not None:
         lines += [f"Wall time of this invocation: {wall_s / 60:.1f} min.", ""]
     if planned is not None and planned > len(results):

@@ -24,6 +24,7 @@ from egogym.eval.ablation.report import write_report
 from egogym.eval.config import EvalConfig
 from egogym.eval.loop import evaluate
 from egogym.eval.metrics import summarize
+from egogym.policies.kinds import PoseIkRun, TrainedRun
 
 CELL_FILE = "cell.json"
 VALID_FRACTION, SPLIT_SEED = 0.1, 0  # every data file's train/valid split (the recipe's, docs/POLICIES.md)
@@ -81,7 +82,8 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
     if out.exists():
         out.unlink()  # an unfinished conversion: the recordings are kept, convert again
     code = collect_human(m, cfg.data.seed, out, cfg.image_size, progress=progress,
-                         recordings=data_dir / "human_recordings")
+                         recordings=data_dir / "human_recordings",
+                         task_options=dict(cfg.data.human_task_options) or None)
     if code:
         raise UserError(f"human data collection for {out} failed (exit {code})")
     split_file(out, VALID_FRACTION, SPLIT_SEED)
@@ -103,7 +105,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     cdir.mkdir(parents=True, exist_ok=True)
     data = root / "data"
     run_dir = root / "cells" / cell.base.name / "run"  # a drive cell evaluates its base cell's run
-    policy = str(run_dir) if cell.role != "drive" else f"pose-ik:{run_dir}"
+    policy = (PoseIkRun if cell.role == "drive" else TrainedRun).for_run(run_dir).text
     t0 = time.perf_counter()
     human = ["--human", str(data / f"human_{cell.human}.hdf5")] if cell.human else []
     argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"), *human,
