@@ -38,8 +38,8 @@ class EgoEnv(gym.Env):
     - `front_img_1_masked`, `front_img_1_line` (when asked for in `cameras`): the Aria image
       with both arms blacked out, and the same with a red line drawn along the active
       arms (`DERIVED_VIEWS`), as EgoMimic's policies see it;
-    - `joint_positions`: (7 * n_arms,) float64, the layout of the action;
-    - `ee_pose`: (3 * n_arms,) float64, each arm's pinch point (m) in the current Aria
+    - `joint_positions`: (`Arms.joint_width`,) float64, the layout of the action;
+    - `ee_pose`: (`Arms.xyz_width`,) float64, each arm's pinch point (m) in the current Aria
       camera frame (OpenCV: x right, y down, z forward).
 
     ### Rewards

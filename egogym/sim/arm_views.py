@@ -23,6 +23,7 @@ import numpy as np
 from dm_control import mjcf
 
 from egogym.core import geometry, kinematics
+from egogym.core.arms import Arms
 from egogym.core.spec import Calibration, RobotSpec, check_image_size
 from egogym.core.views import FRONT, join_polylines, mask_and_line
 from egogym.sim.scene import body_pose, build_robot_scene, camera_element_name, own_renderers
@@ -68,12 +69,13 @@ class TwinArmViews:
     def mask(self, joints: np.ndarray) -> np.ndarray:
         """(H, W) bool: the twin's arms at `joints`, seen through the real calibration."""
         joints = np.asarray(joints, dtype=float)
-        if joints.shape != (7 * len(self.arms),):
-            raise ValueError(f"joints of shape {joints.shape}; arms {self.arms} take {7 * len(self.arms)} values")
+        arms = Arms.parse(self.arms)
+        if joints.shape != (arms.joint_width,):
+            raise ValueError(f"joints of shape {joints.shape}; arms {self.arms} take {arms.joint_width} values")
+        blocks = arms.split_joints(joints)
         m, d = self.model, self.data
         for arm in self.spec.arms:
-            q = joints[7 * self.arms.index(arm.name): 7 * self.arms.index(arm.name) + 7] \
-                if arm.name in self.arms else arm.home_command
+            q = blocks.get(arm.name, arm.home_command)
             d.qpos[self._qadr[arm.name]] = q[:6]
             d.qpos[self._finger[arm.name]] = arm.gripper.to_finger(float(np.clip(q[6], 0.0, 1.0)))
         mujoco.mj_kinematics(m, d)
@@ -93,7 +95,7 @@ class TwinArmViews:
         calibration, NaN rows between arms."""
         uv = []
         for i, a in enumerate(self.arms):
-            p_base = kinematics.keypoints_in_base(self.spec.arm(a), np.asarray(joints)[7 * i: 7 * i + 6])
+            p_base = kinematics.keypoints_in_base(self.spec.arm(a), np.asarray(joints)[Arms.joints(i)][:6])
             T = np.asarray(self.calibration.T_cam_base[a], float)
             uv.append(geometry.project(self.K, geometry.transform_points(T, p_base)))
         return join_polylines(uv)

@@ -6,6 +6,7 @@ import numpy as np
 from dm_control import mjcf
 
 from egogym.core import geometry
+from egogym.core.arms import Arms
 from egogym.core.spec import Calibration, RobotSpec, command_bounds
 from egogym.sim.scene import (body_pose, build_robot_scene, calibration_from_model, camera_element_name, camera_pose,
                               own_renderers)
@@ -90,7 +91,7 @@ class SimBackend:
         Returns the command actually applied (after clipping)."""
         applied = np.clip(np.asarray(command, dtype=np.float64), self.lower, self.upper)
         for i, a in enumerate(self.arms):
-            self._targets[a] = applied[7 * i: 7 * i + 7]
+            self._targets[a] = applied[Arms.joints(i)]
             self._write_ctrl(a)
         mujoco.mj_step(self.model, self.data, nstep=self.spec.substeps)
         self.steps += 1
