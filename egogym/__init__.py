@@ -6,7 +6,7 @@ Importing egogym registers the environments and nothing else (no simulator, no t
 They are registered with string entry points, so MuJoCo loads when an env is made
 (`gymnasium.make`, or `egogym.env.EgoEnv` directly).
 
-Layers, bottom up (docs/ARCHITECTURE.md): `core` -> `data` -> `tasks`, `sim`, `real` ->
+Layers, bottom up (docs/ARCHITECTURE.md): `core` -> `data` -> `tasks` -> `sim`, `real` ->
 `env` -> `pipelines` -> `policies` (torch) -> `eval`; `cli` dispatches.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import gymnasium as gym
 
 from egogym.core.spec import EGOMIMIC  # numpy only
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 TIME_LIMIT_S = 40.0
 """Episode time limit of the registered ids and of every task (s): 2000 control steps at 50 Hz."""
