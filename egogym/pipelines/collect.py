@@ -131,11 +131,16 @@ def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0
     image_size = (int(image_size[0]), int(image_size[1]))
     try:
         from egogym.core.views import DEFAULT_CAMERAS
-        from egogym.tasks import TASKS
+        from egogym.tasks import TASKS, make_task
 
         # An unknown task falls through to EgoEnv, which names the nearest one.
         arms_layout = arms or getattr(TASKS.get(task), "default_arms", "right")
         cameras = (*DEFAULT_CAMERAS[arms_layout], S.FRONT_MASKED, S.FRONT_LINE)
+        if task_options and task in TASKS:
+            try:
+                make_task(task, **task_options)
+            except (TypeError, ValueError) as e:
+                raise UserError(f"--task-option: {e}") from None
         env = EgoEnv(task=task, task_options=task_options, arms=arms, image_size=image_size, cameras=cameras)
     except (ValueError, KeyError) as e:
         raise UserError(str(e)) from None
