@@ -3,7 +3,8 @@
     egogym collect --task object_in_bowl --episodes 20 --seed 0 --out robot.hdf5
     egogym collect --task object_in_bowl --episodes 40 --seed 0 --out robot.hdf5 --resume
 
-Episode i is reset with seed S+i and recorded at the control rate (50 Hz): per step the
+Episode i is reset with seed S+i (the task's `sample_episode` draw, kept as the demo's `start`
+attribute, JSON) and recorded at the control rate (50 Hz): per step the
 Aria image and the wrist image(s), `front_img_1_masked` / `front_img_1_line` (every arm
 blacked out from the simulator's segmentation, a red line through the active arms'
 projected keypoints: `egogym.core.views.mask_and_line`), `joint_positions`,
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -109,7 +111,7 @@ def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0
                   progress: bool = True) -> list[str]:
     """Record `episodes` scripted-expert episodes of `task` into `out`; return the new demo names.
 
-    Episode i (0-based) is reset with seed `seed + i` and stored with attrs episode=i,
+    Episode i (0-based) is reset with seed `seed + i` and stored with attrs episode=i, start (the drawn episode, JSON),
     seed, points, success, steps. With resume=True an existing file gets only the
     episodes it lacks (by the `episode` attribute); without it an existing file is an
     error. max_steps / stop_after_points end episodes early (the default length is the
@@ -188,7 +190,7 @@ def record_episode(env, expert, seed: int, limit: int, stop_after_points: int | 
     obs[k][t] is the observation the expert acted on at step t; actions["joints"][t]
     the command applied at t; states[t] = [qpos, qvel] when obs[t] was taken."""
     backend = env.unwrapped.backend
-    o, _ = env.reset(seed=seed)
+    o, reset_info = env.reset(seed=seed)
     expert.reset()
     rec: dict[str, list] = {k: [] for k in o}
     joints, states = [], []
@@ -208,7 +210,8 @@ def record_episode(env, expert, seed: int, limit: int, stop_after_points: int | 
             joints.append(info["applied_action"])
         if terminated or truncated or (stop_after_points is not None and info["points"] >= stop_after_points):
             break
-    result = {"points": int(info["points"]), "success": bool(info["success"]), "steps": steps}
+    result = {"points": int(info["points"]), "success": bool(info["success"]), "steps": steps,
+              "start": json.dumps(reset_info["start"])}
     if stream is not None:
         return result
     obs = {k: np.stack(v) for k, v in rec.items()}

@@ -169,3 +169,27 @@ def test_every_task_declaration_is_json_and_simulator_free():
         e = task.sample_episode(np.random.default_rng(0))
         assert json.loads(json.dumps(e.to_dict())) == e.to_dict()
         assert f"x={e.toy_xy[0]:.2f} m" in task.operator_instructions(e)
+
+
+def test_axes_are_options_of_collect_and_eval(tmp_path):
+    """`egogym collect` (robot and human) and `egogym eval` take the axes as --task-option; the
+    robot demo, the human demo and the evaluation episode of one seed meet the same placement,
+    each dressed as its own options say."""
+    import h5py
+
+    from egogym.cli import main
+
+    robot, human = tmp_path / "robot.hdf5", tmp_path / "human.hdf5"
+    assert main(["collect", "--episodes", "1", "--seed", "7", "--out", str(robot), "--image-size", "32", "32",
+                 "--max-steps", "3", "--no-progress", "--task-option", 'toy_colours=["blue"]']) == 0
+    assert main(["collect", "--embodiment", "human", "--episodes", "1", "--seed", "7", "--out", str(human),
+                 "--image-size", "32", "32", "--no-progress", "--task-option", 'toy_colours=["green"]']) == 0
+    assert main(["eval", "--policy", "hold", "--episodes", "1", "--seed", "7", "--out", str(tmp_path / "ev"),
+                 "--image-size", "32", "32", "--max-steps", "3", "--task-option", 'lights=["dim"]']) == 0
+    with h5py.File(robot, "r") as f:
+        r = json.loads(f["data/demo_0"].attrs["start"])
+        assert json.loads(f["data"].attrs["env_args"])["task_options"] == {"toy_colours": ["blue"]}
+    h = json.loads((tmp_path / "human.hdf5.recordings" / "episode_000007" / "recording.json").read_text())["start"]
+    e = json.loads((tmp_path / "ev" / "episodes.jsonl").read_text().splitlines()[0])["start"]
+    assert _placement(r) == _placement(h) == _placement(e)
+    assert (r["toy_colour"], h["toy_colour"], e["light"]) == ("blue", "green", "dim")
