@@ -6,7 +6,11 @@ run in its own virtual env (it pins mujoco<3.9 and dm-control<1.1), created on f
 under bench/.aloha-venv. Measurements alternate between the two, round after round, so
 that both see the same machine load; the ratio is of medians.
 
-    python bench/env_throughput.py [--rounds 3] [--steps 200]
+    python bench/env_throughput.py [--rounds 3] [--steps 200] [--against-tree DIR] [--skip-aloha]
+
+`--against-tree DIR` also runs the same egogym worker from another source tree (e.g. a
+`git worktree add DIR <commit>` of the code before a change), in the same rounds, and prints
+the ratio: what a change costs the default task's rendering.
 """
 from __future__ import annotations
 
@@ -72,8 +76,8 @@ def ensure_aloha_venv() -> Path:
     return py
 
 
-def run(cmd: list[str]) -> float:
-    env = {"MUJOCO_GL": "egl", "PATH": "/usr/bin:/bin"}
+def run(cmd: list[str], pythonpath: str | None = None) -> float:
+    env = {"MUJOCO_GL": "egl", "PATH": "/usr/bin:/bin", **({"PYTHONPATH": pythonpath} if pythonpath else {})}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"benchmark worker failed: {' '.join(cmd[:2])}\n{out.stderr[-2000:]}")
@@ -84,26 +88,41 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--against-tree", type=Path, help="another egogym source tree, run in the same rounds")
+    ap.add_argument("--skip-aloha", action="store_true", help="no gym-aloha reference (no venv to build)")
     args = ap.parse_args()
-    aloha_py = ensure_aloha_venv()
-    results: dict[str, list[float]] = {"egogym 120x160": [], "egogym 480x640": [], "gym-aloha": [],
-                                       "egogym 480x640 shadows+4xMSAA": []}
+    if args.against_tree is not None and not (args.against_tree / "egogym" / "env.py").is_file():
+        raise SystemExit(f"--against-tree {args.against_tree}: no egogym/env.py there; give an egogym source tree")
+    aloha_py = None if args.skip_aloha else ensure_aloha_venv()
+    workers = [("egogym 120x160", [sys.executable, "-c", EGOGYM_WORKER, "120", "160", str(args.steps), "0"], None),
+               ("gym-aloha", [str(aloha_py), "-c", ALOHA_WORKER, str(args.steps)], None),
+               ("egogym 480x640", [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps), "0"], None),
+               ("egogym 480x640 shadows+4xMSAA",
+                [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps), "1"], None)]
+    if args.against_tree is not None:
+        tree = str(args.against_tree.resolve())
+        workers += [("other tree 120x160", [sys.executable, "-c", EGOGYM_WORKER, "120", "160", str(args.steps), "0"],
+                     tree),
+                    ("other tree 480x640", [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps), "0"],
+                     tree)]
+    if aloha_py is None:
+        workers = [w for w in workers if w[0] != "gym-aloha"]
+    results: dict[str, list[float]] = {name: [] for name, _, _ in workers}
     for r in range(args.rounds):
-        for name, cmd in (
-            ("egogym 120x160", [sys.executable, "-c", EGOGYM_WORKER, "120", "160", str(args.steps), "0"]),
-            ("gym-aloha", [str(aloha_py), "-c", ALOHA_WORKER, str(args.steps)]),
-            ("egogym 480x640", [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps), "0"]),
-            ("egogym 480x640 shadows+4xMSAA",
-             [sys.executable, "-c", EGOGYM_WORKER, "480", "640", str(args.steps), "1"]),
-        ):
-            results[name].append(run(cmd))
+        for name, cmd, tree in workers:
+            results[name].append(run(cmd, tree))
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in results.items()), flush=True)
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"\nmedian steps/s over {args.rounds} rounds of {args.steps} steps ({time.strftime('%Y-%m-%d')}):")
     for k, v in med.items():
         print(f"  {k:30s} {v:8.1f}")
-    print(f"  ratio egogym 480x640 / gym-aloha: {med['egogym 480x640'] / med['gym-aloha']:.2f}x (target >= 5x)")
-    print(f"  ratio egogym 120x160 / gym-aloha: {med['egogym 120x160'] / med['gym-aloha']:.2f}x")
+    if "gym-aloha" in med:
+        print(f"  ratio egogym 480x640 / gym-aloha: {med['egogym 480x640'] / med['gym-aloha']:.2f}x (target >= 5x)")
+        print(f"  ratio egogym 120x160 / gym-aloha: {med['egogym 120x160'] / med['gym-aloha']:.2f}x")
+    for size in ("120x160", "480x640"):
+        if f"other tree {size}" in med:
+            print(f"  ratio this tree / {args.against_tree} at {size}: "
+                  f"{med[f'egogym {size}'] / med[f'other tree {size}']:.3f}x (1.0: the same cost)")
     print(f"  shadows+4xMSAA cost at 480x640: {med['egogym 480x640'] / med['egogym 480x640 shadows+4xMSAA']:.2f}x "
           "slower (why observation cameras have them off)")
 
