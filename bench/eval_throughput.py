@@ -48,12 +48,12 @@ def steps_per_second(cfg, policy_spec: str | None, seeds: list[int], render_ever
     warm-up episode (seeds[0]) run, before the clock starts: the renderers' GL contexts
     (about 0.1 s each, made at the first render) and torch's first forward pass are paid
     once per evaluation worker, not per step."""
-    from egogym.eval.policy_spec import HoldPolicy
     from egogym.eval.rollout import make_env, make_policy, run_episode
+    from egogym.policies.kinds import HoldPolicy, parse_policy
 
     env = make_env(cfg)
     try:
-        policy = make_policy(policy_spec, env) if policy_spec else HoldPolicy()
+        policy = make_policy(parse_policy(policy_spec), env) if policy_spec else HoldPolicy()
         on_frame = (lambda obs, pol: None) if render_every_step else None
         run_episode(env, policy, seeds[0], 0, cfg, 1, on_frame)
         steps, t0 = 0, time.perf_counter()

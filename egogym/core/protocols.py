@@ -1,5 +1,6 @@
 """The protocols that join the layers: `Backend` (how the world is touched), `Policy` (what the
-evaluation loop knows of a policy) and `Score` (what a task reports).
+evaluation loop knows of a policy), `EvalEnv` (what it knows of an env) and `Score` (what a
+task reports).
 
 Scripted experts, replays, trained ACT policies and remote policies all look the same to
 the evaluation loop: `reset()` at the start of every episode, then `act(obs) -> action`
@@ -23,7 +24,8 @@ class Score:
 
     points: points scored since reset; new_points: scored on the last step (the reward);
     success: the task's success criterion; terms: shaping quantities for analysis (not
-    part of the reward); aborted: a reason string when the episode was stopped early.
+    part of the reward); aborted: a reason string when the episode was stopped early;
+    notes: free text for the episode's record (on hardware, the operator's), "" for none.
     """
 
     points: int = 0
@@ -31,6 +33,7 @@ class Score:
     success: bool = False
     terms: dict[str, float] = field(default_factory=dict)
     aborted: str | None = None
+    notes: str = ""
 
 
 class Backend(Protocol):
@@ -84,6 +87,20 @@ class PolicyUnavailable(RuntimeError):
 
 @runtime_checkable
 class Policy(Protocol):
+    """What every policy has: `reset` and `act`.
+
+    Optional, read by the evaluation only through the functions below (a policy without
+    them gets the default named there):
+
+    - `reads_images() -> bool`: whether the next `act` reads the camera images
+      (`reads_images(policy)`);
+    - `last_chunk_xyz`: the attribute holding the chunk the policy last predicted, as
+      end-effector (pinch point) positions for the episode's videos (`chunk_xyz(policy)`);
+    - `query_latency_ms() -> dict | None`: the episode's query round trips for its record
+      (`query_latency_ms(policy)`);
+    - `close() -> None`: release connections when the evaluation ends (`close_policy(policy)`).
+    """
+
     def reset(self) -> None:
         """Forget everything about the previous episode (queues, ensembles, plans)."""
 
@@ -101,9 +118,53 @@ def reads_images(policy) -> bool:
     return True if method is None else bool(method())
 
 
+def chunk_xyz(policy) -> np.ndarray | None:
+    """The chunk the policy last predicted (and executes from) as positions, for videos.
+
+    A policy may set the attribute `last_chunk_xyz`: a (P, 3k) float array, P future
+    end-effector (pinch point) positions in metres of k arms side by side (arms left then
+    right), in the Aria `front_img_1` camera frame (OpenCV axes: x right, y down, z forward)
+    of the step it was predicted at; None before its first prediction of an episode.
+    egogym's trained and remote policies set it at each query (P = 100). Without the
+    attribute (the scripted expert, hold, replay): None, and videos show the plain image."""
+    return getattr(policy, "last_chunk_xyz", None)
+
+
 def query_latency_ms(policy) -> dict | None:
     """The episode's query latency statistics (ms) a policy reports for the episode record,
     e.g. a remote policy's round trips: {"n", "mean", "p50", "p95", "max", ...}. A policy
     may define `query_latency_ms() -> dict | None`; without the method: None (not recorded)."""
     method = getattr(policy, "query_latency_ms", None)
     return None if method is None else method()
+
+
+def close_policy(policy) -> None:
+    """Release what the policy holds (a remote policy's connection). A policy may define
+    `close() -> None`; without the method: nothing to release."""
+    method = getattr(policy, "close", None)
+    if method is not None:
+        method()
+
+
+class EvalEnv(Protocol):
+    """What the evaluation loop reads of an env, besides Gymnasium's API.
+
+    The loop steps the env `gymnasium.make` returns (`reset(seed=)`, `step`, `close`, its time
+    limit) and reads these from its `unwrapped` (an `egogym.env.EgoEnv`, sim or real alike).
+    """
+
+    robot: RobotSpec  # the robot; `robot.control_hz` is the env's step rate (Hz)
+    arms: tuple[str, ...]  # active arms, left then right; actions are 7 values per arm
+    image_size: tuple[int, int]  # (height, width) px of every camera image
+
+    @property
+    def calibration(self) -> Calibration:
+        """The cameras' intrinsics and extrinsics (videos project the chunk with `K(FRONT, size)`)."""
+
+    def request_images(self, wanted: bool) -> None:
+        """Whether the next `step`'s observation carries camera images (that step only; default
+        True). With False a backend may leave them out: only the low-dim keys are returned."""
+
+    def finish_episode(self) -> Score:
+        """The episode's final score (sim: the running score; real: the operator's entry, with
+        their `notes`)."""

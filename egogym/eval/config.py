@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from egogym.core.errors import UserError
 from egogym.core.spec import check_image_size
 from egogym.core.views import FRONT
-from egogym.eval.policy_spec import parse_policy
+from egogym.policies.kinds import PolicySpec, parse_policy
 
 EPISODES_FILE = "episodes.jsonl"
 CONFIG_FILE = "eval_config.json"
@@ -21,7 +21,7 @@ RESUME_INVARIANT = ("policy", "env_id", "start_seed", "backend", "backend_option
 class EvalConfig:
     """What an evaluation runs. Printed into `out_dir/eval_config.json`."""
 
-    policy: str  # a policy spec (`egogym.eval.policy_spec`): "scripted", "hold", "replay:FILE[:demo_N]", a run folder, "ws://HOST:PORT"
+    policy: str  # the --policy text (`egogym.policies.kinds`): "scripted", "hold", "replay:FILE[:demo_N]", a run folder, "pose-ik:RUN", "ws://HOST:PORT"
     env_id: str = "egogym/ObjectInBowl-v0"  # a registered Gymnasium id
     episodes: int = 50  # number of episodes; episode i uses seed start_seed + i
     start_seed: int = 1000
@@ -63,10 +63,16 @@ class EvalConfig:
             raise UserError("--videos draws on the Aria image: add front_img_1 to --cameras")
         if self.workers > 1 and self.backend != "sim":
             raise UserError(f"--workers {self.workers}: the real backend drives one robot; use --workers 1")
-        kind = parse_policy(self.policy)  # a malformed --policy fails here, before any work
-        if kind.needs_sim and self.backend != "sim":
+        # --policy parsed once, here (a malformed one fails before any work); consumers ask `policy_spec`
+        object.__setattr__(self, "_policy_spec", parse_policy(self.policy))
+        if self.policy_spec.needs_sim and self.backend != "sim":
             raise UserError(f"--policy {self.policy} reads the simulator's state: use --backend sim, or give a run "
                             "directory")
+
+    @property
+    def policy_spec(self) -> PolicySpec:
+        """The typed `policy`: what the env renders, the policy built, the summary's description."""
+        return self._policy_spec
 
     @property
     def seeds(self) -> list[int]:

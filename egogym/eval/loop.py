@@ -5,8 +5,9 @@ start_seed + i, in this process (`workers=1`) or in `workers` spawned processes
 recorded are skipped. When every episode has a record the log is rewritten in seed order,
 so its content does not depend on `workers` (except `wall_seconds`).
 
-The pieces: `config` (EvalConfig), `policy_spec` (what `--policy` names), `rollout` (one
-episode), `workers` (processes), `records` (the log), `metrics` (intervals and tests).
+The pieces: `config` (EvalConfig, with `policy_spec`: what `--policy` names, parsed by
+`egogym.policies.kinds`), `rollout` (one episode), `workers` (processes), `records` (the log),
+`metrics` (intervals and tests).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from egogym.eval.workers import run_parallel
 
 def prepare_out_dir(config: EvalConfig, out_dir: Path, resume: bool) -> list[dict]:
     """Create or check `out_dir`; return the records already there (resume)."""
-    check_output(out_dir, [config.policy] if Path(config.policy).is_dir() else [], kind="dir")
+    check_output(out_dir, config.policy_spec.inputs(), kind="dir")
     log = out_dir / EPISODES_FILE
     cfg_path = out_dir / CONFIG_FILE
     if log.exists() and log.stat().st_size > 0 and not resume:

@@ -28,10 +28,11 @@ from typing import Any, Callable
 import numpy as np
 
 from egogym.core.errors import UserError
-from egogym.core.protocols import PolicyUnavailable, query_latency_ms, reads_images
+from egogym.core.protocols import (EvalEnv, Policy, PolicyUnavailable, chunk_xyz, close_policy, query_latency_ms,
+                                   reads_images)
 from egogym.core.views import FRONT
 from egogym.eval.config import EvalConfig
-from egogym.eval.policy_spec import parse_policy
+from egogym.policies.kinds import PolicySpec
 
 
 def make_env(config: EvalConfig):
@@ -48,7 +49,7 @@ def make_env(config: EvalConfig):
         kwargs["task_options"] = dict(config.task_options)
     if config.image_size is not None:
         kwargs["image_size"] = tuple(config.image_size)
-    cameras = config.cameras if config.cameras is not None else parse_policy(config.policy).cameras()
+    cameras = config.cameras if config.cameras is not None else config.policy_spec.cameras()
     if cameras is not None:
         kwargs["cameras"] = tuple(cameras)
     if config.max_steps is not None:
@@ -64,14 +65,15 @@ def make_env(config: EvalConfig):
         raise UserError(f"--env {config.env_id} (options {kwargs}): {msg}") from None
 
 
-def make_policy(spec: str, env):
-    """The policy named by a `--policy` spec, built for `env` (see `egogym.eval.policy_spec`)."""
-    return parse_policy(spec).build(env)
+def make_policy(spec: PolicySpec, env) -> Policy:
+    """The policy a parsed `--policy` names, built for `env` (see `egogym.policies.kinds`)."""
+    return spec.build(env)
 
 
 def env_rates(env, config: EvalConfig) -> tuple[float, int]:
     """(env control rate in Hz, env steps per policy query)."""
-    env_hz = float(env.unwrapped.robot.control_hz)
+    ego: EvalEnv = env.unwrapped
+    env_hz = float(ego.robot.control_hz)
     loop_hz = config.loop_hz or env_hz
     repeat = env_hz / loop_hz
     if abs(repeat - round(repeat)) > 1e-9 or round(repeat) < 1:
@@ -93,7 +95,10 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
     """Roll out one episode; return its record (see `egogym.eval.records`), with `start` (the
     reset info's start placement) when the backend gives one.
 
+    env: a Gymnasium env whose `unwrapped` is an `EvalEnv`; policy: a `Policy`, its optional
+    capabilities read through `egogym.core.protocols`' functions.
     on_frame(obs, policy) is called after the reset and after every env step (videos)."""
+    ego: EvalEnv = env.unwrapped
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed)
     start = info.get("start") or {}
@@ -104,7 +109,7 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
     steps, terminated, truncated, status, reason = 0, False, False, "done", ""
     # Render only what is read: a step's images are needed when the policy's next act reads
     # them (and only the last step of a held action is seen by it); videos read every frame.
-    lazy = on_frame is None and hasattr(env.unwrapped, "request_images")
+    lazy = on_frame is None
     succeeded = False
     while True:
         try:
@@ -114,7 +119,7 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
             break
         for r in range(repeat):
             if lazy:
-                env.unwrapped.request_images(r == repeat - 1 and reads_images(policy))
+                ego.request_images(r == repeat - 1 and reads_images(policy))
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
             if on_frame is not None:
@@ -130,7 +135,7 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
         if config.episode_timeout_s is not None and time.perf_counter() - t0 > config.episode_timeout_s:
             status, reason = "timeout", f"wall-clock limit of {config.episode_timeout_s:g} s reached"
             break
-    score = env.unwrapped.finish_episode()
+    score = ego.finish_episode()
     aborted = score.aborted or info.get("aborted")
     if status == "aborted":
         pass  # the policy's reason stands (the backend's score is still final)
@@ -141,7 +146,7 @@ def run_episode(env, policy, seed: int, episode: int, config: EvalConfig, repeat
     record = {"seed": int(seed), "episode": int(episode), "success": bool(score.success), "points": int(score.points),
               "steps": steps, "sim_seconds": float(info.get("time_s", 0.0)),
               "wall_seconds": round(time.perf_counter() - t0, 3), "status": status, "reason": reason}
-    if getattr(score, "notes", ""):  # the operator's notes, on hardware
+    if score.notes:  # the operator's notes, on hardware
         record["notes"] = str(score.notes)
     if start:  # the start placement (sim), for success by region in reports
         record["start"] = start
@@ -158,7 +163,7 @@ class EpisodeRunner:
         self.config, self.out_dir = config, Path(out_dir)
         self.env = make_env(config)
         try:
-            self.policy = make_policy(config.policy, self.env)
+            self.policy = make_policy(config.policy_spec, self.env)
             if "torch" in sys.modules:  # a torch policy: its share of the cores, never more
                 from egogym.policies.config import default_threads
 
@@ -174,12 +179,13 @@ class EpisodeRunner:
         if episode < self.config.videos:
             from egogym.eval.video import OverlayVideo
 
-            size = self.env.unwrapped.image_size
-            K = self.env.unwrapped.calibration.K(FRONT, size)
+            ego: EvalEnv = self.env.unwrapped
+            size = ego.image_size
+            K = ego.calibration.K(FRONT, size)
             video = OverlayVideo(self.out_dir / "videos" / f"episode_{episode:04d}_seed_{seed}.mp4", K, size,
                                  self.env_hz)
         on_frame = None if video is None else (
-            lambda obs, policy: video.add(obs[FRONT], getattr(policy, "last_chunk_xyz", None)))
+            lambda obs, policy: video.add(obs[FRONT], chunk_xyz(policy)))
         try:
             rec = run_episode(self.env, self.policy, seed, episode, self.config, self.repeat, on_frame)
         except BaseException:
@@ -191,9 +197,7 @@ class EpisodeRunner:
         return rec
 
     def close(self) -> None:
-        close = getattr(self.policy, "close", None)  # a remote policy's connection
         try:
-            if close is not None:
-                close()
+            close_policy(self.policy)  # a remote policy's connection
         finally:
             self.env.close()

@@ -23,8 +23,8 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 from egogym.core.views import DEFAULT_CAMERAS
 from egogym.eval.config import EPISODES_FILE, EvalConfig
 from egogym.eval.loop import evaluate
-from egogym.eval.policy_spec import parse_policy
 from egogym.eval.metrics import summarize
+from egogym.policies.kinds import kinds_help
 
 SUMMARY_FILE = "summary.json"
 
@@ -48,9 +48,7 @@ def parse_options(items: list[str] | None, flag: str) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", required=True, help="'scripted' (the task's scripted expert), 'hold', "
-                   "'replay:FILE.hdf5[:demo_N]', a run directory, 'pose-ik:RUN', or ws://HOST:PORT[?k=K&stride=S&"
-                   "timeout=T&reconnect=R] (a policy served in openpi's websocket protocol, e.g. by egogym serve)")
+    p.add_argument("--policy", required=True, help=kinds_help())
     p.add_argument("--env", default="egogym/ObjectInBowl-v0", help="registered env id")
     p.add_argument("--episodes", type=int, default=50)
     p.add_argument("--seed", type=int, default=1000, help="seed of episode 0; episode i uses seed + i")
@@ -108,7 +106,7 @@ def describe_env(config: EvalConfig) -> dict:
     task = make_task(kwargs["task"], **config.task_options) if isinstance(kwargs.get("task"), str) else kwargs["task"]
     arms = kwargs.get("arms") or task.default_arms
     try:
-        cameras = list(config.cameras or parse_policy(config.policy).cameras() or DEFAULT_CAMERAS[arms])
+        cameras = list(config.cameras or config.policy_spec.cameras() or DEFAULT_CAMERAS[arms])
     except UserError as e:  # a remote policy's server gone before the summary, never reached by this process
         cameras = f"unknown ({e})"
     return {"env_id": config.env_id, "backend": config.backend, "task": task.describe(), "arms": arms,
@@ -119,7 +117,7 @@ def describe_env(config: EvalConfig) -> dict:
 
 
 def write_summary(config: EvalConfig, out_dir: Path, records: list[dict], wall_s: float | None = None) -> dict:
-    summary = {**summarize(records), "policy": parse_policy(config.policy).describe(), "env": describe_env(config),
+    summary = {**summarize(records), "policy": config.policy_spec.describe(), "env": describe_env(config),
                "eval_config": config.to_dict()}
     if wall_s is not None:
         summary["wall_seconds_this_run"] = wall_s

@@ -1,11 +1,13 @@
 """Layer 6, policies (torch): ACT, EgoMimic co-training, the robot-only baseline, chunk
 execution, checkpoints and training. No layer below imports it; evaluation reaches it only
-through `load_policy` and `config.load_run_config` (egogym.eval.policy_spec).
+through `kinds` (every policy `--policy` names: `parse_policy` -> a `PolicySpec` whose
+`build(env)` makes the policy; torch-free), `load_policy`, `connect_remote` and `config`.
 
     from egogym.policies import load_policy
     policy = load_policy("runs/NAME", env)   # an egogym.core.protocols.Policy
 
-Modules: `config` (presets), `model` (EgoACT), `objective` (losses, paired/final MSE),
+Modules: `kinds` (the `--policy` kinds: scripted, hold, replay, trained run, pose-ik, remote;
+`HoldPolicy`, `ReplayPolicy`; torch-free), `config` (presets), `model` (EgoACT), `objective` (losses, paired/final MSE),
 `batch` (sampling, jitter, normalization), `execution` (first-k, temporal ensembling),
 `normalize` (torch side of NormStats), `checkpoint` (safetensors + JSON), `policy` (EgoPolicy),
 `train` (`egogym train`), `video` (validation frames), `synthetic` (in-memory data for tests and benchmarks),

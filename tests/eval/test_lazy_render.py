@@ -68,7 +68,7 @@ def test_scripted_expert_records_are_the_same_without_renders():
     for render in (False, True):
         env = make_env(cfg)
         try:
-            recs.append(run_episode(env, make_policy("scripted", env), 3, 0, cfg, 1,
+            recs.append(run_episode(env, make_policy(cfg.policy_spec, env), 3, 0, cfg, 1,
                                     (lambda o, p: None) if render else None))
         finally:
             env.close()
@@ -82,7 +82,7 @@ def test_stop_on_success_ends_the_episode_at_its_first_success():
         cfg = EvalConfig(stop_on_success=stop, **base)
         env = make_env(cfg)
         try:
-            recs[stop] = run_episode(env, make_policy("scripted", env), 2, 0, cfg, 1)
+            recs[stop] = run_episode(env, make_policy(cfg.policy_spec, env), 2, 0, cfg, 1)
         finally:
             env.close()
     assert recs[False]["success"] and recs[True]["success"]
@@ -109,22 +109,3 @@ def test_paired_sequential_evaluation_stops_and_resumes(tmp_path, capsys):
     assert json.loads((tmp_path / "paired.json").read_text())["looks"] == res["looks"]
     assert "stopped: difference" in capsys.readouterr().out
 
-
-def test_policy_specs_parse_once_into_their_kinds(tmp_path):
-    import pytest
-
-    from egogym.core.errors import UserError
-    from egogym.eval.policy_spec import Checkpoint, Hold, Replay, Scripted, parse_policy
-
-    assert isinstance(parse_policy("scripted"), Scripted) and parse_policy("scripted").needs_sim
-    assert isinstance(parse_policy("hold"), Hold) and not parse_policy("hold").needs_sim
-    r = parse_policy("replay:data/robot.hdf5:demo_3")
-    assert isinstance(r, Replay) and (r.path, r.demo) == ("data/robot.hdf5", "demo_3")
-    assert parse_policy("replay:robot.hdf5").demo == "demo_0"
-    c = parse_policy("pose-ik:runs/act")
-    assert isinstance(c, Checkpoint) and (c.run_dir, c.drive) == ("runs/act", "pose_head_ik")
-    assert parse_policy("runs/act").drive == "joint_head"
-    with pytest.raises(UserError, match="neither 'scripted' nor an existing run directory"):
-        parse_policy(str(tmp_path / "missing")).cameras()
-    with pytest.raises(UserError, match=r"give replay:FILE.hdf5\[:demo_N\]"):
-        parse_policy("replay:")

@@ -69,11 +69,14 @@ def test_no_start_field_without_a_start():
         def step(self, action):
             return {"joint_positions": np.zeros(7)}, 0.0, False, True, {"time_s": 0.02, "aborted": None}
 
+        def request_images(self, wanted):
+            pass
+
         def finish_episode(self):
-            from egogym.tasks.base import Score
+            from egogym.core.protocols import Score
             return Score()
 
-    from egogym.eval.policy_spec import HoldPolicy
+    from egogym.policies.kinds import HoldPolicy
     rec = run_episode(NoStartEnv(), HoldPolicy(), 3, 0, EvalConfig(policy="hold"), repeat=1)
     assert "start" not in rec and rec["steps"] == 1
 

@@ -14,6 +14,7 @@ from egogym.core.errors import UserError
 from egogym.data.writer import DemoWriter
 from egogym.eval.config import EvalConfig
 from egogym.eval.rollout import make_policy, run_episode
+from egogym.policies.kinds import parse_policy
 from egogym.eval.records import RECORD_FIELDS, RecordWriter, read_records
 
 from .conftest import SIZE, Rig
@@ -82,7 +83,7 @@ def test_hold_and_replay_policies_on_the_real_backend(options, tmp_path):
         stepped: list[np.ndarray] = []  # the command each policy step sent (moves home are not steps)
         apply = backend.apply
         backend.apply = lambda c: stepped.append(apply(c)) or stepped[-1]
-        hold = make_policy("hold", env)
+        hold = make_policy(config.policy_spec, env)
         rec = run_episode(env, hold, 1, 0, config, repeat=1)
         held = np.array(stepped)
         assert rec["status"] == "done", (rec, backend.stop_log.entries)
@@ -91,14 +92,14 @@ def test_hold_and_replay_policies_on_the_real_backend(options, tmp_path):
         np.testing.assert_allclose(held, np.tile(held[0], (12, 1)), atol=1e-12)
         np.testing.assert_allclose(held[0, :6], home[:6], atol=backend.config.safety.home_tolerance)
         stepped.clear()
-        replay = make_policy(f"replay:{path}:demo_0", env)
+        replay = make_policy(parse_policy(f"replay:{path}:demo_0"), env)
         rec = run_episode(env, replay, 2, 1, config, repeat=1)
         assert rec["status"] == "done" and rec["steps"] == 12
         np.testing.assert_allclose(np.array(stepped), np.clip(demo, guard.lower, guard.upper), atol=1e-9)
         with pytest.raises(UserError, match=r"has no data/demo_5/actions"):
-            make_policy(f"replay:{path}:demo_5", env)
+            make_policy(parse_policy(f"replay:{path}:demo_5"), env)
         with pytest.raises(UserError, match=r"cannot open .*nope.hdf5"):
-            make_policy(f"replay:{tmp_path / 'nope.hdf5'}", env)
+            make_policy(parse_policy(f"replay:{tmp_path / 'nope.hdf5'}"), env)
     finally:
         env.close()
 

@@ -105,7 +105,7 @@ def test_the_issue_s_hold_episodes_now_stop(options, fault, reason):
 
     rig.clock.listeners.append(at_one_second)
     try:
-        rec = run_episode(env, make_policy("hold", env), 0, 0, config, repeat=1)
+        rec = run_episode(env, make_policy(config.policy_spec, env), 0, 0, config, repeat=1)
     finally:
         env.close()
         rig.hw.release()

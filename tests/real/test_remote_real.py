@@ -29,7 +29,7 @@ def test_remote_policy_on_the_fake_robot(options):
     limits = env.unwrapped.backend.config.safety
     config = EvalConfig(policy=url, backend="real", episodes=3, max_steps=30)
     try:
-        policy = make_policy(url, env)
+        policy = make_policy(config.policy_spec, env)
         records = [run_episode(env, policy, s, s - config.start_seed, config, repeat=1) for s in config.seeds]
         policy.close()
     finally:

@@ -1,28 +1,31 @@
-"""What `--policy` names, parsed once into a typed value.
+"""Every kind of policy `--policy` names, in one place: its typed `PolicySpec`, the one parser
+of `--policy` (`parse_policy`) and the torch-free policies (`HoldPolicy`, `ReplayPolicy`).
 
     scripted                     the task's scripted expert (sim only: it reads simulator state)
     hold                         hold the joint positions of the episode's first step
     replay:FILE.hdf5[:demo_N]    the demo's recorded joint actions, one per step
-    RUN_DIR                      a training run of `egogym train` (its newest checkpoint)
-    pose-ik:RUN_DIR              the same run with its pose head placing the arm through IK
+    pose-ik:RUN_DIR              a training run with its pose head placing the arm through IK
                                  (`egogym.policies.policy.EgoPolicy`, drive="pose_head_ik")
     ws://HOST:PORT[?k=K&stride=S&timeout=T&reconnect=R]
                                  a policy served in openpi's websocket protocol (`egogym serve`,
                                  openpi's serve_policy.py); see `egogym.policies.remote`
+    RUN_DIR                      a training run of `egogym train` (its newest checkpoint)
 
-`parse_policy(text)` returns a `PolicySpec`; every consumer (the env's cameras, the policy
-built for an env, the summary's description) asks the value, never the string. A new kind
-(a remote policy served over a websocket, a LeRobot policy) is one subclass and one entry
-in `POLICY_KINDS` or in `parse_policy`'s fall-through.
+`parse_policy(text)` returns a `PolicySpec`, an instance of one of `KINDS`; every consumer
+(the env's cameras, the policy built for an env, the summary's description, the inputs an
+output may not overwrite) asks the value, never the string. A new kind (a LeRobot policy) is
+one `PolicySpec` subclass with its `syntax` and `claims`, and one entry in `KINDS`.
 
-Evaluation reaches trained policies only through the policies layer's public functions
-(`egogym.policies.load_policy`, `egogym.policies.config.load_run_config`).
+Torch-free, and free of the simulator: the heavy implementations are imported when a policy
+is built (`build`): the scripted expert from `egogym.sim.experts` (MuJoCo), trained runs from
+`egogym.policies.policy` (torch), remote policies from `egogym.policies.remote` (websockets,
+msgpack). A GPU node that trains and serves never builds the scripted kind.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,14 +36,31 @@ from egogym.core.views import FRONT, JOINT_POSITIONS
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """A parsed `--policy`. `text` is the spec as given (recorded in eval_config.json)."""
+    """A parsed `--policy`. `text` is the spec as given (recorded in eval_config.json);
+    `parse_policy(spec.text) == spec`."""
 
     text: str
+    syntax: ClassVar[str] = ""  # how `--policy` names this kind (the documented form)
+    what: ClassVar[str] = ""  # the kind in a few words (--policy's help)
     needs_sim: ClassVar[bool] = False  # reads simulator state: refused on the real backend
+
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        """Whether `text` names this kind (tried in the order of `KINDS`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse(cls, text: str) -> "PolicySpec":
+        """The spec `text` names (claimed by this kind); a one-line UserError when malformed."""
+        return cls(text)
 
     def cameras(self) -> tuple[str, ...] | None:
         """Observation cameras the policy reads (None: the env's default cameras)."""
         return None
+
+    def inputs(self) -> tuple[str, ...]:
+        """Files and folders the policy reads (an evaluation's output is never written over them)."""
+        return ()
 
     def build(self, env) -> Policy:
         """The policy, for `env` (a Gymnasium env around an `EgoEnv`)."""
@@ -51,9 +71,17 @@ class PolicySpec:
         raise NotImplementedError
 
 
+# ---- scripted and hold ---------------------------------------------------------------
+
 @dataclass(frozen=True)
 class Scripted(PolicySpec):
+    syntax: ClassVar[str] = "scripted"
+    what: ClassVar[str] = "the task's scripted expert, sim only"
     needs_sim: ClassVar[bool] = True
+
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        return text == cls.syntax
 
     def build(self, env) -> Policy:
         from egogym.sim.experts import make_expert
@@ -85,12 +113,21 @@ class HoldPolicy:
 
 @dataclass(frozen=True)
 class Hold(PolicySpec):
+    syntax: ClassVar[str] = "hold"
+    what: ClassVar[str] = "hold the start pose"
+
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        return text == cls.syntax
+
     def build(self, env) -> Policy:
         return HoldPolicy()
 
     def describe(self) -> dict:
         return {"kind": "hold the start pose"}
 
+
+# ---- replay ---------------------------------------------------------------------------
 
 class ReplayPolicy:
     """One recorded step of a demo's commanded joint targets (`actions`, (T, 7k) rad +
@@ -116,6 +153,26 @@ class ReplayPolicy:
 class Replay(PolicySpec):
     path: str = ""
     demo: str = "demo_0"
+    syntax: ClassVar[str] = "replay:FILE.hdf5[:demo_N]"
+    what: ClassVar[str] = "a demo's recorded joint actions"
+    PREFIX: ClassVar[str] = "replay:"
+
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        return text.startswith(cls.PREFIX)
+
+    @classmethod
+    def parse(cls, text: str) -> "Replay":
+        rest = text[len(cls.PREFIX):]
+        path, _, demo = rest.rpartition(":")
+        if not path or not demo.startswith("demo_"):
+            path, demo = rest, "demo_0"
+        if not path:
+            raise UserError(f"--policy {text}: give {cls.syntax}")
+        return cls(text, path, demo)
+
+    def inputs(self) -> tuple[str, ...]:
+        return (self.path,)
 
     def build(self, env) -> Policy:
         import h5py
@@ -133,7 +190,7 @@ class Replay(PolicySpec):
                 hz = f[S.DATA].attrs.get(S.ATTR_CONTROL_HZ)
         except OSError as e:
             raise UserError(f"--policy {self.text}: cannot open {self.path} as HDF5 ({e}); "
-                            f"give replay:FILE.hdf5[:demo_N]") from None
+                            f"give {self.syntax}") from None
         want = env.action_space.shape
         if actions.ndim != 2 or actions.shape[1:] != want:
             raise UserError(f"--policy {self.text}: the demo's actions are {actions.shape[1:]} per step, this env "
@@ -148,15 +205,43 @@ class Replay(PolicySpec):
         return {"kind": "replay of recorded joint actions", "source": f"{self.path}:{self.demo}"}
 
 
+# ---- trained runs ---------------------------------------------------------------------
+
 @dataclass(frozen=True)
-class Checkpoint(PolicySpec):
+class TrainedRun(PolicySpec):
+    """A training run of `egogym train` (a folder; its newest checkpoint), the joint head
+    driving the arms. Any text no other kind claims names one; the folder is checked when it
+    is read (it may not exist yet when an ablation plans its evaluation)."""
+
     run_dir: str = ""
-    drive: str = "joint_head"  # or "pose_head_ik"
+    syntax: ClassVar[str] = "RUN_DIR"
+    what: ClassVar[str] = "a training run of egogym train"
+    PREFIX: ClassVar[str] = ""
+    drive: ClassVar[str] = "joint_head"  # `egogym.policies.config.DRIVES`
+
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        return text.startswith(cls.PREFIX)  # "": the fall-through, last in KINDS
+
+    @classmethod
+    def parse(cls, text: str) -> "TrainedRun":
+        run_dir = text[len(cls.PREFIX):]
+        if not run_dir:
+            raise UserError(f"--policy {text}: give {cls.syntax}")
+        return cls(text, run_dir)
+
+    @classmethod
+    def for_run(cls, run_dir: str | Path) -> "TrainedRun":
+        """The spec of this kind for `run_dir` (its `text` is what `--policy` takes)."""
+        return cls.parse(cls.PREFIX + str(run_dir))
 
     def _check_folder(self) -> None:
         if not Path(self.run_dir).is_dir():
             raise UserError(f"--policy {self.text}: neither 'scripted' nor an existing run directory (runs/NAME "
-                            f"from `egogym train`); torch-free ones: 'hold', 'replay:FILE.hdf5[:demo_N]'")
+                            f"from `egogym train`); torch-free ones: 'hold', '{Replay.syntax}'")
+
+    def inputs(self) -> tuple[str, ...]:
+        return (self.run_dir,)
 
     def cameras(self) -> tuple[str, ...] | None:
         """The keys the model reads (its config's front_key and wrist_key) plus the plain Aria
@@ -176,7 +261,7 @@ class Checkpoint(PolicySpec):
     def build(self, env) -> Policy:
         self._check_folder()
         try:
-            from egogym.policies import load_policy
+            from egogym.policies.policy import load_policy
         except ImportError as e:
             raise UserError(f"--policy {self.text}: trained policies need torch, which cannot be imported ({e}); "
                             f"install the train extra: pip install 'egogym[train]'") from None
@@ -198,71 +283,68 @@ class Checkpoint(PolicySpec):
 
 
 @dataclass(frozen=True)
+class PoseIkRun(TrainedRun):
+    """A training run with its pose head placing the arm through IK (drive "pose_head_ik")."""
+
+    syntax: ClassVar[str] = "pose-ik:RUN_DIR"
+    what: ClassVar[str] = "the run's pose head placing the arm through IK"
+    PREFIX: ClassVar[str] = "pose-ik:"
+    drive: ClassVar[str] = "pose_head_ik"
+
+
+# ---- remote ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
 class Remote(PolicySpec):
     """A policy server of openpi's websocket protocol. The env renders the cameras the
     server's metadata names (`cameras`, as `egogym serve` sends), else the env's default;
     the chunk is executed on the schedule `egogym.policies.remote.RemotePolicy` states."""
 
-    def _metadata(self) -> dict:
-        from egogym.policies import remote_metadata
+    syntax: ClassVar[str] = "ws://HOST:PORT[?k=K&stride=S&timeout=T&reconnect=R]"
+    what: ClassVar[str] = "a policy served in openpi's websocket protocol, e.g. by egogym serve"
 
-        return remote_metadata(self.text)
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        return text.startswith(("ws://", "wss://"))
+
+    @classmethod
+    def parse(cls, text: str) -> "Remote":
+        from egogym.policies.remote import RemoteAddress  # checks the URL without connecting (torch-free)
+
+        RemoteAddress.parse(text)
+        return cls(text)
 
     def cameras(self) -> tuple[str, ...] | None:
-        cams = self._metadata().get("cameras")
+        from egogym.policies.remote import remote_metadata
+
+        cams = remote_metadata(self.text).get("cameras")
         return tuple(str(c) for c in cams) if cams else None
 
     def build(self, env) -> Policy:
-        from egogym.policies import connect_remote
+        from egogym.policies.remote import connect_remote
 
         return connect_remote(self.text, env.unwrapped)
 
     def describe(self) -> dict:
-        from egogym.policies import describe_remote
+        from egogym.policies.remote import describe_remote
 
         return {"kind": "remote (openpi websocket protocol)", **describe_remote(self.text)}
 
 
-POLICY_KINDS: dict[str, Callable[[str], PolicySpec]] = {
-    "scripted": Scripted,
-    "hold": Hold,
-}
-"""Policies named by one word."""
+# ---- the registry and the parser ---------------------------------------------------------
 
-def _replay(text: str, rest: str) -> Replay:
-    path, _, demo = rest.rpartition(":")
-    if not path or not demo.startswith("demo_"):
-        path, demo = rest, "demo_0"
-    if not path:
-        raise UserError(f"--policy {text}: give replay:FILE.hdf5[:demo_N]")
-    return Replay(text, path, demo)
+KINDS: tuple[type[PolicySpec], ...] = (Scripted, Hold, Replay, PoseIkRun, Remote, TrainedRun)
+"""Every kind, in the order `parse_policy` tries them (`TrainedRun`, claiming any text, last)."""
 
 
-PREFIXED_KINDS: dict[str, Callable[[str, str], PolicySpec]] = {
-    "replay:": _replay,
-    "pose-ik:": lambda text, rest: Checkpoint(text, rest, "pose_head_ik"),
-    "ws://": lambda text, rest: _remote(text),
-    "wss://": lambda text, rest: _remote(text),
-}
-"""Policies named by a prefix and an argument."""
-
-
-def _remote(text: str) -> Remote:
-    from egogym.policies import RemoteAddress  # checks the URL without connecting (torch-free)
-
-    RemoteAddress.parse(text)
-    return Remote(text)
+def kinds_help() -> str:
+    """The kinds in words, for `--policy`'s help and its errors."""
+    return "; ".join(f"'{k.syntax}' ({k.what})" for k in KINDS)
 
 
 def parse_policy(text: str) -> PolicySpec:
-    """The `PolicySpec` a `--policy` string names (a one-line UserError for a malformed one);
-    any other text names a run folder, checked when it is read."""
-    if not isinstance(text, str) or not text:
-        raise UserError(f"--policy {text!r}: give 'scripted', 'hold', 'replay:FILE.hdf5[:demo_N]', "
-                        f"'ws://HOST:PORT' or a run folder")
-    if text in POLICY_KINDS:
-        return POLICY_KINDS[text](text)
-    for prefix, make in PREFIXED_KINDS.items():
-        if text.startswith(prefix):
-            return make(text, text[len(prefix):])
-    return Checkpoint(text, text)  # the folder is checked when it is read (it may not exist yet)
+    """The `PolicySpec` a `--policy` string names: the first of `KINDS` that claims it (a
+    one-line UserError naming --policy for a malformed one)."""
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"--policy {text!r}: give one of {', '.join(k.syntax for k in KINDS)}")
+    return next(kind for kind in KINDS if kind.claims(text)).parse(text)
