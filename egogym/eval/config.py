@@ -63,6 +63,8 @@ class EvalConfig:
             raise UserError("--videos draws on the Aria image: add front_img_1 to --cameras")
         if self.workers > 1 and self.backend != "sim":
             raise UserError(f"--workers {self.workers}: the real backend drives one robot; use --workers 1")
+        if self.task_options:
+            _check_task_options(self.env_id, self.task_options)
         # --policy parsed once, here (a malformed one fails before any work); consumers ask `policy_spec`
         object.__setattr__(self, "_policy_spec", parse_policy(self.policy))
         if self.policy_spec.needs_sim and self.backend != "sim":
@@ -92,3 +94,22 @@ class EvalConfig:
         if d.get("cameras") is not None:
             d["cameras"] = tuple(d["cameras"])
         return cls(**d)
+
+
+def _check_task_options(env_id: str, options: dict) -> None:
+    """UserError naming --task-option when `options` are not options of the env's task (a bad axis
+    value fails before any env is built). An id egogym does not register is left to gymnasium."""
+    import gymnasium as gym
+
+    import egogym  # noqa: F401  (registers the ids)
+    from egogym.tasks import TASKS, make_task
+
+    try:
+        task = gym.spec(env_id).kwargs.get("task")
+    except gym.error.Error:
+        return
+    if isinstance(task, str) and task in TASKS:
+        try:
+            make_task(task, **options)
+        except (TypeError, ValueError) as e:
+            raise UserError(f"--task-option: {e}") from None

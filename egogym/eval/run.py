@@ -21,30 +21,14 @@ from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.core.spec import ARIA_IMAGE_SIZE
 from egogym.core.views import DEFAULT_CAMERAS
+from egogym.core.configs import parse_options
 from egogym.eval.config import EPISODES_FILE, EvalConfig
 from egogym.eval.loop import evaluate
 from egogym.eval.metrics import summarize
 from egogym.policies.kinds import kinds_help
+from egogym.tasks import TASK_OPTION_HELP
 
 SUMMARY_FILE = "summary.json"
-
-
-def parse_options(items: list[str] | None, flag: str) -> dict:
-    """`k=v` strings -> dict; values are JSON (numbers, lists, true/false); a plain word is a string.
-    A value that starts like JSON but does not parse is refused (it would reach the task as a string)."""
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UserError(f"{flag} {item!r}: write it as key=value")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError as e:
-            if v[:1] in "[{\"-0123456789" or v in ("true", "false", "null"):
-                raise UserError(f"{flag} {item!r}: the value is not valid JSON ({e.msg} at character {e.pos}); "
-                                f"quote it for the shell, e.g. {k}='[[0.08, 0.3], [-0.36, -0.19]]'") from None
-            out[k] = v  # a plain word: a string option
-    return out
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,8 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue an evaluation in --out, skipping recorded seeds")
     p.add_argument("--backend", default="sim", choices=("sim", "real"))
     p.add_argument("--backend-option", action="append", metavar="K=V", help="backend keyword argument (real)")
-    p.add_argument("--task-option", action="append", metavar="K=V",
-                   help="task keyword argument, value as JSON, e.g. toy_region='[[0.08,0.3],[-0.36,-0.02]]'")
+    p.add_argument("--task-option", action="append", metavar="K=V", help=TASK_OPTION_HELP)
     p.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="camera image size (default 480 640)")
     p.add_argument("--cameras", nargs="+", help="observation cameras (default: those a trained policy reads, from its config.json; "
                    "the env's default for the scripted expert)")

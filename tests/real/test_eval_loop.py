@@ -54,7 +54,8 @@ def test_real_evaluation_records_faults_and_resume(options, tmp_path):
     _evaluate(rig, config.seeds[:3], log, config, fault_seed=101)
     recs, _ = read_records(log)
     assert [r["seed"] for r in recs] == [100, 101, 102]
-    assert all(set(r) - {"notes"} == set(RECORD_FIELDS) for r in recs)  # notes: the operator's, optional
+    assert all(set(r) - {"notes", "start"} == set(RECORD_FIELDS) for r in recs)  # notes: the operator's, optional
+    assert all(r["start"]["toy"] in ("cube", "cylinder") for r in recs)  # the placement the operator was shown
     assert (recs[0]["status"], recs[0]["points"], recs[0]["success"], recs[0]["steps"]) == ("done", 1, True, 30)
     assert recs[0]["sim_seconds"] == pytest.approx(30 / 50)
     assert recs[1]["status"] == "aborted"
