@@ -114,7 +114,7 @@ def main() -> int:
                 try:
                     score = u.backend.judge()
                 except ValueError:  # the point was scored, then re-placing the toy found no feasible place
-                    score = u.backend.task.score
+                    score = u.backend.sim_task.score
                     score.success = score.points >= 1
                     if not score.success:
                         raise
