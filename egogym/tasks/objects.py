@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ToyShape:
-    """A graspable toy.
+class Shape:
+    """An object's shape and colour (a toy, or a distractor).
 
     kind: "box" (half extents x, y, z), "cylinder" (standing: radius x = y, half height z)
       or "bar" (an octagonal bar lying along x: half length x, radius y = z);
     half_extents: of its bounding box in its own frame (m), z up when it rests;
-    colour: the name in COLOURS it has unless a task draws another.
+    colour: the name in COLOURS it has (unless a task draws another for its toy).
     """
 
     kind: str
@@ -25,12 +25,12 @@ class ToyShape:
     colour: str
 
 
-TOYS: dict[str, ToyShape] = {
-    "cube": ToyShape("box", (0.02, 0.02, 0.02), "red"),
-    "cylinder": ToyShape("cylinder", (0.018, 0.018, 0.025), "yellow"),
-    "bar": ToyShape("bar", (0.06, 0.016, 0.016), "green"),
-    "block": ToyShape("box", (0.03, 0.016, 0.02), "orange"),
-    "can": ToyShape("cylinder", (0.016, 0.016, 0.03), "purple"),
+TOYS: dict[str, Shape] = {
+    "cube": Shape("box", (0.02, 0.02, 0.02), "red"),
+    "cylinder": Shape("cylinder", (0.018, 0.018, 0.025), "yellow"),
+    "bar": Shape("bar", (0.06, 0.016, 0.016), "green"),
+    "block": Shape("box", (0.03, 0.016, 0.02), "orange"),
+    "can": Shape("cylinder", (0.016, 0.016, 0.03), "purple"),
 }
 """Every toy a task may use. A rectangular `block` is taken across its narrow side; a `can`
 is a slimmer, taller cylinder."""
@@ -69,22 +69,13 @@ LIGHTS: dict[str, Light] = {
 """Lighting conditions. Cheap by design: they change light colours, never add lights or shadows."""
 
 
-@dataclass(frozen=True)
-class Distractor:
-    """An object on the table that plays no part in the task (seen, never touched: the sim
-    builds it without collisions). kind and half_extents as for ToyShape."""
-
-    kind: str
-    half_extents: tuple[float, float, float]
-    colour: str
-
-
-DISTRACTORS: dict[str, Distractor] = {
-    "box": Distractor("box", (0.035, 0.025, 0.03), "white"),
-    "mug": Distractor("cylinder", (0.035, 0.035, 0.045), "pink"),
-    "plate": Distractor("cylinder", (0.07, 0.07, 0.006), "grey"),
+DISTRACTORS: dict[str, Shape] = {
+    "box": Shape("box", (0.035, 0.025, 0.03), "white"),
+    "mug": Shape("cylinder", (0.035, 0.035, 0.045), "pink"),
+    "plate": Shape("cylinder", (0.07, 0.07, 0.006), "grey"),
 }
-"""Distractor objects. "none" in a task's `distractors` draws an episode without one."""
+"""Distractor objects: on the table, no part of the task (seen, never touched: the sim builds
+them without collisions). "none" in a task's `distractors` draws an episode without one."""
 NO_DISTRACTOR = "none"
 
 BOWL_RADIUS = 0.085
