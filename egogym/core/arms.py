@@ -19,6 +19,8 @@ JOINTS_PER_ARM = 7
 """Values per arm in a joint layout: 6 joint angles (rad), then the gripper in [0, 1] (0 closed)."""
 ANGLES_PER_ARM = JOINTS_PER_ARM - 1
 """The joint angles at the front of an arm's joint block (the gripper follows them)."""
+GRIPPER = ANGLES_PER_ARM
+"""Index of the gripper in one arm's joint block (`[:ANGLES_PER_ARM]` are its joint angles)."""
 XYZ_PER_ARM = 3
 """Values per arm in a point layout (x, y, z in metres)."""
 LABELS = {"left": ("left",), "right": ("right",), "both": ARM_NAMES}
@@ -152,7 +154,7 @@ class Arms:
     @staticmethod
     def gripper_index(i: int) -> int:
         """Index of the i-th arm's gripper in a joint layout."""
-        return JOINTS_PER_ARM * (i + 1) - 1
+        return JOINTS_PER_ARM * i + GRIPPER
 
 
 def _count(value, what: str) -> int:

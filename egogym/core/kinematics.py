@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from egogym.core import geometry
+from egogym.core.arms import ANGLES_PER_ARM, Arms
 from egogym.core.spec import ArmSpec, Calibration
 
 
@@ -58,21 +59,22 @@ def keypoints_in_base(arm: ArmSpec, q: np.ndarray) -> np.ndarray:
 def pinch_in_camera(arms: tuple[ArmSpec, ...], calibration: Calibration, joints: np.ndarray) -> np.ndarray:
     """Pinch points (m) in the Aria (`front_img_1`) camera frame, OpenCV axes.
 
-    joints: (..., 7 * len(arms)) in the env's layout (per arm 6 joints (rad) + gripper;
-    the gripper does not move the pinch point). Returns (..., 3 * len(arms)), xyz per arm
-    like `ee_pose`, through each arm's `calibration.T_cam_base` (which includes its mount).
+    joints: (..., `Arms.joint_width`) in the env's layout of these arms (per arm 6 joints (rad)
+    + gripper; the gripper does not move the pinch point). Returns (..., `Arms.xyz_width`), xyz
+    per arm like `ee_pose`, through each arm's `calibration.T_cam_base` (which includes its mount).
     """
     joints = np.asarray(joints, dtype=float)
-    if joints.shape[-1] != 7 * len(arms):
-        raise ValueError(f"joints have {joints.shape[-1]} values; {len(arms)} arm(s) take {7 * len(arms)}")
+    layout = Arms.parse([arm.name for arm in arms])
+    if joints.shape[-1] != layout.joint_width:
+        raise ValueError(f"joints have {joints.shape[-1]} values; {len(arms)} arm(s) take {layout.joint_width}")
     flat = joints.reshape(-1, joints.shape[-1])
     out = []
     for i, arm in enumerate(arms):
         if arm.name not in calibration.T_cam_base:
             raise KeyError(f"calibration has no T_cam_base for arm {arm.name!r} (has {sorted(calibration.T_cam_base)})")
-        p = np.stack([pinch_in_base(arm, q[7 * i: 7 * i + 7]) for q in flat])
+        p = np.stack([pinch_in_base(arm, q[Arms.joints(i)]) for q in flat])
         out.append(geometry.transform_points(np.asarray(calibration.T_cam_base[arm.name], float), p))
-    return np.concatenate(out, axis=-1).reshape(joints.shape[:-1] + (3 * len(arms),))
+    return np.concatenate(out, axis=-1).reshape(joints.shape[:-1] + (layout.xyz_width,))
 
 
 POSITION_JOINTS = (0, 1, 2)
@@ -90,7 +92,7 @@ def position_ik(arm: ArmSpec, target_base: np.ndarray, q_init: np.ndarray, joint
     reach). Numpy only, so that the policies layer needs no simulator for it."""
     q = np.array(q_init, dtype=float)
     target = np.asarray(target_base, dtype=float)
-    lo, hi = arm.lower[:6], arm.upper[:6]
+    lo, hi = arm.lower[:ANGLES_PER_ARM], arm.upper[:ANGLES_PER_ARM]
     idx = list(joints)
     err = target - pinch_in_base(arm, q)
     eps = 1e-5

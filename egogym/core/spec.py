@@ -222,17 +222,8 @@ class RobotSpec:
         return int(round(1.0 / (self.control_hz * self.physics_dt)))
 
 
-def active_arms(arms: str) -> tuple[str, ...]:
-    """'right' -> ('right',), 'left' -> ('left',), 'both' -> ('left', 'right')."""
-    if arms == "both":
-        return ARM_NAMES
-    if arms in ARM_NAMES:
-        return (arms,)
-    raise ValueError(f"arms={arms!r}: use 'right', 'left' or 'both'")
-
-
 def command_bounds(spec: RobotSpec, arms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper limits of a command in the layout of `arms` (7 values per arm)."""
+    """Lower and upper limits of a command in the joint layout of `arms` (`Arms.joint_width` values)."""
     lo = np.concatenate([spec.arm(a).lower for a in arms])
     hi = np.concatenate([spec.arm(a).upper for a in arms])
     return lo, hi

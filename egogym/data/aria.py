@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from egogym.core import geometry
+from egogym.core.arms import LABELS, XYZ_PER_ARM, Arms
 from egogym.core.errors import UserError
 from egogym.data import mps
 from egogym.data import schema as S
@@ -122,15 +123,15 @@ def palm_chunks(T_world_rgb: np.ndarray, p_rgb: np.ndarray, tracked: np.ndarray,
             dropped["untracked"] += 1
             continue
         kn = knots_in_frame_t(T_world_rgb, p_rgb, t, stride, knots)  # (knots, h, 3)
-        ch = S.interpolate_chunk(kn.reshape(knots, nh * 3), horizon).reshape(horizon, nh, 3)
+        ch = S.interpolate_chunk(kn.reshape(knots, nh * XYZ_PER_ARM), horizon).reshape(horizon, nh, XYZ_PER_ARM)
         uv = geometry.project(K, ch)
         if not (np.all(np.isfinite(uv)) and np.all(geometry.in_image(uv, h, w))):
             dropped["out_of_image"] += 1
             continue
         keep.append(t)
-        chunks.append(ch.reshape(horizon, nh * 3))
+        chunks.append(ch.reshape(horizon, nh * XYZ_PER_ARM))
     keep_a = np.array(keep, dtype=np.int64)
-    ch_a = np.stack(chunks) if chunks else np.zeros((0, horizon, 3 * nh))
+    ch_a = np.stack(chunks) if chunks else np.zeros((0, horizon, nh * XYZ_PER_ARM))
     return ChunkResult(keep_a, ch_a, ch_a[:, 0, :].copy(), dropped)
 
 
@@ -395,7 +396,8 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
                       progress: bool = False, begin=None):
     """One recording -> (obs, actions, attrs) of a human demo (`DemoWriter.write_demo`).
 
-    masker: None to use the recording's `masks/`; else an object with
+    hands: "right" | "left" | "both", an `Arms` or hand names (laid out left before right, as
+    every egogym file). masker: None to use the recording's `masks/`; else an object with
     `mask(image, points_uv) -> (H, W) bool` (SAM2, `egogym.data.sam2_masks`).
     begin: `DemoWriter.begin_demo` (a callable attrs -> DemoStream): each converted frame
     is appended to the stream as it is made (memory bounded by the stream's block, not by
@@ -403,6 +405,7 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     from egogym.core.views import mask_and_line
 
     fr = rec.frames
+    hands = Arms.parse(hands).names
     palm_dev, wrist_dev, tracked, t_hand_us = align_hands(rec, hands)
     t_frames_us = np.round(fr.timestamps_ns / 1000).astype(np.int64)
     lo, hi = rec.trajectory.t_us[0], rec.trajectory.t_us[-1]
@@ -485,12 +488,18 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
     """Convert recordings into `out` (created or appended). A recording that fails prints
     one line (`log`, default stderr) and the others still convert. Returns demo names.
 
+    hands: as `convert_recording`; the file's `arms` are these hands, in the layout's order.
+
     masker: an object with `mask(image, points_uv)` used instead of building SAM2 from
     `sam2_checkpoint` (tests pass a fake with SAM2ImagePredictor's interface wrapped in
     `Sam2HandMasker`). vrs_provider: factory path -> data_provider-like object."""
     from egogym.data.writer import DemoWriter
 
     log = log or (lambda s: print(s, file=sys.stderr))
+    try:
+        hands = Arms.parse(hands).names  # the file's arms and its data's layout, one order (left first)
+    except ValueError as e:
+        raise UserError(f"--hands: {e}") from None
     if masks not in ("auto", "recording", "sam2"):
         raise UserError(f"--masks {masks!r}: use auto, recording or sam2")
     if masker is None and (masks == "sam2" or (masks == "auto" and sam2_checkpoint)):
@@ -511,7 +520,7 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
             if writer is None:
                 writer = DemoWriter(out, "human", human_calibration(rec.frames.K, rec.frames.image_size,
                                                                      "aria linear camera (egogym.core.spec)"),
-                                    arms=tuple(sorted(hands)), control_hz=30.0, image_size=rec.frames.image_size,
+                                    arms=hands, control_hz=30.0, image_size=rec.frames.image_size,
                                     env_args=env_args or {"source": "egogym convert aria"}, embodiment="human")
             names.append(convert_recording(rec, hands, masker, progress=False, begin=writer.begin_demo))
         except UserError as e:
@@ -537,7 +546,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="human HDF5 file (created, or appended to)")
     parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                         help="output image size (default: the frames' size; 480 640 for .vrs)")
-    parser.add_argument("--hands", choices=("right", "left", "both"), default="right",
+    parser.add_argument("--hands", choices=tuple(LABELS), default="right",
                         help="which tracked hand(s) give the actions (default right)")
     parser.add_argument("--masks", choices=("auto", "recording", "sam2"), default="auto",
                         help="hand masks: the recording's masks/ folder, or SAM2 (auto: masks/ unless "
@@ -548,7 +557,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    hands = ("left", "right") if args.hands == "both" else (args.hands,)
+    hands = Arms.parse(args.hands).names
     if args.image_size is not None:
         try:
             check_image_size(args.image_size, "--image-size")

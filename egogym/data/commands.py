@@ -190,7 +190,7 @@ def _check_demo(g: h5py.Group, d: str, info: S.FileInfo, deep: bool, problems: l
                 problems.append(f"{where}/{S.OBS}/{k} is not part of the {info.domain} schema")
             continue
         ds = obs[k]
-        want = (T,) + spec.step_shape(info.image_size, info.n_arms)
+        want = (T,) + spec.step_shape(info.image_size, info.arm_set)
         if ds.shape != want:
             problems.append(f"{where}/{S.OBS}/{k} has shape {ds.shape}, expected {want}")
             continue
@@ -212,14 +212,15 @@ def _check_demo(g: h5py.Group, d: str, info: S.FileInfo, deep: bool, problems: l
             except OSError as e:
                 problems.append(f"{where}/{S.OBS}/{k} cannot be decoded ({str(e).splitlines()[0]}); "
                                 f"`import hdf5plugin` or re-record")
-    n = info.n_arms
+    arms = info.arm_set
     if info.version is not None and info.domain == "robot":
         if S.ACTIONS_STEP not in g:
             problems.append(f"{where}/{S.ACTIONS_STEP} is missing (per-step joint targets)")
         else:
             a = g[S.ACTIONS_STEP]
-            if a.shape != (T, 7 * n) or a.dtype.kind != "f":
-                problems.append(f"{where}/{S.ACTIONS_STEP} has shape {a.shape} dtype {a.dtype}, expected ({T}, {7 * n}) float64")
+            if a.shape != (T, arms.joint_width) or a.dtype.kind != "f":
+                problems.append(f"{where}/{S.ACTIONS_STEP} has shape {a.shape} dtype {a.dtype}, "
+                                f"expected ({T}, {arms.joint_width}) float64")
             elif not np.all(np.isfinite(a[()])):
                 problems.append(f"{where}/{S.ACTIONS_STEP} holds NaN or inf")
     if info.version is None or info.prestacked:
@@ -227,7 +228,7 @@ def _check_demo(g: h5py.Group, d: str, info: S.FileInfo, deep: bool, problems: l
     else:  # egogym robot files cut chunks at load time; human files store them
         chunk_keys = (S.XYZ_ACT,) if info.domain == "human" else ()
     for k in chunk_keys:
-        want = (T, S.CHUNK, S.ACTION_DIM_PER_ARM[k] * n)
+        want = (T, S.CHUNK, S.width(k, arms))
         if k not in g:
             problems.append(f"{where}/{k} is missing")
             continue

@@ -64,6 +64,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from egogym.core.arms import Arms
 from egogym.core.errors import UserError
 from egogym.core.outputs import atomic_path, check_output
 from egogym.data import schema as S
@@ -160,18 +161,18 @@ def _plan_export(f: h5py.File, info: S.FileInfo, path: str, demos: list[str], lo
                                                  "names": ["height", "width", "channels"]})
         elif spec.kind == "mask":
             plan[MASKS + k] = (f"{S.OBS}/{k}", {"dtype": "bool", "shape": (h, w), "names": ["height", "width"]})
-    n = info.n_arms
+    nj, nx = info.arm_set.joint_width, info.arm_set.xyz_width
     if S.JOINT_POSITIONS in g0[S.OBS]:
-        plan[STATE] = (f"{S.OBS}/{S.JOINT_POSITIONS}", {"dtype": fdt, "shape": (7 * n,),
+        plan[STATE] = (f"{S.OBS}/{S.JOINT_POSITIONS}", {"dtype": fdt, "shape": (nj,),
                                                         "names": _names(info, S.JOINT_POSITIONS)})
-    plan[EE_POSE] = (f"{S.OBS}/{S.EE_POSE}", {"dtype": fdt, "shape": (3 * n,), "names": _names(info, S.EE_POSE)})
+    plan[EE_POSE] = (f"{S.OBS}/{S.EE_POSE}", {"dtype": fdt, "shape": (nx,), "names": _names(info, S.EE_POSE)})
     if info.domain == "robot":
-        plan[ACTION] = (S.ACTIONS_STEP, {"dtype": fdt, "shape": (7 * n,), "names": _names(info, S.ACTIONS_STEP)})
+        plan[ACTION] = (S.ACTIONS_STEP, {"dtype": fdt, "shape": (nj,), "names": _names(info, S.ACTIONS_STEP)})
         if S.XYZ_STEP in g0:
-            plan[EE_XYZ] = (S.XYZ_STEP, {"dtype": fdt, "shape": (3 * n,), "names": _names(info, S.XYZ_STEP)})
+            plan[EE_XYZ] = (S.XYZ_STEP, {"dtype": fdt, "shape": (nx,), "names": _names(info, S.XYZ_STEP)})
     else:
-        plan[ACTION] = (f"{S.XYZ_ACT}[:, 0]", {"dtype": fdt, "shape": (3 * n,), "names": _names(info, S.EE_POSE)})
-        plan[XYZ_CHUNK] = (S.XYZ_ACT, {"dtype": fdt, "shape": (S.CHUNK, 3 * n), "names": None})
+        plan[ACTION] = (f"{S.XYZ_ACT}[:, 0]", {"dtype": fdt, "shape": (nx,), "names": _names(info, S.EE_POSE)})
+        plan[XYZ_CHUNK] = (S.XYZ_ACT, {"dtype": fdt, "shape": (S.CHUNK, nx), "names": None})
     if S.STATES in g0:
         plan[SIM_STATE] = (S.STATES, {"dtype": fdt, "shape": (int(g0[S.STATES].shape[1]),), "names": None})
     plan[DOMAIN] = ("", {"dtype": "int64", "shape": (1,), "names": None})
@@ -510,14 +511,15 @@ def import_lerobot(src: str | os.PathLike, dst: str | os.PathLike, *, maps=(), d
     else:
         mapping_f = _plan_foreign(src, features, maps, drop, copy_front_views)
         mapping = {(f"{S.OBS}/{k}" if k != S.ACTIONS_STEP else k): v for k, v in mapping_f.items()}
-        n7 = int(features[mapping_f[S.JOINT_POSITIONS]]["shape"][0])
-        arms = {7: ("right",), 14: ("left", "right")}.get(n7)
-        if arms is None:
-            raise UserError(f"{src}: {mapping_f[S.JOINT_POSITIONS]} has {n7} values; egogym's joint layout has 7 per "
-                            f"arm (6 joints + gripper): 7 or 14")
+        try:  # a foreign dataset names no arms: one is the right arm, two are both (as EgoMimic's files)
+            arm_set = Arms.from_joint_width(int(features[mapping_f[S.JOINT_POSITIONS]]["shape"][0]))
+        except ValueError as e:
+            raise UserError(f"{src}: {mapping_f[S.JOINT_POSITIONS]}: {e} (egogym's joint layout: per arm 6 joints "
+                            f"+ gripper)") from None
+        arms = arm_set.names
         for key in (S.ACTIONS_STEP, S.EE_POSE):
             if key in mapping_f:
-                want = (7 if key == S.ACTIONS_STEP else 3) * len(arms)
+                want = S.width(key, arm_set)
                 got = int(features[mapping_f[key]]["shape"][0])
                 if got != want:
                     raise UserError(f"{src}: {mapping_f[key]} has {got} values; with {len(arms)} arm(s) egogym's "

@@ -157,10 +157,10 @@ class EgoDataset:
             raise DataFormatError(f"{p}: {S.DATA}/{demo} says num_samples={int(g.attrs[S.ATTR_NUM_SAMPLES])} "
                                   f"but {S.OBS}/{S.FRONT} has {T} steps")
         h, w = self.info.image_size
-        n = self.info.n_arms
+        arms = self.info.arm_set
         for k in sorted(needed):
             spec = S.OBS_KEYS.get(k)
-            want = (T,) + spec.step_shape((h, w), n)
+            want = (T,) + spec.step_shape((h, w), arms)
             if obs[k].shape != want:
                 raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.OBS}/{k} has shape {obs[k].shape}, expected {want}")
             if spec.kind != "lowdim" and obs[k].dtype != spec.dtype:
@@ -170,7 +170,7 @@ class EgoDataset:
         low = {k: obs[k][()] for k in needed if S.OBS_KEYS[k].kind == "lowdim"}
         if self.egomimic_layout:
             for k in S.SCHEMAS[self.domain].action_keys:
-                want = (T, S.CHUNK, S.ACTION_DIM_PER_ARM[k] * n)
+                want = (T, S.CHUNK, S.width(k, arms))
                 if k not in g:
                     raise DataFormatError(f"{p}: {S.DATA}/{demo}/{k} is missing")
                 if g[k].shape != want:
@@ -179,18 +179,18 @@ class EgoDataset:
             if S.ACTIONS_STEP not in g:
                 raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.ACTIONS_STEP} is missing (per-step joint targets)")
             a = g[S.ACTIONS_STEP]
-            if a.shape != (T, 7 * n) or a.dtype.kind != "f":
+            if a.shape != (T, arms.joint_width) or a.dtype.kind != "f":
                 raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.ACTIONS_STEP} has shape {a.shape} dtype {a.dtype}, "
-                                      f"expected ({T}, {7 * n}) float")
+                                      f"expected ({T}, {arms.joint_width}) float")
             low[S.ACTIONS_STEP] = a[()]
             if S.XYZ_STEP in g:
                 x = g[S.XYZ_STEP]
-                if x.shape != (T, 3 * n) or x.dtype.kind != "f":
+                if x.shape != (T, arms.xyz_width) or x.dtype.kind != "f":
                     raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.XYZ_STEP} has shape {x.shape} dtype {x.dtype}, "
-                                          f"expected ({T}, {3 * n}) float")
+                                          f"expected ({T}, {arms.xyz_width}) float")
                 low[S.XYZ_STEP] = x[()]
         else:
-            want = (T, S.CHUNK, 3 * n)
+            want = (T, S.CHUNK, arms.xyz_width)
             if S.XYZ_ACT not in g:
                 raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.XYZ_ACT} is missing")
             if g[S.XYZ_ACT].shape != want:

@@ -34,6 +34,7 @@ from typing import Iterable
 
 import numpy as np
 
+from egogym.core.arms import XYZ_PER_ARM, Arms
 from egogym.core.errors import UserError
 from egogym.core.views import (EE_POSE, FRONT, FRONT_LINE, FRONT_MASKED, JOINT_POSITIONS, LEFT_WRIST,  # noqa: F401
                                RIGHT_WRIST, WRIST_OF_ARM)
@@ -106,14 +107,13 @@ FRONT_MASK = "front_img_1_mask"  # (H, W) bool: the arm / hand mask itself (huma
 class KeySpec:
     """One per-step array of a demo.
 
-    kind: "image" (H, W, 3) uint8, "mask" (H, W) bool, or "lowdim" (D,) float64.
-    per_arm: for lowdim keys, D = per_arm * number of arms.
+    kind: "image" (H, W, 3) uint8, "mask" (H, W) bool, or "lowdim" (D,) float64 with
+    D = `width(name, arms)`.
     path: where it lives under `data/demo_N/`.
     """
 
     name: str
     kind: str
-    per_arm: int = 0
 
     @property
     def path(self) -> str:
@@ -123,23 +123,35 @@ class KeySpec:
     def dtype(self) -> np.dtype:
         return {"image": np.dtype(np.uint8), "mask": np.dtype(bool), "lowdim": np.dtype(np.float64)}[self.kind]
 
-    def step_shape(self, image_size: tuple[int, int], n_arms: int) -> tuple[int, ...]:
-        """Shape of one time step of this key."""
+    def step_shape(self, image_size: tuple[int, int], arms: Arms) -> tuple[int, ...]:
+        """Shape of one time step of this key in a file of `arms`."""
         h, w = image_size
         if self.kind == "image":
             return (h, w, 3)
         if self.kind == "mask":
             return (h, w)
-        return (self.per_arm * n_arms,)
+        return (width(self.name, arms),)
 
 
 OBS_KEYS: dict[str, KeySpec] = {k.name: k for k in (
     KeySpec(FRONT, "image"), KeySpec(FRONT_MASKED, "image"), KeySpec(FRONT_LINE, "image"),
     KeySpec(FRONT_MASK, "mask"), KeySpec(RIGHT_WRIST, "image"), KeySpec(LEFT_WRIST, "image"),
-    KeySpec(JOINT_POSITIONS, "lowdim", 7), KeySpec(EE_POSE, "lowdim", 3),
+    KeySpec(JOINT_POSITIONS, "lowdim"), KeySpec(EE_POSE, "lowdim"),
 )}
 
-ACTION_DIM_PER_ARM = {JOINTS_ACT: 7, XYZ_ACT: 3}
+JOINT_KEYS = (JOINT_POSITIONS, ACTIONS_STEP, JOINTS_ACT, JOINTS_SUB)
+"""Keys in the joint layout (per arm 6 joint angles, then the gripper; `egogym.core.arms`)."""
+XYZ_KEYS = (EE_POSE, XYZ_STEP, XYZ_ACT, XYZ_SUB)
+"""Keys in the point layout (per arm x, y, z in metres)."""
+
+
+def width(key: str, arms: Arms) -> int:
+    """Values per step (per chunk point for chunk keys) of a per-arm key in a file of `arms`."""
+    if key in JOINT_KEYS:
+        return arms.joint_width
+    if key in XYZ_KEYS:
+        return arms.xyz_width
+    raise KeyError(f"{key!r} is not a per-arm key (joint keys: {JOINT_KEYS}; point keys: {XYZ_KEYS})")
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,7 @@ class DomainSchema:
 
     required_obs: obs keys every demo has. wrist keys are required per active arm (robot).
     optional_obs: obs keys a demo may have.
-    action_keys: the chunk keys of a sample (each (100, per_arm * n_arms) float64).
+    action_keys: the chunk keys of a sample (each (100, width(key, arms)) float64).
     stored_actions: what the file holds for the actions: {writer dict key: HDF5 key}.
     """
 
@@ -262,7 +274,8 @@ class FileInfo:
     """What `data.attrs` says about an egogym file (or what is assumed for an EgoMimic one).
 
     version: FORMAT_VERSION of the file, or None for EgoMimic's layout.
-    arms: arm names in layout order. control_hz: Hz. image_size: (height, width) px.
+    arms: arm names in layout order (`arm_set` is their `Arms`). control_hz: Hz.
+    image_size: (height, width) px.
     calibration: a dict (Calibration.to_dict()) or None when the file has none.
     """
 
@@ -278,8 +291,9 @@ class FileInfo:
     prestacked: bool
 
     @property
-    def n_arms(self) -> int:
-        return len(self.arms)
+    def arm_set(self) -> Arms:
+        """The file's arms: widths and slices of its joint and point layouts."""
+        return Arms.parse(self.arms)
 
     def attrs(self) -> dict:
         """The `data.attrs` of an egogym file holding this information."""
@@ -325,7 +339,7 @@ def read_file_info(f, path: str) -> FileInfo:
         env_args = json.loads(_attr_str(a.get(ATTR_ENV_ARGS, "{}")))
     except (ValueError, TypeError) as e:
         raise DataFormatError(f"{path}: data.attrs holds malformed JSON ({e}); re-record the file") from None
-    if not arms or any(x not in WRIST_OF_ARM for x in arms) or list(arms) != sorted(arms):
+    if not layout_names(arms):
         raise DataFormatError(f"{path}: data.attrs['{ATTR_ARMS}'] = {list(arms)}; give 'left' and/or 'right', left first")
     if len(size) != 2 or min(size) < 1:
         raise DataFormatError(f"{path}: data.attrs['{ATTR_IMAGE_SIZE}'] = {list(size)}; give [height, width]")
@@ -347,9 +361,11 @@ def _infer_egomimic_info(f, path: str) -> FileInfo:
     if XYZ_ACT not in g:
         raise DataFormatError(f"{path}: {DATA}/{demos[0]}/{XYZ_ACT} is missing (EgoMimic layout needs the pre-stacked chunks)")
     d = g[XYZ_ACT].shape[-1]
-    if d not in (3, 6):
-        raise DataFormatError(f"{path}: {DATA}/{demos[0]}/{XYZ_ACT} has last dimension {d}; expected 3 or 6")
-    arms = ("right",) if d == 3 else ("left", "right")
+    try:  # EgoMimic's files name no arms: one is its right arm, two are both (as every width-inferred arm set)
+        arms = Arms.from_xyz_width(d).names
+    except ValueError:
+        raise DataFormatError(f"{path}: {DATA}/{demos[0]}/{XYZ_ACT} has last dimension {d}; expected "
+                              f"{XYZ_PER_ARM} or {Arms.parse('both').xyz_width}") from None
     if FRONT not in obs:
         raise DataFormatError(f"{path}: {DATA}/{demos[0]}/{OBS}/{FRONT} is missing")
     size = tuple(int(x) for x in obs[FRONT].shape[1:3])
@@ -361,6 +377,15 @@ def _infer_egomimic_info(f, path: str) -> FileInfo:
     # EgoMimic: robot at 50 Hz, human at 30 fps.
     return FileInfo(None, domain, f"egomimic-{domain}", arms, 50.0 if robot else 30.0, size, None, env_args,
                     "none", True)
+
+
+def layout_names(arms) -> bool:
+    """Whether `arms` (a file's `arms` attribute, decoded) names a set of arms in layout order,
+    left before right (a file stores its blocks in that order, so the names must say it)."""
+    try:
+        return tuple(arms) == Arms.parse(arms).names
+    except (ValueError, TypeError):
+        return False
 
 
 def stored_obs_keys(info: FileInfo) -> tuple[str, ...]:

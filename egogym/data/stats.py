@@ -25,6 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
+from egogym.core.arms import Arms
 from egogym.core.outputs import write_text_atomic
 from egogym.data import schema as S
 from egogym.data.reader import demo_action_chunks, open_h5_checked, read_split
@@ -69,6 +70,8 @@ class NormStats:
 
     domain: "robot" | "human". mean[key], std[key]: arrays shaped like one sample's
     value of key. source: the data file; demos: the train demos used; std_floor.
+    arms: the file's arm names (human: hands), layout order, or None in statistics saved
+    before they were recorded (`arm_set` then infers them from the widths).
     """
 
     domain: str
@@ -78,6 +81,7 @@ class NormStats:
     demos: list[str] = field(default_factory=list)
     std_floor: float = STD_FLOOR
     image_size: tuple[int, int] | None = None  # (height, width) px of the file's images; None: not recorded
+    arms: tuple[str, ...] | None = None  # the file's arms (`FileInfo.arms`); None: not recorded
 
     @classmethod
     def compute(cls, path: str | os.PathLike, split: str = "train", std_floor: float = STD_FLOOR) -> "NormStats":
@@ -110,13 +114,14 @@ class NormStats:
             mean[k], s = m.result()
             std[k] = np.maximum(s, std_floor)
         return cls(info.domain, mean, std, source=path, demos=list(demos), std_floor=std_floor,
-                   image_size=tuple(int(x) for x in info.image_size))
+                   image_size=tuple(int(x) for x in info.image_size), arms=tuple(info.arms))
 
     # ---- persistence ----
     def to_dict(self) -> dict:
         return {"format": STATS_FORMAT, "version": STATS_VERSION, "domain": self.domain, "source": self.source,
                 "split_demos": self.demos, "std_floor": self.std_floor,
                 "image_size": list(self.image_size) if self.image_size is not None else None,
+                "arms": list(self.arms) if self.arms is not None else None,
                 "stats": {k: {"shape": list(self.mean[k].shape), "mean": self.mean[k].ravel().tolist(),
                               "std": self.std[k].ravel().tolist()} for k in self.mean}}
 
@@ -149,9 +154,32 @@ class NormStats:
         for k, s in std.items():
             if not np.all(np.isfinite(s)) or np.any(s <= 0) or not np.all(np.isfinite(mean[k])):
                 raise DataFormatError(f"{path}: statistics of {k!r} hold a non-finite mean or a std <= 0")
+        arms = d.get("arms")
+        if arms is not None and not S.layout_names(arms):
+            raise DataFormatError(f"{path}: arms {arms!r} are not arm names in layout order (left first); "
+                                  f"recompute with `egogym stats`")
         return cls(d["domain"], mean, std, source=d.get("source", ""), demos=list(d.get("split_demos", [])),
                    std_floor=float(d.get("std_floor", STD_FLOOR)),
-                   image_size=tuple(int(x) for x in d["image_size"]) if d.get("image_size") else None)
+                   image_size=tuple(int(x) for x in d["image_size"]) if d.get("image_size") else None,
+                   arms=tuple(arms) if arms is not None else None)
+
+    @property
+    def arm_set(self) -> Arms:
+        """The arms (human: hands) these statistics are for: the names they record, checked against
+        the widths of their chunks; without names (older statistics), the arms the widths mean
+        (`Arms.from_joint_width`: one arm is the right one, as EgoMimic's files and every
+        other layout that names none). ValueError when neither gives a set of arms."""
+        key = S.JOINTS_ACT if S.JOINTS_ACT in self.mean else S.XYZ_ACT
+        if key not in self.mean:
+            raise ValueError(f"statistics of {self.source or 'this file'} have no {S.JOINTS_ACT} or {S.XYZ_ACT}")
+        width = int(self.mean[key].shape[-1])
+        if self.arms is None:
+            return Arms.from_joint_width(width) if key == S.JOINTS_ACT else Arms.from_xyz_width(width)
+        arms = Arms.parse(self.arms)
+        if S.width(key, arms) != width:
+            raise ValueError(f"statistics of {self.source or 'this file'} name arms {list(self.arms)} but their "
+                             f"{key} has {width} values, not {S.width(key, arms)}")
+        return arms
 
     # ---- use ----
     def _check(self, key: str, x: np.ndarray) -> None:

@@ -26,7 +26,8 @@ import numpy as np
 from egogym.data import schema as S
 from egogym.data.journal import JournaledFile, recover
 from egogym.data.schema import DataFormatError
-from egogym.core.spec import Calibration, active_arms
+from egogym.core.arms import Arms
+from egogym.core.spec import Calibration
 
 
 DEFAULT_CHUNK_STEPS = 16
@@ -41,14 +42,14 @@ def calibration_at(calibration: Calibration, image_size: Sequence[int]) -> Calib
                        T_gripper_cam=dict(calibration.T_gripper_cam), source=calibration.source)
 
 
-def _arms_tuple(arms: str | Sequence[str]) -> tuple[str, ...]:
-    if isinstance(arms, str):
+def _arms_tuple(arms: str | Sequence[str] | Arms) -> tuple[str, ...]:
+    if isinstance(arms, (str, Arms)):
         try:
-            return active_arms(arms)
+            return Arms.parse(arms).names
         except ValueError as e:
             raise DataFormatError(f"DemoWriter: {e}") from None
     arms = tuple(arms)
-    if not arms or any(a not in S.WRIST_OF_ARM for a in arms) or list(arms) != sorted(set(arms)):
+    if not S.layout_names(arms):  # names given one by one say the layout: no silent reordering
         raise DataFormatError(f"DemoWriter: arms={list(arms)}; give 'left' and/or 'right', left first")
     return arms
 
@@ -68,7 +69,7 @@ class DemoWriter:
     domain: "robot" or "human" (`schema.DOMAINS`).
     calibration: the `Calibration` of the cameras that took the images (intrinsics at
       `image_size`, extrinsics), stored as JSON in `data.attrs["calibration"]`.
-    arms: "right" | "left" | "both" or arm names, left first (robot arms; for human
+    arms: "right" | "left" | "both", an `Arms` or arm names, left first (robot arms; for human
       files the hands tracked). control_hz: steps per second of the stored arrays.
     image_size: (height, width) px of every image key.
     env_args: JSON-able description of how the data was made (task, seed base, ...).
@@ -184,7 +185,7 @@ class DemoWriter:
                                   f"(allowed: {', '.join(schema.allowed_obs())})")
         spec = S.OBS_KEYS[k]
         v = np.asarray(v)
-        want = (T,) + spec.step_shape(info.image_size, info.n_arms)
+        want = (T,) + spec.step_shape(info.image_size, info.arm_set)
         if v.shape != want:
             raise DataFormatError(f"{where}: obs[{k!r}] has shape {v.shape}, expected {want}")
         if spec.kind == "lowdim":
@@ -203,7 +204,8 @@ class DemoWriter:
             raise DataFormatError(f"{where}: actions has key {k!r}; a {info.domain} demo takes "
                                   f"exactly {sorted(schema.stored_actions)}")
         v = np.asarray(v)
-        want = (T, 7 * info.n_arms) if k == "joints" else (T, S.CHUNK, 3 * info.n_arms)
+        arms = info.arm_set
+        want = (T, arms.joint_width) if k == "joints" else (T, S.CHUNK, arms.xyz_width)
         if v.shape != want:
             raise DataFormatError(f"{where}: actions[{k!r}] has shape {v.shape}, expected {want}")
         if not np.issubdtype(v.dtype, np.floating):
