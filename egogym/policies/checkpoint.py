@@ -6,7 +6,7 @@ No pickle anywhere. A run folder looks like
       config.json                     the run's Config (written at the start)
       LATEST                          name of the newest checkpoint folder
       checkpoints/step_00000500/
-        checkpoint.json               format, version, step, arms, domains, digests
+        checkpoint.json               format, version, step, arms (their number), arm_names, domains, digests
         config.json                   the Config the weights were trained with
         model.safetensors             weights (EgoACT state dict)
         stats_robot.json              NormStats of the robot train split (egogym.data.stats)
@@ -30,10 +30,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from egogym.core.arms import Arms
 from egogym.core.outputs import write_text_atomic
 from egogym.data.stats import NormStats
 from egogym.policies.config import Config, ConfigError
-from egogym.policies.model import EgoACT
+from egogym.policies.model import EgoACT, model_arms
 from egogym.policies.normalize import Normalizer
 
 FORMAT, VERSION = "egogym-policy-checkpoint", 1
@@ -81,7 +82,8 @@ def save_checkpoint(run_dir: str | Path, cfg: Config, model: EgoACT, normalizer:
     (tmp / "config.json").write_text(cfg.to_json())
     for dom, stats in normalizer.stats.items():
         stats.save(tmp / f"stats_{dom}.json")
-    meta = {"format": FORMAT, "version": VERSION, "step": step, "arms": model.arms, "domains": list(model.domains),
+    meta = {"format": FORMAT, "version": VERSION, "step": step, "arms": len(model.arms),
+            "arm_names": list(model.arms.names), "domains": list(model.domains),
             "config_digest": config_digest(cfg), "stats_digest": normalizer.digest(),
             "stats_sources": {k: v.source for k, v in normalizer.stats.items()}}
     (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2))
@@ -161,7 +163,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if normalizer.digest() != meta.get("stats_digest"):
         raise CheckpointError(f"{d}: the normalization statistics differ from those saved with the weights "
                               f"(digest mismatch): restore the stats_*.json files of this checkpoint")
-    model = EgoACT(cfg.model, int(meta["arms"]), tuple(meta["domains"]))
+    model = EgoACT(cfg.model, checkpoint_arms(meta, d), tuple(meta["domains"]))
     try:
         weights = load_file(str(d / "model.safetensors"))
     except (SafetensorError, OSError, ValueError) as e:
@@ -175,10 +177,26 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if missing or unexpected:
         raise CheckpointError(f"{d}: weights do not fit the config (missing {missing[:3]}, unexpected "
                               f"{unexpected[:3]}): the config.json belongs to another model")
+    try:
+        data_arms = normalizer.arms("robot")
+    except ValueError as e:
+        raise CheckpointError(f"{d}: stats_robot.json: {e}") from None
     dims = normalizer.dims()
-    if dims["joints"] != model.dim_joints or dims["xyz"] != model.dim_xyz:
-        raise CheckpointError(f"{d}: statistics are for {dims['joints'] // 7} arm(s), the model for {model.arms}")
+    if data_arms != model.arms or dims["joints"] != model.dim_joints or dims["xyz"] != model.dim_xyz:
+        raise CheckpointError(f"{d}: statistics are for arms {list(data_arms)}, the model for {list(model.arms)}")
     return Checkpoint(cfg, model, normalizer, int(meta["step"]), d, meta)
+
+
+def checkpoint_arms(meta: dict, d: Path) -> Arms:
+    """The model's arms from checkpoint.json: `arm_names`, or in checkpoints written before
+    they were recorded the number `arms` (1: the right arm, 2: both; `Arms.from_count`)."""
+    try:
+        arms = model_arms(meta["arm_names"] if "arm_names" in meta else int(meta["arms"]))
+        if len(arms) != int(meta["arms"]):
+            raise ValueError(f"arm_names {meta['arm_names']} are not {meta['arms']} arm(s)")
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{d}/checkpoint.json: arms: {e}; use another step's checkpoint or retrain") from None
+    return arms
 
 
 def _save_optimizer(opt: torch.optim.Optimizer, d: Path) -> None:

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from egogym.core.arms import Arms
 from egogym.policies.config import ModelConfig
 
 DOMAINS = ("robot", "human")
@@ -150,24 +151,35 @@ def _encoder(cfg: ModelConfig, layers: int) -> nn.TransformerEncoder:
     return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(cfg.hidden), enable_nested_tensor=False)
 
 
+def model_arms(arms: "Arms | str | int") -> Arms:
+    """The `Arms` of a model: an `Arms`, a label or arm names; an int is a number of arms
+    (`Arms.from_count`: how models and checkpoints named their arms before `Arms`)."""
+    if isinstance(arms, int) and not isinstance(arms, bool):
+        return Arms.from_count(arms)
+    return Arms.parse(arms)
+
+
 class EgoACT(nn.Module):
     """The EgoMimic / ACT network (see the module docstring).
 
-    arms: number of arms (1: 7 joint values and 3 xyz per point; 2: 14 and 6).
+    arms: the arms it drives: an `Arms`, "right" | "left" | "both" or arm names (their
+    `joint_width` joint values and `xyz_width` xyz per point); a number of arms, as older
+    code and checkpoints give it, means `Arms.from_count` (1: the right arm, 2: both).
+    `model.arms` is the `Arms`.
     domains: ("robot",) for the robot-only baseline, ("robot", "human") for co-training;
     human-only input projections exist only when "human" is in domains.
     """
 
-    def __init__(self, cfg: ModelConfig, arms: int = 1, domains: tuple[str, ...] = DOMAINS):
+    def __init__(self, cfg: ModelConfig, arms: "Arms | str | int" = "right", domains: tuple[str, ...] = DOMAINS):
         super().__init__()
         for d in domains:
             if d not in DOMAINS:
                 raise ValueError(f"unknown domain {d!r}: choose from {DOMAINS}")
         if "robot" not in domains:
             raise ValueError("the joint head needs robot data: domains must include 'robot'")
-        self.cfg, self.arms, self.domains = cfg, arms, tuple(domains)
+        self.cfg, self.arms, self.domains = cfg, model_arms(arms), tuple(domains)
         h = cfg.hidden
-        self.dim_joints, self.dim_xyz = 7 * arms, 3 * arms
+        self.dim_joints, self.dim_xyz = self.arms.joint_width, self.arms.xyz_width
         self.cameras = {"robot": ["front"] + (["wrist"] if cfg.wrist_key else []), "human": ["front"]}
         if cfg.backbone != "conv" and (cfg.coord_channels or cfg.keypoints):
             raise ValueError("model.coord_channels / model.keypoints need the 'conv' backbone")

@@ -7,6 +7,8 @@ std, per chunk point for chunks) for torch tensors. The model reads and predicts
 - robot: `joint_positions` (7k,), `actions_joints_act` (100, 7k), `actions_xyz_act` (100, 3k)
 - human: `ee_pose` (3k,), `actions_xyz_act` (100, 3k)
 
+(k arms: widths `Arms.joint_width` and `Arms.xyz_width` of `Normalizer.arms(domain)`.)
+
 A missing domain or key raises `MissingStatsError` naming it; nothing passes through
 un-normalized. Checkpoints carry the statistics as the data layer's JSON files
 (`stats_robot.json`, `stats_human.json`) and their digest in `checkpoint.json`.
@@ -18,6 +20,7 @@ import hashlib
 import numpy as np
 import torch
 
+from egogym.core.arms import Arms
 from egogym.data.stats import NormStats
 
 REQUIRED = {
@@ -83,6 +86,13 @@ class Normalizer:
                     h.update(np.ascontiguousarray(self.stats[d].mean[k], np.float64).tobytes())
                     h.update(np.ascontiguousarray(self.stats[d].std[k], np.float64).tobytes())
         return h.hexdigest()
+
+    def arms(self, domain: str = "robot") -> Arms:
+        """The arms (human: the hands) of a domain's statistics (`NormStats.arm_set`: the data
+        file's names, or for older statistics the arms their widths mean); ValueError if neither."""
+        if domain not in self.stats:
+            raise MissingStatsError(f"normalization statistics have no {domain!r} domain (have {sorted(self.stats)})")
+        return self.stats[domain].arm_set
 
     def dims(self) -> dict[str, int]:
         """Per-point widths: {"joints": 7k, "xyz": 3k} from the robot statistics."""

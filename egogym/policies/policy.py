@@ -28,6 +28,7 @@ from egogym.policies.checkpoint import CheckpointError, load_checkpoint
 from egogym.policies.config import DRIVES, Execution, FirstK
 from egogym.policies.execution import make_executor
 from egogym.core import geometry
+from egogym.core.arms import Arms
 from egogym.core.views import DERIVED_VIEWS, JOINT_POSITIONS
 from egogym.core.kinematics import POSITION_JOINTS, pinch_in_camera, position_ik
 
@@ -59,9 +60,9 @@ class EgoPolicy:
         self.path = ck.path
         mc = self.config.model
         arms = tuple(getattr(env, "arms", ()))
-        if env is not None and len(arms) != self.model.arms:
-            raise CheckpointError(f"{ck.path}: trained for {self.model.arms} arm(s); the env drives {len(arms)} "
-                                  f"({arms}): make the env with arms={'right' if self.model.arms == 1 else 'both'!r}")
+        if env is not None and (not arms or Arms.parse(arms) != self.model.arms):
+            raise CheckpointError(f"{ck.path}: trained for arms {list(self.model.arms)}; the env drives {list(arms)}: "
+                                  f"make the env with arms={self.model.arms.label!r}")
         space = getattr(env, "observation_space", None)
         if space is not None:
             keys = list(space.spaces)
@@ -149,13 +150,13 @@ class EgoPolicy:
         worst = 0.0
         for i, arm in enumerate(self.arm_specs):
             T_base_cam = geometry.invert(np.asarray(self.calibration.T_cam_base[arm.name], float))
-            targets = geometry.transform_points(T_base_cam, xyz[:n, 3 * i: 3 * i + 3])
-            warm = joints[0, 7 * i: 7 * i + 6].copy()
+            targets = geometry.transform_points(T_base_cam, xyz[:n, Arms.xyz(i)])
+            warm = joints[0, Arms.angles(i)].copy()
             for t in range(n):
-                q0 = joints[t, 7 * i: 7 * i + 6].copy()
+                q0 = joints[t, Arms.angles(i)].copy()
                 q0[list(POSITION_JOINTS)] = warm[list(POSITION_JOINTS)]
                 warm, err = position_ik(arm, targets[t], q0)
-                out[t, 7 * i: 7 * i + 6] = warm
+                out[t, Arms.angles(i)] = warm
                 worst = max(worst, err)
         self.last_ik_error_m = worst
         return out

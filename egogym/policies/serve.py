@@ -23,8 +23,9 @@ observation is the env's dict (the model's cameras (H, W, 3) uint8 at the traine
 
 and its metadata names everything the client needs to execute the chunk as the in-process
 policy would: `execution` (the run's, {"kind": "first_k", "k": 25} for EgoMimic),
-`chunk_stride_steps`, `chunk`, `control_hz`, `action_dim`, `arms`, `cameras` (the keys to
-render: the plain Aria image for videos, then the model's) and `image_size` [H, W].
+`chunk_stride_steps`, `chunk`, `control_hz`, `action_dim`, `arms` (their number), `arm_names`
+(layout order), `cameras` (the keys to render: the plain Aria image for videos, then the
+model's) and `image_size` [H, W].
 Queries are answered one at a time (one model, one lock), so clients are served in turn.
 """
 from __future__ import annotations
@@ -144,8 +145,9 @@ class CheckpointPolicy:
             "chunk_stride_steps": int(cfg.chunk_stride_steps),
             "chunk": int(mc.chunk),
             "control_hz": float(EGOMIMIC.control_hz),
-            "arms": int(arms),
-            "action_dim": 7 * int(arms),
+            "arms": len(arms),
+            "arm_names": list(arms.names),
+            "action_dim": arms.joint_width,
             "cameras": list(dict.fromkeys((FRONT, *mc.cameras))),
             "image_size": list(self.image_size) if self.image_size is not None else None,
         }
@@ -165,8 +167,8 @@ class CheckpointPolicy:
                                        f"{self.image_size[0]} {self.image_size[1]}")
         q = np.asarray(obs[JOINT_POSITIONS])
         if q.shape != (self.metadata["action_dim"],):
-            raise ObservationError(f"{JOINT_POSITIONS} is {q.shape}, this policy drives "
-                                   f"{self.metadata['arms']} arm(s): ({self.metadata['action_dim']},)")
+            raise ObservationError(f"{JOINT_POSITIONS} is {q.shape}, this policy drives arms "
+                                   f"{self.metadata['arm_names']}: ({self.metadata['action_dim']},)")
         with self._lock:
             joints, xyz = self.policy.predict_chunk(obs)
         return {"actions": joints, "xyz": xyz}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from egogym.core import geometry
+from egogym.core.arms import ARM_NAMES, Arms
 from egogym.data.schema import CHUNK
 from egogym.data.stats import STD_FLOOR, NormStats
 from egogym.core.spec import Calibration, aria_focal_px
@@ -21,41 +22,44 @@ from egogym.core.views import EE_POSE, FRONT, FRONT_LINE, FRONT_MASKED, LEFT_WRI
 
 
 
-def synthetic_calibration(image_size: tuple[int, int], arms: tuple[str, ...] = ("right",)) -> Calibration:
+def synthetic_calibration(image_size: tuple[int, int], arms: "Arms | str | tuple[str, ...]" = ("right",)) -> Calibration:
     """A plausible calibration: the Aria looks down onto arm bases 0.5 m in front of it."""
     h, w = image_size
     K = geometry.intrinsics(aria_focal_px(h), h, w)
     T = {}
     # Columns: base x -> camera z (forward), base y -> camera -x, base z (up) -> camera -y (image up).
     R = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
-    for a in ("left", "right"):
+    for a in ARM_NAMES:
         T[a] = geometry.make_transform(R, np.array([0.15 * (1 if a == "right" else -1), 0.3, 0.2]))
     return Calibration({FRONT: K, RIGHT_WRIST: K, LEFT_WRIST: K},
                        {FRONT: (h, w), RIGHT_WRIST: (h, w), LEFT_WRIST: (h, w)},
-                       {a: T[a] for a in arms}, source="synthetic")
+                       {a: T[a] for a in Arms.parse(arms)}, source="synthetic")
 
 
 class SyntheticEgoData:
-    """n samples of one domain ("robot" or "human") with arms=1 or 2 (see module docstring).
+    """n samples of one domain ("robot" or "human") of `arms` (an `Arms`, a label or arm names;
+    `self.arms` is the `Arms`; see the module docstring).
 
     image_size: (H, W) of the stored images; pad_tail: the last samples' chunks are padded
     (pad_mask True) as at a demo's end.
     """
 
-    def __init__(self, n: int, domain: str, arms: int = 1, image_size: tuple[int, int] = (32, 32), seed: int = 0,
-                 pad_tail: int = 2):
+    def __init__(self, n: int, domain: str, arms: "Arms | str | tuple[str, ...]" = "right",
+                 image_size: tuple[int, int] = (32, 32), seed: int = 0, pad_tail: int = 2):
         if domain not in ("robot", "human"):
             raise ValueError(domain)
+        arms = Arms.parse(arms)
         self.n, self.domain, self.arms, self.image_size = n, domain, arms, tuple(image_size)
         self.lengths = [n]  # steps per demo, as EgoDataset.lengths: all n samples are one demo
         rng = np.random.default_rng([seed, 1 if domain == "robot" else 2])
-        self.target = rng.uniform(-0.1, 0.1, (n, 3 * arms)).astype(np.float32)
-        self.start = rng.uniform(-0.1, 0.1, (n, 3 * arms)).astype(np.float32) + np.tile([0, 0, 0.5], arms)
-        self.target += np.tile([0, 0, 0.5], arms).astype(np.float32)
+        self.centre = np.tile([0, 0, 0.5], len(arms))  # each arm's centre of the chunks' start and target points
+        self.target = rng.uniform(-0.1, 0.1, (n, arms.xyz_width)).astype(np.float32)
+        self.start = rng.uniform(-0.1, 0.1, (n, arms.xyz_width)).astype(np.float32) + self.centre
+        self.target += self.centre.astype(np.float32)
         self.noise_seed = seed
         self.pad_tail = pad_tail
-        self.J = rng.normal(0, 1.0, (3 * arms, 7 * arms)).astype(np.float32)
-        self.calibration = synthetic_calibration(self.image_size, ("right",) if arms == 1 else ("left", "right"))
+        self.J = rng.normal(0, 1.0, (arms.xyz_width, arms.joint_width)).astype(np.float32)
+        self.calibration = synthetic_calibration(self.image_size, arms)
 
     def __len__(self) -> int:
         return self.n
@@ -63,7 +67,7 @@ class SyntheticEgoData:
     def _image(self, i: int, flavour: int) -> np.ndarray:
         h, w = self.image_size
         img = np.zeros((h, w, 3), np.uint8)
-        t = (self.target[i, :3] - np.array([0, 0, 0.5])) / 0.2 + 0.5  # in [0, 1]
+        t = (self.target[i, Arms.xyz(0)] - self.centre[Arms.xyz(0)]) / 0.2 + 0.5  # first arm's target, in [0, 1]
         img[:, : w // 2] = (255 * t[0]).astype(np.uint8)
         img[:, w // 2:, 0] = (255 * t[1]).astype(np.uint8)
         img[:, w // 2:, 1] = (255 * t[2]).astype(np.uint8)
@@ -83,7 +87,7 @@ class SyntheticEgoData:
                FRONT_LINE: self._image(i, 2), EE_POSE: self.start[i].astype(np.float64),
                "actions_xyz_act": xyz.astype(np.float64), "pad_mask": pad}
         if self.domain == "robot":
-            joints = (xyz - np.tile([0, 0, 0.5], self.arms)) @ self.J
+            joints = (xyz - self.centre) @ self.J
             out["actions_joints_act"] = joints.astype(np.float64)
             out["joint_positions"] = joints[0].astype(np.float64)
             out[RIGHT_WRIST] = self._image(i, 3)[::-1].copy()
@@ -98,7 +102,7 @@ def synthetic_stats(ds: SyntheticEgoData) -> NormStats:
     mean = {k: np.mean([s[k] for s in samples], 0) for k in keys}
     std = {k: np.maximum(np.std([s[k] for s in samples], 0), STD_FLOOR) for k in keys}
     return NormStats(ds.domain, mean, std, source=f"synthetic {ds.domain}", demos=["synthetic"],
-                     image_size=tuple(ds.image_size))
+                     image_size=tuple(ds.image_size), arms=ds.arms.names)
 
 
 def train_synthetic_run(out, preset_name: str = "smoke", image_size: tuple[int, int] = (32, 32), steps: int = 1,

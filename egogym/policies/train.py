@@ -174,11 +174,14 @@ class Trainer:
             self.normalizer.require(self.domains)
         except MissingStatsError as e:
             raise UserError(str(e)) from None
-        dims = self.normalizer.dims()
-        self.arms = dims["joints"] // 7
-        if "human" in data and int(stats["human"].mean["actions_xyz_act"].shape[-1]) != 3 * self.arms:
-            raise UserError(f"the human data has {stats['human'].mean['actions_xyz_act'].shape[-1] // 3} hand(s), "
-                            f"the robot data {self.arms} arm(s): give files with the same number of arms")
+        try:  # the data files' arm sets (as their statistics record them), one per domain
+            self.arms = self.normalizer.arms("robot")
+            hands = self.normalizer.arms("human") if "human" in data else self.arms
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        if hands != self.arms:
+            raise UserError(f"the human data tracks hand(s) {list(hands)}, the robot data moves arm(s) "
+                            f"{list(self.arms)}: give files with the same arms")
         self.start = 0
         torch.manual_seed(cfg.train.seed)
         self.model = EgoACT(mc, self.arms, self.domains)
@@ -220,6 +223,9 @@ class Trainer:
                             f"the files changed; start a new run")
         if tuple(ck.meta["domains"]) != self.domains:
             raise UserError(f"--resume: the run trained on {ck.meta['domains']}, this call gives {list(self.domains)}")
+        if ck.model.arms != self.arms:
+            raise UserError(f"--resume: the run trained arms {list(ck.model.arms)}, this call's data has "
+                            f"{list(self.arms)}")
         self.model.load_state_dict(ck.model.state_dict())
         load_optimizer(self.opt, ck.path)
         self.start = ck.step
@@ -307,9 +313,8 @@ class Trainer:
         if domain == "robot":
             from egogym.core.spec import EGOMIMIC
 
-            names = ("right",) if self.arms == 1 else ("left", "right")
-            spec_arms = tuple(EGOMIMIC.arm(a) for a in names)
-            missing = [a for a in names if a not in ds.calibration.T_cam_base]
+            spec_arms = tuple(EGOMIMIC.arm(a) for a in self.arms)
+            missing = [a for a in self.arms if a not in ds.calibration.T_cam_base]
             if missing:
                 spec_arms = None
                 if not getattr(self, "_warned_no_extrinsics", False):

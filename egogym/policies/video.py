@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from egogym.core import geometry
+from egogym.core.arms import XYZ_PER_ARM, Arms
 from egogym.core.views import FRONT, draw_polyline, upscale
 from egogym.core.spec import Calibration
 
@@ -42,8 +43,8 @@ def draw_chunks(image: np.ndarray, calibration: Calibration, gt_xyz: np.ndarray 
         pts = np.asarray(pts, float)
         if mask is not None:
             pts = pts[np.asarray(mask, bool)]
-        for a in range(pts.shape[-1] // 3):
-            uv = geometry.project(K, pts[:, 3 * a: 3 * a + 3])
+        for a in range(pts.shape[-1] // XYZ_PER_ARM):
+            uv = geometry.project(K, pts[:, Arms.xyz(a)])
             frame = draw_polyline(frame, uv, colour, thick)
     return frame
 
