@@ -16,6 +16,7 @@ import imageio.v2 as imageio
 import numpy as np
 
 from egogym.core import geometry
+from egogym.core.arms import XYZ_PER_ARM
 from egogym.core.views import draw_polyline, upscale, upscale_factor
 
 ARM_COLOURS = ((230, 40, 40), (40, 120, 230))  # first arm red, second blue (RGB)
@@ -29,9 +30,9 @@ def chunk_points(chunk_xyz: np.ndarray | None) -> np.ndarray | None:
     if chunk_xyz is None:
         return None
     c = np.asarray(chunk_xyz, dtype=float)
-    if c.ndim != 2 or c.shape[1] % 3 != 0 or c.shape[1] == 0:
+    if c.ndim != 2 or c.shape[1] % XYZ_PER_ARM != 0 or c.shape[1] == 0:
         raise ValueError(f"policy.last_chunk_xyz has shape {c.shape}; expected (n, 3) or (n, 3k) positions in metres")
-    return c.reshape(c.shape[0], c.shape[1] // 3, 3)
+    return c.reshape(c.shape[0], -1, XYZ_PER_ARM)
 
 
 class OverlayVideo:

@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from egogym.core.arms import LABELS
 from egogym.core.configs import parse_options
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embodiment", choices=("robot", "human", "real"), default="robot",
                         help="robot: scripted ViperX expert; human: the simulated Aria-wearing demonstrator; "
                              "real: teleoperated demos on the real robot (docs/HARDWARE.md)")
-    parser.add_argument("--arms", choices=("right", "left", "both"), default=None, help="default: the task's arms")
+    parser.add_argument("--arms", choices=tuple(LABELS), default=None, help="default: the task's arms")
     parser.add_argument("--prestacked", action="store_true",
                         help="also write EgoMimic's pre-stacked actions_*_act keys (100x the action bytes)")
     parser.add_argument("--max-steps", type=int, default=None,

@@ -52,6 +52,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from egogym.core import geometry, kinematics
+from egogym.core.arms import Arms
 from egogym.core.errors import UserError
 from egogym.core.views import FRONT, join_polylines, mask_and_line
 from egogym.real.console import OperatorConsole
@@ -320,17 +321,17 @@ class TeleopRecorder:
                 raise
         seconds = backend.clock.now() - t0
         backend.home()
-        return Take(stream, np.stack(sent) if sent else np.zeros((0, 7 * len(env.arms))), aborted, seconds, k,
-                    backend._overruns - overruns0, guard.clamped_steps)
+        commands = np.stack(sent) if sent else np.zeros((0, Arms.parse(env.arms).joint_width))
+        return Take(stream, commands, aborted, seconds, k, backend._overruns - overruns0, guard.clamped_steps)
 
     # ---- masks and writing --------------------------------------------------------------
     def arm_points(self, joints: np.ndarray) -> list[np.ndarray]:
-        """Per active arm, its keypoints (8, 2) px in the Aria image for joints (7 per arm)."""
+        """Per active arm, its keypoints (8, 2) px in the Aria image for joints (the env's joint layout)."""
         cal = self.env.calibration
         K = cal.K(FRONT, self.env.image_size)
         out = []
         for i, a in enumerate(self.env.arms):
-            p_base = kinematics.keypoints_in_base(self.backend.spec.arm(a), joints[7 * i: 7 * i + 6])
+            p_base = kinematics.keypoints_in_base(self.backend.spec.arm(a), joints[Arms.angles(i)])
             out.append(geometry.project(K, geometry.transform_points(np.asarray(cal.T_cam_base[a], float), p_base)))
         return out
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from egogym.core import geometry
+from egogym.core.arms import Arms
 from egogym.core.errors import UserError
 from egogym.core import kinematics
 from egogym.real.config import RealConfig
@@ -159,7 +160,7 @@ class RealBackend:
         self._steps = 0
         self._t0 = self._t_tick = self.clock.now()
         self._overruns = 0
-        self._measured = np.zeros(7 * len(self.arms))
+        self._measured = np.zeros(Arms.parse(self.arms).joint_width)
         try:
             self._connect()
         except BaseException:
@@ -450,7 +451,7 @@ class RealBackend:
         """Pinch points (m) in the Aria camera frame for joints in this backend's layout."""
         out = []
         for i, a in enumerate(self.arms):
-            p = kinematics.pinch_in_base(self.spec.arm(a), joints[7 * i: 7 * i + 6])
+            p = kinematics.pinch_in_base(self.spec.arm(a), joints[Arms.angles(i)])
             out.append(geometry.transform_points(self.calibration.T_cam_base[a], p))
         return np.concatenate(out)
 
@@ -485,7 +486,7 @@ class RealBackend:
                 state = self.arm_drivers[a].read_state()
             except Exception as e:
                 raise ArmFault(a, f"reading joint states raised {type(e).__name__}: {e}") from e
-            sl = slice(7 * i, 7 * i + 7)
+            sl = Arms.joints(i)
             self.monitor.check(a, state, None if commanded is None else commanded[sl], now)
             out[sl] = state.position
         return out
@@ -541,9 +542,9 @@ class RealBackend:
             for i, a in enumerate(self.arms):
                 if a not in working:
                     continue
-                q, goal = self._measured[7 * i: 7 * i + 7], target[7 * i: 7 * i + 7]
-                j_err = float(np.max(np.abs(q[:6] - goal[:6])))
-                g_err = abs(float(q[6] - goal[6]))
+                j, g = Arms.angles(i), Arms.gripper_index(i)
+                j_err = float(np.max(np.abs(self._measured[j] - target[j])))
+                g_err = abs(float(self._measured[g] - target[g]))
                 if not self.monitor.fresh(a):
                     off.append(f"arm {a}: no new joint_states since the last step")
                 elif j_err > lim.home_tolerance or g_err > lim.home_gripper_tolerance:

@@ -16,6 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from egogym.core import kinematics
+from egogym.core.arms import ANGLES_PER_ARM
 from egogym.real.devices import linear_intrinsics
 from egogym.core.spec import ARIA_IMAGE_SIZE, Calibration, RobotSpec
 from egogym.core.views import FRONT
@@ -43,7 +44,7 @@ def solve_T_cam_base(p_base: np.ndarray, p_cam: np.ndarray) -> tuple[np.ndarray,
 
 def pinch_points(spec: RobotSpec, arm: str, joints: np.ndarray) -> np.ndarray:
     """(N, 3) pinch points (m, base frame) for (N, >=6) joint angles (rad)."""
-    return np.stack([kinematics.pinch_in_base(spec.arm(arm), q[:6]) for q in np.asarray(joints, float)])
+    return np.stack([kinematics.pinch_in_base(spec.arm(arm), q[:ANGLES_PER_ARM]) for q in np.asarray(joints, float)])
 
 
 def write_calibration(path: str | Path, spec: RobotSpec, T_cam_base: Mapping[str, np.ndarray],

@@ -32,6 +32,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from egogym.core.arms import ANGLES_PER_ARM, JOINTS_PER_ARM
 from egogym.core.errors import UserError
 from egogym.real.safety import CommandSink, FrameStamp, image_digest
 from egogym.core.spec import ArmSpec, CameraSpec
@@ -357,10 +358,10 @@ class ArmDriver(CommandSink):
         if missing:
             raise RuntimeError(f"joint_states lacks {missing}")
         pos, vel, eff = (np.asarray(x, dtype=float) for x in (js.position, js.velocity, js.effort))
-        order = [idx[n] for n in names[:7]]
-        position = np.r_[pos[order[:6]], self.gripper.from_finger(pos[idx["left_finger"]])]
-        velocity = vel[order] if len(vel) == len(pos) else np.full(7, np.nan)
-        effort = eff[order] if len(eff) == len(pos) else np.full(7, np.nan)
+        order = [idx[n] for n in names[:JOINTS_PER_ARM]]  # the joints, then the gripper motor
+        position = np.r_[pos[order[:ANGLES_PER_ARM]], self.gripper.from_finger(pos[idx["left_finger"]])]
+        velocity = vel[order] if len(vel) == len(pos) else np.full(JOINTS_PER_ARM, np.nan)
+        effort = eff[order] if len(eff) == len(pos) else np.full(JOINTS_PER_ARM, np.nan)
         stamp = float(js.header.stamp.sec) + 1e-9 * float(js.header.stamp.nanosec)
         return ArmState(position, velocity, effort, stamp, float(pos[idx[self.gripper_name]]))
 

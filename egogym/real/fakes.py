@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from egogym.core.arms import ANGLES_PER_ARM, GRIPPER, JOINTS_PER_ARM
 from egogym.real.devices import Drivers
 from egogym.core.spec import ArmSpec, RobotSpec
 
@@ -312,7 +313,7 @@ class FakeArm:
             acc = float(np.clip(w * w * (m.goal - m.p) - 2.0 * w * m.v, -a_cap, a_cap))
             m.v = float(np.clip(m.v + acc * dt, -v_cap, v_cap))
             m.p += m.v * dt
-            if i == 6 and self._gripper_block is not None:
+            if MOTOR_NAMES[i] == "gripper" and self._gripper_block is not None:
                 closing = 1.0 if self.gripper_motor_range[0] > self.gripper_motor_range[1] else -1.0
                 if closing * (m.p - self._gripper_block) > 0:
                     m.p, m.v = self._gripper_block, 0.0
@@ -339,8 +340,9 @@ class FakeArm:
         if self.bus_ok:
             pos, vel, eff = self._measured()
         else:  # read_joint_states: failed sync read, zero-filled buffers converted
-            pos, vel, eff = [MIN_RADIAN] * 7, [0.0] * 7, [0.0] * 7
-        finger = driver_finger_position(pos[6])
+            n = len(MOTOR_NAMES)
+            pos, vel, eff = [MIN_RADIAN] * n, [0.0] * n, [0.0] * n
+        finger = driver_finger_position(pos[MOTOR_NAMES.index("gripper")])
         pos = [float(np.float32(x)) for x in pos]
         return SimpleNamespace(header=SimpleNamespace(stamp=_stamp(t), frame_id=""),
                                name=list(MOTOR_NAMES) + ["left_finger", "right_finger"],
@@ -578,10 +580,10 @@ class FakeLeaderCore:
             raise RuntimeError(f"{o.robot_name}: joint_states stopped (xs_sdk node gone)")
         row = o.current()
         closed, opened = o.gripper_range
-        grip = closed + float(row[6]) * (opened - closed)
+        grip = closed + float(row[GRIPPER]) * (opened - closed)
         return SimpleNamespace(header=SimpleNamespace(stamp=_stamp(o.clock.now()), frame_id=""),
                                name=list(MOTOR_NAMES) + ["left_finger", "right_finger"],
-                               position=[float(x) for x in row[:6]] + [grip, 0.03, -0.03],
+                               position=[float(x) for x in row[:ANGLES_PER_ARM]] + [grip, 0.03, -0.03],
                                velocity=[0.0] * 9, effort=[0.0] * 9)
 
     def robot_torque_enable(self, cmd_type, name, enable) -> None:
@@ -611,7 +613,7 @@ class FakeLeaderGroup:
 class FakeLeaderArm:
     """A WidowX leader arm moved by a scripted hand: joint_states replay `trajectory`.
 
-    trajectory: (N, 7) rows [6 joint angles (rad), gripper normalized in [0, 1]] at
+    trajectory: (N, JOINTS_PER_ARM) rows [6 joint angles (rad), gripper normalized in [0, 1]] at
     `rate_hz`, starting at the first joint_states read after construction or `script()`;
     after the last row it holds that row, or with loop=True starts over. The gripper
     joint reads as `gripper_range` (closed, open) rad interpolated by the normalized value.
@@ -628,22 +630,23 @@ class FakeLeaderArm:
         t = np.arange(0.0, 4.0, 0.02)
         wave = np.sin(2 * np.pi * t / 4.0)[:, None]
         amp = np.array([0.3, 0.15, -0.15, 0.0, 0.2, 0.1])
-        self.script(np.concatenate([home[:6] + wave * amp, np.clip(0.5 + 0.4 * wave, 0, 1)], axis=1), 50.0, loop=True)
+        self.script(np.concatenate([home[:ANGLES_PER_ARM] + wave * amp, np.clip(0.5 + 0.4 * wave, 0, 1)], axis=1),
+                    50.0, loop=True)
         self.arm = FakeLeaderGroup(self)
         self.gripper = SimpleNamespace(set_pressure=lambda p: None)
         self.core = FakeLeaderCore(self)
         hardware.leaders[arm_name] = self
 
     def script(self, trajectory: np.ndarray, rate_hz: float = 50.0, loop: bool = False) -> None:
-        """Replace the trajectory ((N, 7), see the class docstring); it starts at the next read."""
+        """Replace the trajectory ((N, JOINTS_PER_ARM), see the class docstring); it starts at the next read."""
         traj = np.asarray(trajectory, float)
-        if traj.ndim != 2 or traj.shape[1] != 7 or len(traj) < 1:
-            raise ValueError(f"leader trajectory has shape {traj.shape}; give (N, 7)")
+        if traj.ndim != 2 or traj.shape[1] != JOINTS_PER_ARM or len(traj) < 1:
+            raise ValueError(f"leader trajectory has shape {traj.shape}; give (N, {JOINTS_PER_ARM})")
         self.trajectory, self.rate_hz, self.loop = traj, float(rate_hz), loop
         self._t0: float | None = None
 
     def current(self) -> np.ndarray:
-        """The row being played now (7,)."""
+        """The row being played now (JOINTS_PER_ARM,)."""
         now = self.clock.now()
         if self._t0 is None:
             self._t0 = now

@@ -45,6 +45,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from egogym.core.arms import ANGLES_PER_ARM, GRIPPER, JOINTS_PER_ARM, Arms
 from egogym.core.configs import build_frozen
 from egogym.core.spec import RobotSpec
 
@@ -158,7 +159,8 @@ class ArmFault(Exception):
 
 
 class CommandGuard:
-    """Filters and sends commands in the layout of `arms` (7 per arm: 6 joints rad, gripper).
+    """Filters and sends commands in the joint layout of `arms` (per arm 6 joints rad, gripper;
+    `egogym.core.arms`).
 
     `start(measured)` must be called (with the measured joint positions) before the first
     `step`; afterwards every sent command is within `bounds` and within one step of the
@@ -171,13 +173,14 @@ class CommandGuard:
         if missing:
             raise ValueError(f"CommandGuard: no driver for arm(s) {missing}")
         self.sinks = dict(sinks)
+        self._size = Arms.parse(self.arms).joint_width
         lo, hi, step, home_step = [], [], [], []
         for a in self.arms:
             arm = spec.arm(a)
-            lo.append(arm.lower + np.r_[np.full(6, limits.joint_margin), 0.0])
-            hi.append(arm.upper - np.r_[np.full(6, limits.joint_margin), 0.0])
-            step.append(np.r_[np.full(6, limits.max_joint_step), limits.max_gripper_step])
-            home_step.append(np.r_[np.full(6, limits.home_joint_step), limits.home_gripper_step])
+            lo.append(arm.lower + np.r_[np.full(ANGLES_PER_ARM, limits.joint_margin), 0.0])
+            hi.append(arm.upper - np.r_[np.full(ANGLES_PER_ARM, limits.joint_margin), 0.0])
+            step.append(np.r_[np.full(ANGLES_PER_ARM, limits.max_joint_step), limits.max_gripper_step])
+            home_step.append(np.r_[np.full(ANGLES_PER_ARM, limits.home_joint_step), limits.home_gripper_step])
         self.home_max_step = np.concatenate(home_step)
         self.lower, self.upper = np.concatenate(lo), np.concatenate(hi)
         self.spec_lower = np.concatenate([spec.arm(a).lower for a in self.arms])
@@ -188,7 +191,7 @@ class CommandGuard:
 
     @property
     def size(self) -> int:
-        return 7 * len(self.arms)
+        return self._size
 
     def start(self, measured: np.ndarray) -> None:
         """Take the measured positions as the last command sent (the rate limit starts there).
@@ -216,15 +219,15 @@ class CommandGuard:
         sent = self.sent.copy()  # a new array: the last one was handed out (applied_action)
         for i, a in enumerate(self.arms):
             if a in arms:
-                sl = slice(7 * i, 7 * i + 7)
+                sl = Arms.joints(i)
                 if np.all(np.isfinite(measured[sl])):
                     sent[sl] = np.clip(measured[sl], self.lower[sl], self.upper[sl])
         self.sent = sent
 
     def _name(self, i: int) -> str:
-        arm = self.arms[i // 7]
-        j = i % 7
-        return f"{arm} {'gripper' if j == 6 else self.spec.arm(arm).joint_names[j]}"
+        k, j = divmod(i, JOINTS_PER_ARM)
+        arm = self.arms[k]
+        return f"{arm} {'gripper' if j == GRIPPER else self.spec.arm(arm).joint_names[j]}"
 
     def filter(self, command: np.ndarray) -> np.ndarray:
         """The command to send for a requested one (no side effects).
@@ -265,13 +268,14 @@ class CommandGuard:
         for i, a in enumerate(self.arms):
             if a in skip:
                 continue
-            q = safe[7 * i: 7 * i + 6].copy()
-            g = float(safe[7 * i + 6])
+            q = safe[Arms.angles(i)].copy()
+            g = float(safe[Arms.gripper_index(i)])
             try:
                 self.sinks[a].send(q, g)
             except Exception as e:  # a driver error of any kind is a fault of that arm
                 # The arms before this one did receive the command: keep it as sent.
-                self.sent = np.concatenate([safe[: 7 * i], self.sent[7 * i:]])
+                first = Arms.joints(i).start
+                self.sent = np.concatenate([safe[:first], self.sent[first:]])
                 raise ArmFault(a, f"sending a command raised {type(e).__name__}: {e}") from e
         self.sent = safe
 
@@ -289,7 +293,7 @@ class CommandGuard:
         nxt = np.clip(self.home_target(), cur - self.home_max_step, cur + self.home_max_step)
         for i, a in enumerate(self.arms):
             if a in skip:
-                nxt[7 * i: 7 * i + 7] = cur[7 * i: 7 * i + 7]
+                nxt[Arms.joints(i)] = cur[Arms.joints(i)]
         if np.array_equal(nxt, cur):
             return False
         self._send(nxt, skip)
@@ -452,12 +456,13 @@ class JointStateMonitor:
         vel, eff = np.asarray(state.velocity, float), np.asarray(state.effort, float)
         if not (np.all(np.isfinite(pos)) and np.isfinite(state.stamp) and np.isfinite(state.gripper_motor)):
             raise ArmStop(arm, f"arm {arm}: joint_states hold a non-finite value ({pos.round(3).tolist()})")
-        motors = np.r_[pos[:6], state.gripper_motor]
+        motors = np.r_[pos[:ANGLES_PER_ARM], state.gripper_motor]
         if np.ptp(motors) == 0.0 and np.all(vel == 0.0) and np.all(eff == 0.0):
             raise ArmStop(arm, f"arm {arm}: joint_states decoded from zeroed buffers (every motor at {motors[0]:.3f} "
                                f"rad, velocities and currents 0): the Dynamixel bus stopped answering; check the "
                                f"arm's power and its U2D2 cable, then restart xs_sdk")
-        out = np.flatnonzero((pos[:6] < spec_arm.lower[:6] - 0.1) | (pos[:6] > spec_arm.upper[:6] + 0.1))
+        q, lo, hi = pos[:ANGLES_PER_ARM], spec_arm.lower[:ANGLES_PER_ARM], spec_arm.upper[:ANGLES_PER_ARM]
+        out = np.flatnonzero((q < lo - 0.1) | (q > hi + 0.1))
         if out.size:
             j = int(out[0])
             raise ArmStop(arm, f"arm {arm} {names[j]}: measured {pos[j]:.3f} rad, outside its limits "
@@ -466,7 +471,7 @@ class JointStateMonitor:
             dt = state.stamp - prev[0]
             if dt < 0:
                 raise ArmStop(arm, f"arm {arm}: joint_states header.stamp went back by {-dt:.3f} s")
-            jump = np.abs(pos[:6] - prev[1][:6])
+            jump = np.abs(pos[:ANGLES_PER_ARM] - prev[1][:ANGLES_PER_ARM])
             allowed = lim.max_joint_speed * dt * 1.5 + 0.02
             bad = np.flatnonzero(jump > allowed)
             if bad.size:
@@ -478,16 +483,16 @@ class JointStateMonitor:
         if commanded is None:
             return
         err = np.abs(np.asarray(commanded, float) - pos)
-        over = np.r_[err[:6] > lim.max_tracking_error,
-                     err[6] > lim.max_gripper_tracking_error and abs(eff[6]) < lim.gripper_min_current_ma]
-        count = np.where(over, self._over.get(arm, np.zeros(7, int)) + 1, 0)
+        over = np.r_[err[:ANGLES_PER_ARM] > lim.max_tracking_error,
+                     err[GRIPPER] > lim.max_gripper_tracking_error and abs(eff[GRIPPER]) < lim.gripper_min_current_ma]
+        count = np.where(over, self._over.get(arm, np.zeros(JOINTS_PER_ARM, int)) + 1, 0)
         self._over[arm] = count
         bad = np.flatnonzero(count >= lim.tracking_steps)
         if bad.size:
             j = int(bad[0])
-            if j == 6:
-                raise ArmStop(arm, f"arm {arm} gripper: {err[6]:.2f} from its command for {count[6]} steps drawing "
-                                   f"{abs(eff[6]):.0f} mA (limits {lim.max_gripper_tracking_error}, "
+            if j == GRIPPER:
+                raise ArmStop(arm, f"arm {arm} gripper: {err[GRIPPER]:.2f} from its command for {count[GRIPPER]} "
+                                   f"steps drawing {abs(eff[GRIPPER]):.0f} mA (limits {lim.max_gripper_tracking_error}, "
                                    f"{lim.gripper_min_current_ma} mA): its motor turned torque off (overload?); it is "
                                    f"rebooted at the next reset")
             raise ArmStop(arm, f"arm {arm} {names[j]}: {err[j]:.3f} rad from its command for {count[j]} steps (limit "
