@@ -386,8 +386,3 @@ def layout_names(arms) -> bool:
         return tuple(arms) == Arms.parse(arms).names
     except (ValueError, TypeError):
         return False
-
-
-def stored_obs_keys(info: FileInfo) -> tuple[str, ...]:
-    """Obs keys a reader may expect in every demo of a file described by `info`."""
-    return SCHEMAS[info.domain].required_obs_for(info.arms)
