@@ -172,8 +172,9 @@ class ObjectInBowl(Task):
 
     # ---- success and the operator --------------------------------------------------------
     def operator_instructions(self, episode: Episode | None = None) -> str:
-        """The set-up of `episode` (world frame: x forward from the robot's torso, y to its left,
-        metres; headings from +x toward +y) and the scoring rule."""
+        """The set-up of `episode` (world frame of `egogym.core.spec`, metres: the arm bases hang at
+        x = -0.12, y = +-0.24; x forward over the table, y to the robot's left; headings from +x
+        toward +y) and the scoring rule."""
         setup = "Place the bowl and one toy on the table at the positions for this trial. "
         if episode is not None:
             e, a = episode, episode.appearance
