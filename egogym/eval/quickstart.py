@@ -62,6 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true")
 
 
+def evaluate_expert(config: dict, out: str) -> None:
+    """The scripted expert's evaluation (resumable), as a grid side task (plain arguments)."""
+    evaluate(EvalConfig.from_dict(config), Path(out), resume=True, progress=False)
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
@@ -71,10 +76,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--preset {args.preset}: unknown preset; {nearest(args.preset, PRESETS)}")
     cfg = config_from_dict(quickstart_config(args.robot, args.human, args.steps, args.episodes, args.max_steps,
                                              args.workers, tuple(args.image_size), args.preset), "quickstart")
-    results, _ = run_ablation(cfg, out, progress=not args.quiet, jobs=args.jobs)
     expert = EvalConfig(policy="scripted", env_id=cfg.env_id, episodes=args.episodes, start_seed=cfg.eval.seed,
                         image_size=tuple(cfg.image_size), max_steps=args.max_steps, workers=args.workers)
-    recs = evaluate(expert, out / "scripted_expert", resume=True, progress=not args.quiet)
+    # The expert's evaluation runs in the grid's first free slot (beside the robot data, once the
+    # human data is done), not after the grid: it is off the quick start's critical path.
+    side = (("scripted expert evaluation", evaluate_expert, (expert.to_dict(), str(out / "scripted_expert"))),)
+    results, _ = run_ablation(cfg, out, progress=not args.quiet, jobs=args.jobs, side_tasks=side)
+    recs = evaluate(expert, out / "scripted_expert", resume=True, progress=False)  # all kept: reads the records
     report = write_report(cfg, results, out, extra={"scripted expert (privileged state, no learning)": summarize(recs)},
                           wall_s=time.perf_counter() - t0)
     print(f"wrote {report} ({(time.perf_counter() - t0) / 60:.1f} min)")

@@ -96,6 +96,22 @@ def test_parallel_tasks_follow_the_plan_order():
     assert ablate.next_task([a_ik], have, chains, set(), set()) is None
 
 
+def test_side_tasks_run_in_a_free_slot_of_the_pool(tmp_path):
+    """A side task (the quick start's expert evaluation) runs in the pool even when no grid task
+    is left, and the grid's results come back as before (here: every cell already finished)."""
+    from pathlib import Path
+
+    cfg = config_from_dict(small_config())
+    cells = plan_cells(cfg)
+    for c in cells:
+        (tmp_path / "cells" / c.name).mkdir(parents=True)
+        (tmp_path / "cells" / c.name / ablate.CELL_FILE).write_text(json.dumps({"cell": c.name}))
+    side = (("write a file", Path.write_text, (tmp_path / "side.txt", "done")),)
+    results = ablate.run_cells_local(cfg, cells, tmp_path, progress=False, jobs=2, side_tasks=side)
+    assert [r["cell"] for r in results] == [c.name for c in cells]
+    assert (tmp_path / "side.txt").read_text() == "done"
+
+
 def test_robot_data_grows_from_any_finished_smaller_file(tmp_path, monkeypatch):
     """An equal-time count (not on the grid's axis) starts from the largest finished file."""
     seen = []

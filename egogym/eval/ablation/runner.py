@@ -153,7 +153,7 @@ def _collect_file(cfg_dict: dict, data_dir: str, kind: str, n: int) -> None:
 
 
 def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool,
-                    jobs: int = 1) -> list[dict]:
+                    jobs: int = 1, side_tasks: tuple = ()) -> list[dict]:
     """The cells on this machine, each with its data collected when it is first needed (a long
     grid starts training at once; its first cells do not wait for the largest data files).
 
@@ -161,9 +161,13 @@ def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progr
     job: up to `jobs` tasks at once, each in its own process, where a task is a cell whose
     data files and base cell are done, or else the next data file (robot files one at a
     time, as they grow from each other; human files one at a time, as they share
-    recordings). So data is collected beside training, not before it."""
+    recordings). So data is collected beside training, not before it.
+
+    side_tasks: (label, function, args) run in a free slot when no grid task can start (the
+    quick start's scripted-expert evaluation fills the wait for the robot data); with jobs=1,
+    after the cells."""
     if jobs > 1:
-        return _run_cells_parallel(cfg, cells, out_dir, jobs)
+        return _run_cells_parallel(cfg, cells, out_dir, jobs, side_tasks)
     results = []
     for i, c in enumerate(cells):
         kept = (out_dir / "cells" / c.name / CELL_FILE).exists()
@@ -171,6 +175,9 @@ def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progr
         if not kept:
             ensure_cell_data(cfg, out_dir / "data", c, progress)
         results.append(run_cell(cfg.to_dict(), dataclasses.asdict(c), str(out_dir), progress))
+    for label, fn, args in side_tasks:
+        print(f"{label}: running", flush=True)
+        fn(*args)
     return results
 
 
@@ -189,7 +196,8 @@ def next_task(todo: list[Cell], have: set, chains: dict[str, list[int]], busy: s
     return None
 
 
-def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, jobs: int) -> list[dict]:
+def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, jobs: int,
+                        side_tasks: tuple = ()) -> list[dict]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -210,6 +218,7 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
                 chains[kind].append(n)
 
     running: dict = {}
+    side = list(side_tasks)
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
@@ -217,10 +226,15 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
 
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=die_with_parent) as pool:
-        while todo or running:
+        while todo or running or side:
             while len(running) < jobs:
                 busy = {w[1] for w in running.values() if w[0] == "data"}
                 task = next_task(todo, have, chains, busy, set(results))
+                if task is None and side:
+                    label, fn, args = side.pop(0)
+                    running[pool.submit(fn, *args)] = ("side", label)
+                    say(f"{label}: running")
+                    continue
                 if task is None:
                     break
                 if task[0] == "cell":
@@ -241,6 +255,8 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
                     results[what[1].name] = res
                     s = res["summary"]
                     say(f"{what[1].name}: {s['successes']}/{s['episodes']} successes")
+                elif what[0] == "side":
+                    say(f"{what[1]}: done")
                 else:
                     have.add(what[1:])
                     say(f"{what[1]}_{what[2]}.hdf5: done")
@@ -297,10 +313,12 @@ def write_partial_report(cfg: AblationConfig, out_dir: Path) -> Path:
 
 
 def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ray_address: str | None = None,
-                 progress: bool = True, ray_runtime_env: dict | None = None, jobs: int = 1) -> tuple[list[dict], Path]:
+                 progress: bool = True, ray_runtime_env: dict | None = None, jobs: int = 1,
+                 side_tasks: tuple = ()) -> tuple[list[dict], Path]:
     """Data, then every cell (kept if finished), then the report; returns (cell results, report path).
 
-    jobs: cells at once with the local executor (`run_cells_local`)."""
+    jobs: cells at once with the local executor (`run_cells_local`); side_tasks: see there
+    (the ray executor runs them here, after the cells)."""
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     check_config(cfg, out_dir)
@@ -309,7 +327,9 @@ def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ra
     (out_dir / "data").mkdir(exist_ok=True)
     if executor == "ray":
         results = run_cells_ray(cfg, cells, out_dir, ray_address, ray_runtime_env)
+        for _, fn, args in side_tasks:
+            fn(*args)
     else:
-        results = run_cells_local(cfg, cells, out_dir, progress, jobs)
+        results = run_cells_local(cfg, cells, out_dir, progress, jobs, side_tasks)
     report = write_report(cfg, results, out_dir, wall_s=time.perf_counter() - t0)
     return results, report
