@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from egogym.core.arms import Arms  # noqa: E402
 from egogym.policies.batch import ModelInputs  # noqa: E402
 from egogym.policies.config import Config, preset  # noqa: E402
 from egogym.policies.model import EgoACT  # noqa: E402
@@ -69,15 +70,18 @@ def matmul_gflops(n: int = 1024, seconds: float = 2.0) -> float:
     return best
 
 
-def synthetic_inputs(cfg: Config, domain: str, batch: int, arms: int = 1) -> ModelInputs:
+RIGHT = Arms.parse("right")
+
+
+def synthetic_inputs(cfg: Config, domain: str, batch: int, arms: Arms = RIGHT) -> ModelInputs:
     """Normalized random inputs of one domain's batch (the model's view; no I/O)."""
     h, w = cfg.model.image_size
     g = torch.Generator().manual_seed(0)
     images = {"front": torch.rand(batch, 3, h, w, generator=g)}
     if domain == "robot" and cfg.model.wrist_key:
         images["wrist"] = torch.rand(batch, 3, h, w, generator=g)
-    a_dim = 10 * arms if domain == "robot" else 3 * arms
-    p_dim = 7 * arms if domain == "robot" else 3 * arms
+    a_dim = arms.joint_width + arms.xyz_width if domain == "robot" else arms.xyz_width
+    p_dim = arms.joint_width if domain == "robot" else arms.xyz_width
     return ModelInputs(domain, images, torch.randn(batch, p_dim, generator=g),
                        torch.randn(batch, cfg.model.chunk, a_dim, generator=g),
                        torch.zeros(batch, cfg.model.chunk, dtype=torch.bool))
@@ -86,7 +90,7 @@ def synthetic_inputs(cfg: Config, domain: str, batch: int, arms: int = 1) -> Mod
 def measure(cfg: Config, batch: int, seconds: float, human: bool = True) -> dict:
     torch.manual_seed(0)
     domains = ("robot", "human") if human else ("robot",)
-    model = EgoACT(cfg.model, 1, domains)
+    model = EgoACT(cfg.model, RIGHT, domains)
     opt = make_optimizer(model, cfg.train)
     robot = synthetic_inputs(cfg, "robot", batch)
     hum = synthetic_inputs(cfg, "human", batch) if human else None
