@@ -24,6 +24,19 @@ def small_config(**over):
     return d
 
 
+def test_the_three_distributions_are_task_options_checked_up_front():
+    """Robot demos, human demos and evaluation each set the task's axes; a bad one fails when the
+    config is read, naming its table."""
+    data = {"robot": [2], "human": [0, 2], "robot_task_options": {"toy_colours": ["red"]},
+            "human_task_options": {"toy_colours": ["red", "blue"], "distractors": ["mug", "none"]}}
+    cfg = config_from_dict(small_config(data=data, eval={"task_options": {"toy_colours": ["blue"]}}))
+    assert cfg.data.human_task_options["distractors"] == ["mug", "none"]
+    with pytest.raises(UserError, match=r"\[data\] human_task_options: toy_colours: 'bleu' is not one of"):
+        config_from_dict(small_config(data=dict(data, human_task_options={"toy_colours": ["bleu"]})))
+    with pytest.raises(UserError, match=r"\[eval\] task_options: task 'object_in_bowl' has no option 'light'"):
+        config_from_dict(small_config(eval={"task_options": {"light": ["dim"]}}))
+
+
 def test_config_errors_are_one_line():
     with pytest.raises(UserError, match=r"\[train\]: unknown key 'step'; did you mean 'steps'"):
         config_from_dict(small_config(train={"step": 3}))
