@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from egogym.core.errors import UserError
 from egogym.core.spec import check_image_size
 from egogym.core.views import FRONT
+from egogym.policies.config import check_device
 from egogym.policies.kinds import PolicySpec, parse_policy
 
 EPISODES_FILE = "episodes.jsonl"
@@ -36,6 +37,7 @@ class EvalConfig:
     stop_on_success: bool = False  # end an episode at its first success (success-only tasks; points stop counting)
     workers: int = 1  # parallel worker processes
     videos: int = 0  # write videos of the first N episodes
+    device: str = "auto"  # where a trained policy's model runs (`egogym.policies.device`): auto, cpu, cuda[:N]
 
     def __post_init__(self):
         if self.episodes < 1:
@@ -44,6 +46,7 @@ class EvalConfig:
             raise UserError(f"--workers {self.workers}: give at least 1")
         if self.videos < 0:
             raise UserError(f"--videos {self.videos}: give 0 or more")
+        check_device(self.device)
         if self.backend not in ("sim", "real"):
             raise UserError(f"--backend {self.backend!r}: use 'sim' or 'real'")
         if self.image_size is not None:

@@ -25,7 +25,7 @@ from egogym.eval.ablation import config_from_dict, run_ablation, write_report
 from egogym.eval.config import EvalConfig
 from egogym.eval.loop import evaluate
 from egogym.eval.metrics import summarize
-from egogym.policies.config import PRESETS
+from egogym.policies.config import DEVICE_HELP, PRESETS, check_device
 
 ROBOT_TASK_OPTIONS = {"toy_region": [[0.08, 0.30], [-0.36, -0.19]]}
 """Robot demos see the toy only on the right half of the table (y < -0.19 m); the bowl
@@ -59,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="policies trained and evaluated at once, 1 torch thread each (2: both, on a quiet 2-core "
                         "machine; 1 on a shared one)")
     p.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--quiet", action="store_true")
 
 
@@ -77,11 +78,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_dict(quickstart_config(args.robot, args.human, args.steps, args.episodes, args.max_steps,
                                              args.workers, tuple(args.image_size), args.preset), "quickstart")
     expert = EvalConfig(policy="scripted", env_id=cfg.env_id, episodes=args.episodes, start_seed=cfg.eval.seed,
-                        image_size=tuple(cfg.image_size), max_steps=args.max_steps, workers=args.workers)
+                        image_size=tuple(cfg.image_size), max_steps=args.max_steps, workers=args.workers,
+                        device=check_device(args.device))
     # The expert's evaluation runs in the grid's first free slot (beside the robot data, once the
     # human data is done), not after the grid: it is off the quick start's critical path.
     side = (("scripted expert evaluation", evaluate_expert, (expert.to_dict(), str(out / "scripted_expert"))),)
-    results, _ = run_ablation(cfg, out, progress=not args.quiet, jobs=args.jobs, side_tasks=side)
+    results, _ = run_ablation(cfg, out, progress=not args.quiet, jobs=args.jobs, side_tasks=side, device=args.device)
     recs = evaluate(expert, out / "scripted_expert", resume=True, progress=False)  # all kept: reads the records
     report = write_report(cfg, results, out, extra={"scripted expert (privileged state, no learning)": summarize(recs)},
                           wall_s=time.perf_counter() - t0)

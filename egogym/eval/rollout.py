@@ -65,9 +65,10 @@ def make_env(config: EvalConfig):
         raise UserError(f"--env {config.env_id} (options {kwargs}): {msg}") from None
 
 
-def make_policy(spec: PolicySpec, env) -> Policy:
-    """The policy a parsed `--policy` names, built for `env` (see `egogym.policies.kinds`)."""
-    return spec.build(env)
+def make_policy(spec: PolicySpec, env, device: str = "cpu") -> Policy:
+    """The policy a parsed `--policy` names, built for `env` (see `egogym.policies.kinds`); a trained
+    model runs on `device`."""
+    return spec.build(env, device)
 
 
 def env_rates(env, config: EvalConfig) -> tuple[float, int]:
@@ -163,7 +164,7 @@ class EpisodeRunner:
         self.config, self.out_dir = config, Path(out_dir)
         self.env = make_env(config)
         try:
-            self.policy = make_policy(config.policy_spec, self.env)
+            self.policy = make_policy(config.policy_spec, self.env, config.device)
             if "torch" in sys.modules:  # a torch policy: its share of the cores, never more
                 from egogym.policies.config import default_threads
 

@@ -25,6 +25,7 @@ from egogym.core.configs import parse_options
 from egogym.eval.config import EPISODES_FILE, EvalConfig
 from egogym.eval.loop import evaluate
 from egogym.eval.metrics import summarize
+from egogym.policies.config import DEVICE_HELP
 from egogym.policies.kinds import kinds_help
 from egogym.tasks import TASK_OPTION_HELP
 
@@ -38,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1000, help="seed of episode 0; episode i uses seed + i")
     p.add_argument("--out", required=True, help="output folder (evals/NAME)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--resume", action="store_true", help="continue an evaluation in --out, skipping recorded seeds")
     p.add_argument("--backend", default="sim", choices=("sim", "real"))
     p.add_argument("--backend-option", action="append", metavar="K=V", help="backend keyword argument (real)")
@@ -70,7 +72,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
                       cameras=tuple(args.cameras) if args.cameras else None, loop_hz=args.loop_hz,
                       max_steps=args.max_steps, episode_timeout_s=args.episode_timeout, workers=args.workers,
                       stop_on_success=args.stop_on_success,
-                      videos=args.videos)
+                      videos=args.videos, device=args.device)
 
 
 def describe_env(config: EvalConfig) -> dict:

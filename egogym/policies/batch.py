@@ -77,7 +77,7 @@ def collate(samples: list[dict]) -> dict[str, np.ndarray]:
 def images_to_tensor(img: np.ndarray | torch.Tensor, size: tuple[int, int], crop: tuple[float, ...] = ()) -> torch.Tensor:
     """uint8 (B, H, W, 3) -> float (B, 3, h, w) in [0, 1], resized (bilinear, antialiased) to size=(h, w).
     crop: (top, left, height, width) fractions of the image kept before resizing (() keeps it all)."""
-    x = torch.as_tensor(np.asarray(img)).permute(0, 3, 1, 2).float().div_(255.0)
+    x = (img if isinstance(img, torch.Tensor) else torch.as_tensor(np.asarray(img))).permute(0, 3, 1, 2).float().div_(255.0)
     if crop:
         H, W = x.shape[-2:]
         t, l = int(round(crop[0] * H)), int(round(crop[1] * W))
@@ -107,10 +107,11 @@ def color_jitter(x: torch.Tensor, jitter: ColorJitter, factors: torch.Tensor) ->
     if jitter.hue > 0:
         theta = 2 * torch.pi * jitter.hue * u[:, 3]
         cos, sin = theta.cos(), theta.sin()
-        R = torch.zeros(len(x), 3, 3)
+        R = torch.zeros(len(x), 3, 3, device=x.device)
         R[:, 0, 0] = 1
         R[:, 1, 1], R[:, 1, 2], R[:, 2, 1], R[:, 2, 2] = cos, -sin, sin, cos
-        M = torch.linalg.inv(_RGB_TO_YIQ) @ R @ _RGB_TO_YIQ  # (B, 3, 3) hue rotation in YIQ
+        yiq = _RGB_TO_YIQ.to(x.device)
+        M = torch.linalg.inv(yiq) @ R @ yiq  # (B, 3, 3) hue rotation in YIQ
         x = torch.einsum("bij,bjhw->bihw", M, x).clamp(0, 1)
     return x
 

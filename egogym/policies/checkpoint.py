@@ -77,7 +77,8 @@ def save_checkpoint(run_dir: str | Path, cfg: Config, model: EgoACT, normalizer:
     d = step_dir(run_dir, step)
     tmp = d.with_name(d.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"),
+    # CPU copies: a checkpoint written on any device loads on any other (load_file reads to the CPU).
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"),
               metadata={"format": FORMAT})
     (tmp / "config.json").write_text(cfg.to_json())
     for dom, stats in normalizer.stats.items():
@@ -206,7 +207,7 @@ def _save_optimizer(opt: torch.optim.Optimizer, d: Path) -> None:
         layout[str(idx)] = {}
         for k, v in st.items():
             if torch.is_tensor(v):
-                tensors[f"{idx}/{k}"] = v.detach().contiguous()
+                tensors[f"{idx}/{k}"] = v.detach().cpu().contiguous()
                 layout[str(idx)][k] = "tensor"
             else:
                 layout[str(idx)][k] = v

@@ -367,6 +367,22 @@ PRESETS: dict[str, Config] = {
 }
 
 
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+"""The `--device` names (`egogym.policies.device.resolve_device`), checked torch-free here."""
+DEVICE_HELP = ("where the model runs: auto (CUDA when torch sees a GPU, else the CPU), cpu, cuda or cuda:N; "
+               "on CUDA bf16 autocast with fp32 weights")
+
+
+def check_device(text: str) -> str:
+    """`text` if it names a device (see DEVICE_PATTERN), else UserError naming --device. Torch-free:
+    whether the device is there is `resolve_device`'s question."""
+    import re
+
+    if not isinstance(text, str) or not re.fullmatch(DEVICE_PATTERN, text):
+        raise UserError(f"--device {text!r}: use auto, cpu, cuda or cuda:N")
+    return text
+
+
 def default_threads(processes: int = 1, cores: int | None = None) -> int:
     """Torch threads per process when `processes` share this machine's `cores`: one core left
     free, so that no thread of ours waits for a core (torch's threads meet at barriers: one

@@ -62,8 +62,9 @@ class PolicySpec:
         """Files and folders the policy reads (an evaluation's output is never written over them)."""
         return ()
 
-    def build(self, env) -> Policy:
-        """The policy, for `env` (a Gymnasium env around an `EgoEnv`)."""
+    def build(self, env, device: str = "cpu") -> Policy:
+        """The policy, for `env` (a Gymnasium env around an `EgoEnv`); `device`: where a trained
+        model runs (`--device`; the other kinds ignore it)."""
         raise NotImplementedError
 
     def describe(self) -> dict:
@@ -83,7 +84,7 @@ class Scripted(PolicySpec):
     def claims(cls, text: str) -> bool:
         return text == cls.syntax
 
-    def build(self, env) -> Policy:
+    def build(self, env, device: str = "cpu") -> Policy:
         from egogym.sim.experts import make_expert
 
         return make_expert(env)
@@ -120,7 +121,7 @@ class Hold(PolicySpec):
     def claims(cls, text: str) -> bool:
         return text == cls.syntax
 
-    def build(self, env) -> Policy:
+    def build(self, env, device: str = "cpu") -> Policy:
         return HoldPolicy()
 
     def describe(self) -> dict:
@@ -174,7 +175,7 @@ class Replay(PolicySpec):
     def inputs(self) -> tuple[str, ...]:
         return (self.path,)
 
-    def build(self, env) -> Policy:
+    def build(self, env, device: str = "cpu") -> Policy:
         import h5py
 
         from egogym.data import schema as S
@@ -258,7 +259,7 @@ class TrainedRun(PolicySpec):
             raise UserError(f"--policy {self.text}: {e}") from None
         return tuple(dict.fromkeys((FRONT, *model.cameras)))
 
-    def build(self, env) -> Policy:
+    def build(self, env, device: str = "cpu") -> Policy:
         self._check_folder()
         try:
             from egogym.policies.policy import load_policy
@@ -267,7 +268,7 @@ class TrainedRun(PolicySpec):
                             f"install the train extra: pip install 'egogym[train]'") from None
         try:
             # The EgoEnv itself: Gymnasium 1.x wrappers do not forward attributes (arms, robot, calibration).
-            return load_policy(self.run_dir, env.unwrapped, drive=self.drive)
+            return load_policy(self.run_dir, env.unwrapped, drive=self.drive, device=device)
         except (FileNotFoundError, KeyError, ValueError) as e:  # a checkpoint the loader refuses: one line
             raise UserError(f"--policy {self.text}: {e}") from None
 
@@ -320,7 +321,7 @@ class Remote(PolicySpec):
         cams = remote_metadata(self.text).get("cameras")
         return tuple(str(c) for c in cams) if cams else None
 
-    def build(self, env) -> Policy:
+    def build(self, env, device: str = "cpu") -> Policy:
         from egogym.policies.remote import connect_remote
 
         return connect_remote(self.text, env.unwrapped)

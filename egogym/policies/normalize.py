@@ -55,25 +55,27 @@ class Normalizer:
                     raise MissingStatsError(f"normalization statistics for {d!r} ({self.stats[d].source}) lack {k!r}: "
                                             f"recompute them with `egogym stats`")
 
-    def _get(self, domain: str, key: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if (domain, key) not in self._torch:
+    def _get(self, domain: str, key: str, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, std) float32 tensors of domain/key on `device` (the CPU by default), cached per device."""
+        where = (domain, key, str(device or "cpu"))
+        if where not in self._torch:
             if domain not in self.stats or key not in self.stats[domain].mean:
                 raise MissingStatsError(f"no normalization statistics for {domain}/{key}")
             s = self.stats[domain]
-            self._torch[(domain, key)] = (torch.as_tensor(np.asarray(s.mean[key], np.float32)),
-                                          torch.as_tensor(np.asarray(s.std[key], np.float32)))
-        return self._torch[(domain, key)]
+            self._torch[where] = (torch.as_tensor(np.asarray(s.mean[key], np.float32), device=device),
+                                  torch.as_tensor(np.asarray(s.std[key], np.float32), device=device))
+        return self._torch[where]
 
     def normalize(self, domain: str, key: str, x: torch.Tensor) -> torch.Tensor:
-        """(x - mean) / std; x (..., *shape of key)."""
-        m, s = self._get(domain, key)
+        """(x - mean) / std; x (..., *shape of key), on any device."""
+        m, s = self._get(domain, key, x.device)
         if tuple(x.shape[x.ndim - m.ndim:]) != tuple(m.shape):
             raise MissingStatsError(f"{domain}/{key} has trailing shape {tuple(x.shape[x.ndim - m.ndim:])}, "
                                     f"the statistics {tuple(m.shape)}")
         return (x - m) / s
 
     def unnormalize(self, domain: str, key: str, x: torch.Tensor) -> torch.Tensor:
-        m, s = self._get(domain, key)
+        m, s = self._get(domain, key, x.device)
         return x * s + m
 
     def digest(self) -> str:

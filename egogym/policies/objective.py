@@ -36,6 +36,7 @@ def domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tens
                 ) -> tuple[Tensor, dict[str, float]]:
     """Loss of one domain's batch (hand_lambda applied to human batches) and its parts for logging."""
     out = model(inp.domain, inp.images, inp.proprio, inp.actions, inp.pad_mask, noise=noise)
+    out = {k: v.float() for k, v in out.items()}  # bf16 under CUDA autocast: the loss in fp32 (no-op on the CPU)
     kl = kl_divergence(out["mu"], out["logvar"])
     dj = model.dim_joints
     if inp.domain == "robot":
@@ -64,11 +65,11 @@ def cotrain_loss(model: EgoACT, robot: ModelInputs, human: ModelInputs | None, t
     return loss, logs
 
 
-def _last_valid(pad_mask: Tensor | None, B: int, P: int) -> Tensor:
+def _last_valid(pad_mask: Tensor | None, B: int, P: int, device: torch.device | None = None) -> Tensor:
     if pad_mask is None:
-        return torch.full((B,), P - 1, dtype=torch.long)
+        return torch.full((B,), P - 1, dtype=torch.long, device=device)
     valid = (~pad_mask.bool()).long()
-    idx = torch.arange(P)[None].expand(B, -1)
+    idx = torch.arange(P, device=pad_mask.device)[None].expand(B, -1)
     return (idx * valid).amax(dim=1)
 
 
@@ -76,11 +77,12 @@ def _last_valid(pad_mask: Tensor | None, B: int, P: int) -> Tensor:
 def chunk_errors(model: EgoACT, inp: ModelInputs, normalizer: Normalizer) -> dict[str, Tensor]:
     """Per-sample squared errors in data units for one validation batch (model in eval mode,
     z = 0). Returns {"<domain>/paired_mse_<head>": (B,), "<domain>/final_mse_<head>": (B,)}."""
-    out = model(inp.domain, inp.images, inp.proprio)
+    out = {k: v.float() for k, v in model(inp.domain, inp.images, inp.proprio).items()}
     d, dj = inp.domain, model.dim_joints
     B, P = inp.proprio.shape[0], model.cfg.chunk
-    valid = torch.ones(B, P) if inp.pad_mask is None else (~inp.pad_mask.bool()).float()
-    last = _last_valid(inp.pad_mask, B, P)
+    dev = inp.proprio.device
+    valid = torch.ones(B, P, device=dev) if inp.pad_mask is None else (~inp.pad_mask.bool()).float()
+    last = _last_valid(inp.pad_mask, B, P, dev)
     heads = {"xyz": (out["xyz"], inp.actions[..., dj:] if d == "robot" else inp.actions, "actions_xyz_act")}
     if d == "robot":
         heads["joints"] = (out["joints"], inp.actions[..., :dj], "actions_joints_act")
@@ -88,5 +90,5 @@ def chunk_errors(model: EgoACT, inp: ModelInputs, normalizer: Normalizer) -> dic
     for head, (pred, target, key) in heads.items():
         se = (normalizer.unnormalize(d, key, pred) - normalizer.unnormalize(d, key, target)).pow(2).mean(-1)  # (B, P)
         res[f"{d}/paired_mse_{head}"] = (se * valid).sum(1) / valid.sum(1).clamp(min=1)
-        res[f"{d}/final_mse_{head}"] = se[torch.arange(B), last]
+        res[f"{d}/final_mse_{head}"] = se[torch.arange(B, device=dev), last]
     return res

@@ -26,6 +26,7 @@ import torch
 from egogym.policies.batch import images_to_tensor
 from egogym.policies.checkpoint import CheckpointError, load_checkpoint
 from egogym.policies.config import DRIVES, Execution, FirstK
+from egogym.policies.device import autocast, resolve_device
 from egogym.policies.execution import make_executor
 from egogym.core import geometry
 from egogym.core.arms import Arms
@@ -49,14 +50,16 @@ class EgoPolicy:
         kept. The ablation of issue 16: can human data reach where robot data did not?
     """
 
-    def __init__(self, path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head"):
+    def __init__(self, path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head",
+                 device: str | torch.device = "cpu"):
         if drive not in DRIVES:
             raise CheckpointError(f"drive={drive!r}: choose one of {DRIVES}")
         self.drive = drive
+        self.device = resolve_device(device)
         env = getattr(env, "unwrapped", env)  # Gymnasium wrappers do not forward arms/robot/calibration
         ck = load_checkpoint(path)
         self.config, self.model, self.normalizer, self.step_trained = ck.config, ck.model, ck.normalizer, ck.step
-        self.model.eval()
+        self.model.to(self.device).eval()
         self.path = ck.path
         mc = self.config.model
         arms = tuple(getattr(env, "arms", ()))
@@ -115,14 +118,16 @@ class EgoPolicy:
     @torch.no_grad()
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(joints (100, 7k), xyz (100, 3k)) in data units for one observation."""
-        mc = self.config.model
-        images = {"front": images_to_tensor(obs[mc.front_key][None], mc.image_size, mc.front_crop)}
+        mc, dev = self.config.model, self.device
+        images = {"front": images_to_tensor(torch.as_tensor(obs[mc.front_key][None]).to(dev), mc.image_size,
+                                            mc.front_crop)}
         if mc.wrist_key:
-            images["wrist"] = images_to_tensor(obs[mc.wrist_key][None], mc.image_size)
-        q = torch.as_tensor(np.asarray(obs[JOINT_POSITIONS], np.float32))[None]
-        out = self.model("robot", images, self.normalizer.normalize("robot", "joint_positions", q))
-        joints = self.normalizer.unnormalize("robot", "actions_joints_act", out["joints"])[0].numpy()
-        xyz = self.normalizer.unnormalize("robot", "actions_xyz_act", out["xyz"])[0].numpy()
+            images["wrist"] = images_to_tensor(torch.as_tensor(obs[mc.wrist_key][None]).to(dev), mc.image_size)
+        q = torch.as_tensor(np.asarray(obs[JOINT_POSITIONS], np.float32))[None].to(dev)
+        with autocast(dev):
+            out = self.model("robot", images, self.normalizer.normalize("robot", "joint_positions", q))
+        joints = self.normalizer.unnormalize("robot", "actions_joints_act", out["joints"].float())[0].cpu().numpy()
+        xyz = self.normalizer.unnormalize("robot", "actions_xyz_act", out["xyz"].float())[0].cpu().numpy()
         return joints.astype(np.float64), xyz.astype(np.float64)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -162,7 +167,9 @@ class EgoPolicy:
         return out
 
 
-def load_policy(path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head") -> EgoPolicy:
+def load_policy(path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head",
+                device: str | torch.device = "cpu") -> EgoPolicy:
     """Load a checkpoint (run folder or checkpoint folder) as a Policy for `env`; `drive`:
-    "joint_head" (EgoMimic) or "pose_head_ik" (see EgoPolicy)."""
-    return EgoPolicy(path, env, execution, drive)
+    "joint_head" (EgoMimic) or "pose_head_ik" (see EgoPolicy); `device`: where the model runs
+    (`egogym.policies.device`; a checkpoint from any device loads on any other)."""
+    return EgoPolicy(path, env, execution, drive, device)

@@ -41,6 +41,7 @@ from typing import Callable
 import numpy as np
 
 from egogym.core.errors import UserError
+from egogym.policies.config import DEVICE_HELP
 from egogym.core.spec import EGOMIMIC
 from egogym.core.views import FRONT, JOINT_POSITIONS
 from egogym.policies.remote import pack, require_libraries, unpack
@@ -120,13 +121,13 @@ def _health_check(connection, request):
 class CheckpointPolicy:
     """`infer` over an egogym checkpoint (see the module docstring); thread-safe."""
 
-    def __init__(self, run: str | Path):
+    def __init__(self, run: str | Path, device: str = "cpu"):
         from egogym.policies.checkpoint import CheckpointError
         from egogym.policies.config import execution_to_dict
         from egogym.policies.policy import load_policy
 
         try:
-            self.policy = load_policy(run, None)
+            self.policy = load_policy(run, None, device=device)
         except (CheckpointError, FileNotFoundError, KeyError, ValueError) as e:
             raise UserError(f"egogym serve {run}: {e}") from None
         self._lock = threading.Lock()
@@ -181,6 +182,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on (0: a free one, printed)")
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
     p.add_argument("--threads", type=int, help="torch threads (default: the cores less one)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -193,8 +195,10 @@ def run(args: argparse.Namespace) -> int:
 
     from egogym.policies.config import default_threads
 
+    from egogym.policies.device import resolve_device
+
     torch.set_num_threads(args.threads or default_threads(1))
-    policy = CheckpointPolicy(args.run)
+    policy = CheckpointPolicy(args.run, resolve_device(args.device))
     log = lambda msg: print(f"egogym serve: {msg}", file=sys.stderr, flush=True)  # noqa: E731
     server = PolicyServer(policy, policy.metadata, args.host, args.port, log=log)
     m = policy.metadata

@@ -21,4 +21,4 @@ def stand_in_training() -> None:
         real_cli(argv, step)
 
     ablate._cli = fake_cli
-    loop.make_policy = lambda spec, env: make_expert(env)
+    loop.make_policy = lambda spec, env, device="cpu": make_expert(env)

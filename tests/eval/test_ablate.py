@@ -213,7 +213,7 @@ def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
     from egogym.sim.experts import make_expert
 
     monkeypatch.setattr(ablate, "_cli", fake_cli)
-    monkeypatch.setattr(loop, "make_policy", lambda spec, env: make_expert(env))
+    monkeypatch.setattr(loop, "make_policy", lambda spec, env, device="cpu": make_expert(env))
     cfg = config_from_dict(small_config())
     results, report = ablate.run_ablation(cfg, tmp_path, progress=False)
     assert len(calls) == 2

@@ -165,7 +165,7 @@ def test_video_draws_the_chunk(tmp_path, monkeypatch):
     import egogym.eval.rollout as loop
     from egogym.sim.experts import make_expert
 
-    monkeypatch.setattr(loop, "make_policy", lambda spec, env: ChunkExpert(make_expert(env)))
+    monkeypatch.setattr(loop, "make_policy", lambda spec, env, device="cpu": ChunkExpert(make_expert(env)))
     cfg = EvalConfig(policy="scripted", episodes=2, max_steps=10, videos=1, image_size=(48, 64),
                      cameras=("front_img_1",))
     evaluate(cfg, tmp_path, progress=False)

@@ -82,6 +82,7 @@ from egogym.eval.ablation.config import AblationConfig, config_from_dict, load_c
 from egogym.eval.ablation.plan import Cell, equal_time_robot, plan_cells
 from egogym.eval.ablation.report import write_report
 from egogym.eval.ablation.runner import run_ablation, write_partial_report
+from egogym.policies.config import DEVICE_HELP, check_device
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,6 +96,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "with a free core per job: on a shared one they slow each other down)")
     p.add_argument("--report", action="store_true",
                    help="only write the report of the cells finished so far (the grid may still be running)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--quiet", action="store_true")
 
 
@@ -108,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {write_partial_report(cfg, Path(args.out))}")
         return 0
     out = check_output(args.out, [args.config] if Path(args.config).is_file() else [], kind="dir")
-    _, report = run_ablation(cfg, out, args.executor, args.ray_address, progress=not args.quiet, jobs=args.jobs)
+    _, report = run_ablation(cfg, out, args.executor, args.ray_address, progress=not args.quiet, jobs=args.jobs,
+                             device=check_device(args.device))
     print(f"wrote {report}")
     return 0
 

@@ -91,7 +91,7 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
     return out
 
 
-def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = False) -> dict:
+def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = False, device: str = "auto") -> dict:
     """Train and evaluate one cell (data must exist); write and return its cell.json content.
 
     Takes plain dicts so that it can run as a Ray task."""
@@ -110,7 +110,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     human = ["--human", str(data / f"human_{cell.human}.hdf5")] if cell.human else []
     argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"), *human,
             "--out", str(run_dir), "--steps", str(cfg.train.steps), "--set", f"train.seed={cell.seed}",
-            *cfg.train.args, *cell.train_args]
+            "--device", device, *cfg.train.args, *cell.train_args]
     if (run_dir / "LATEST").exists():
         argv.append("--resume")  # a finished run is a no-op: how a drive cell finds its base trained
     elif run_dir.exists():  # killed before its first checkpoint: set its logs aside, train afresh
@@ -123,7 +123,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     ev = EvalConfig(policy=policy, env_id=cfg.env_id, episodes=cfg.eval.episodes, start_seed=cfg.eval.seed,
                     task_options=dict(cfg.eval.task_options), image_size=tuple(cfg.image_size),
                     loop_hz=cfg.eval.loop_hz, max_steps=cfg.eval.max_steps, workers=cfg.eval.workers,
-                    stop_on_success=cfg.eval.stop_on_success)
+                    stop_on_success=cfg.eval.stop_on_success, device=device)
     t1 = time.perf_counter()
     records = evaluate(ev, cdir / "eval", resume=True, progress=progress)
     result = {"cell": dataclasses.asdict(cell), "name": cell.name, "summary": summarize(records),
@@ -153,7 +153,7 @@ def _collect_file(cfg_dict: dict, data_dir: str, kind: str, n: int) -> None:
 
 
 def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progress: bool,
-                    jobs: int = 1, side_tasks: tuple = ()) -> list[dict]:
+                    jobs: int = 1, side_tasks: tuple = (), device: str = "auto") -> list[dict]:
     """The cells on this machine, each with its data collected when it is first needed (a long
     grid starts training at once; its first cells do not wait for the largest data files).
 
@@ -167,14 +167,14 @@ def run_cells_local(cfg: AblationConfig, cells: list[Cell], out_dir: Path, progr
     quick start's scripted-expert evaluation fills the wait for the robot data); with jobs=1,
     after the cells."""
     if jobs > 1:
-        return _run_cells_parallel(cfg, cells, out_dir, jobs, side_tasks)
+        return _run_cells_parallel(cfg, cells, out_dir, jobs, side_tasks, device)
     results = []
     for i, c in enumerate(cells):
         kept = (out_dir / "cells" / c.name / CELL_FILE).exists()
         print(f"[{i + 1}/{len(cells)}] {c.name} ({c.role}): {'kept' if kept else 'running'}", flush=True)
         if not kept:
             ensure_cell_data(cfg, out_dir / "data", c, progress)
-        results.append(run_cell(cfg.to_dict(), dataclasses.asdict(c), str(out_dir), progress))
+        results.append(run_cell(cfg.to_dict(), dataclasses.asdict(c), str(out_dir), progress, device))
     for label, fn, args in side_tasks:
         print(f"{label}: running", flush=True)
         fn(*args)
@@ -197,7 +197,7 @@ def next_task(todo: list[Cell], have: set, chains: dict[str, list[int]], busy: s
 
 
 def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, jobs: int,
-                        side_tasks: tuple = ()) -> list[dict]:
+                        side_tasks: tuple = (), device: str = "auto") -> list[dict]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -239,7 +239,7 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
                     break
                 if task[0] == "cell":
                     todo.remove(task[1])
-                    running[pool.submit(run_cell, d, dataclasses.asdict(task[1]), str(out_dir))] = task
+                    running[pool.submit(run_cell, d, dataclasses.asdict(task[1]), str(out_dir), False, device)] = task
                     say(f"{task[1].name} ({task[1].role}): running ({len(results)} of {len(cells)} cells done)")
                 else:
                     chains[task[1]].pop(0)
@@ -264,7 +264,7 @@ def _run_cells_parallel(cfg: AblationConfig, cells: list[Cell], out_dir: Path, j
 
 
 def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address: str | None,
-                  runtime_env: dict | None = None) -> list[dict]:
+                  runtime_env: dict | None = None, device: str = "auto") -> list[dict]:
     """Run the cells as Ray tasks (one CPU per evaluation worker each) and wait for all;
     every data file is collected first, here.
 
@@ -280,7 +280,7 @@ def run_cells_ray(cfg: AblationConfig, cells: list[Cell], out_dir: Path, address
     ray.init(address=address, runtime_env=runtime_env, ignore_reinit_error=True, include_dashboard=False)
     task = ray.remote(num_cpus=max(1, cfg.eval.workers))(run_cell)
     def launch(batch):
-        return ray.get([task.remote(cfg.to_dict(), dataclasses.asdict(c), str(out_dir.resolve()), False)
+        return ray.get([task.remote(cfg.to_dict(), dataclasses.asdict(c), str(out_dir.resolve()), False, device)
                         for c in batch])
 
     # drive cells evaluate their base cells' runs: those are trained first
@@ -314,11 +314,12 @@ def write_partial_report(cfg: AblationConfig, out_dir: Path) -> Path:
 
 def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ray_address: str | None = None,
                  progress: bool = True, ray_runtime_env: dict | None = None, jobs: int = 1,
-                 side_tasks: tuple = ()) -> tuple[list[dict], Path]:
+                 side_tasks: tuple = (), device: str = "auto") -> tuple[list[dict], Path]:
     """Data, then every cell (kept if finished), then the report; returns (cell results, report path).
 
     jobs: cells at once with the local executor (`run_cells_local`); side_tasks: see there
-    (the ray executor runs them here, after the cells)."""
+    (the ray executor runs them here, after the cells); device: where each cell trains and
+    evaluates (`--device`, a run-time choice: not part of the config a rerun must match)."""
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     check_config(cfg, out_dir)
@@ -326,10 +327,10 @@ def run_ablation(cfg: AblationConfig, out_dir: Path, executor: str = "local", ra
     cells = plan_cells(cfg)
     (out_dir / "data").mkdir(exist_ok=True)
     if executor == "ray":
-        results = run_cells_ray(cfg, cells, out_dir, ray_address, ray_runtime_env)
+        results = run_cells_ray(cfg, cells, out_dir, ray_address, ray_runtime_env, device)
         for _, fn, args in side_tasks:
             fn(*args)
     else:
-        results = run_cells_local(cfg, cells, out_dir, progress, jobs, side_tasks)
+        results = run_cells_local(cfg, cells, out_dir, progress, jobs, side_tasks, device)
     report = write_report(cfg, results, out_dir, wall_s=time.perf_counter() - t0)
     return results, report
