@@ -4,6 +4,25 @@
     python bench/data_io.py --streaming --steps 3000      # peak RSS of one long demo written
 
     python bench/data_io.py --large --large-gb 6 --samples 200   # reads from a file bigger than the cache left
+    python bench/data_io.py --loader --loader-workers 1 2 4     # training's batches: DataLoader workers vs in-process
+    python bench/data_io.py --loader --loader-file robot.hdf5 --loader-workers 2 4 8
+
+`--loader` measures reading alone, as `egogym train` reads (`egogym.policies.loader`): the
+batches of `--loader-steps` consecutive training steps (`--batch` samples each, `BatchPlan`
+order, the keys the `--loader-preset` model reads), read in the process (`--workers 0`) and
+by a `StepLoader` with each of `--loader-workers` worker processes, and prints samples/s of
+each, with and without the workers' start-up, and the ratio to the in-process path. The
+file's pages are dropped from the cache (posix_fadvise DONTNEED, which needs no root) before
+each pass. The file is `--loader-file` (an egogym or EgoMimic robot file; every demo, split
+"all"), else one demo of `--steps` steps written here with four `--image-size` views
+(blosc-lz4, as collect writes). DONTNEED cannot evict pages another process holds mapped;
+for a cold read that no cache can serve use a file larger than the page cache: collect one
+(`egogym collect --episodes N --image-size 480 640 --out big.hdf5`: a few hundred kB a step
+with blosc-lz4; pick N for the size) and, as root, run `sync; echo 3 > /proc/sys/vm/drop_caches`
+before the bench, or else make the file larger than the machine's RAM. The "trainer CPU"
+column is the training process's own CPU time per step: what reading takes from driving the
+GPU; the workers' samples/s grow with the free cores (each worker also pays for moving its
+batch into shared memory, about 1 GB/s).
 
 `--large` writes an EgoMimic-layout robot file of `--large-gb` GB (uncompressed, as the
 public files), drops its pages from the cache, then measures random-access samples/s and
@@ -277,6 +296,59 @@ def large(args) -> int:
     return 0
 
 
+def loader(args) -> int:
+    """Training's batch reads: DataLoader workers (`StepLoader`) vs in-process (`step_samples`)."""
+    from egogym.data.reader import EgoDataset
+    from egogym.policies.batch import BatchPlan
+    from egogym.policies.config import preset
+    from egogym.policies.loader import StepLoader, step_samples
+
+    mc = preset(args.loader_preset).model
+    keys = [mc.front_key, "joint_positions", "ee_pose"] + ([mc.wrist_key] if mc.wrist_key else [])
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        path = Path(args.loader_file) if args.loader_file else Path(tmp) / "loader_robot.hdf5"
+        if not args.loader_file:
+            size = tuple(args.image_size)
+            _run_child("write", "stream", str(path), str(args.steps), *map(str, size))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = EgoDataset(path, split="all", keys=keys, calibration=None)
+        h, w = ds.info.image_size
+        smap = np.arange(len(ds))
+        plan = BatchPlan(len(ds), args.batch, args.seed, "robot")
+        S, B = args.loader_steps, args.batch
+        print(f"{path.name}: {len(ds)} samples at {h}x{w}, {path.stat().st_size / 1e9:.2f} GB; keys {', '.join(keys)}; "
+              f"{S} steps x batch {B} per pass, file pages dropped before each pass")
+        rows = []
+        drop_cache(path)
+        c0, t0 = time.process_time(), time.perf_counter()
+        for step in range(S):
+            step_samples(ds, smap, plan, step)
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows.append(("in-process (--workers 0)", S * B / dt, S * B / dt, cpu / S * 1e3))
+        ds.close()
+        for n in args.loader_workers:
+            lo = StepLoader(ds, smap, plan, S, n, prefetch_factor=args.prefetch)
+            drop_cache(path)
+            t0 = time.perf_counter()
+            lo.samples(0)
+            c1, t1 = time.process_time(), time.perf_counter()
+            for step in range(1, S):
+                lo.samples(step)
+            t2, c2 = time.perf_counter(), time.process_time()
+            lo.close()
+            rows.append((f"StepLoader, {n} worker{'s' if n > 1 else ''}", S * B / (t2 - t0),
+                         (S - 1) * B / (t2 - t1) if S > 1 else float("nan"), (c2 - c1) / max(1, S - 1) * 1e3))
+    ref = rows[0][1]
+    print(f"{'path':28s} {'samples/s':>10s} {'after start-up':>15s} {'vs in-process':>14s} {'trainer CPU ms/step':>20s}")
+    for name, sps, steady, cpu in rows:
+        print(f"{name:28s} {sps:10.1f} {steady:15.1f} {sps / ref:13.2f}x {cpu:20.1f}")
+    print(f"({len(os.sched_getaffinity(0))} of {os.cpu_count()} CPUs usable; 'after start-up' leaves out the workers' "
+          f"start and the first step; 'trainer CPU' is the training process's own CPU time per step, what reading "
+          f"takes away from driving the model)")
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
@@ -295,6 +367,13 @@ def main(argv=None) -> int:
     ap.add_argument("--large-gb", type=float, default=6.0, help="--large: size of the generated file (GB)")
     ap.add_argument("--large-preset", default="smoke", help="--large: training preset")
     ap.add_argument("--large-steps", type=int, default=30, help="--large: training steps")
+    ap.add_argument("--loader", action="store_true", help="training's batch reads: DataLoader workers vs in-process")
+    ap.add_argument("--loader-file", default=None, help="--loader: read this robot file (default: write one demo)")
+    ap.add_argument("--loader-workers", type=int, nargs="+", default=(1, 2, 4), help="--loader: worker counts")
+    ap.add_argument("--loader-steps", type=int, default=20, help="--loader: training steps read per pass")
+    ap.add_argument("--loader-preset", default="cpu", help="--loader: the preset whose model keys are read")
+    ap.add_argument("--batch", type=int, default=16, help="--loader: samples per step")
+    ap.add_argument("--prefetch", type=int, default=2, help="--loader: DataLoader prefetch_factor")
     ap.add_argument("--episodes", type=int, default=2)
     ap.add_argument("--steps", type=int, default=100, help="steps per episode")
     ap.add_argument("--image-size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"))
@@ -305,6 +384,8 @@ def main(argv=None) -> int:
         return streaming(args)
     if args.large:
         return large(args)
+    if args.loader:
+        return loader(args)
 
     import egogym  # noqa: F401  (sets MUJOCO_GL)
     from egogym.data import schema as S

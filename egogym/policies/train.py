@@ -13,7 +13,12 @@ middle frame); every `train.ckpt_every` steps and at the end it writes a checkpo
 (`policies.checkpoint`). `--resume` continues the run in OUT from its newest
 checkpoint: same config, same batches and noise as an uninterrupted run.
 
-DDP: under torchrun (WORLD_SIZE > 1) the gloo backend averages gradients over ranks;
+Devices (`--device auto|cpu|cuda[:N]`, `egogym.policies.device`): the model, each step's
+batch (moved as uint8 images and raw arrays, then normalised and augmented on the device) and
+the normalisation statistics live on the device; on CUDA the forward and the loss run under
+bf16 autocast with fp32 weights, on the CPU nothing changes.
+
+DDP: under torchrun (WORLD_SIZE > 1) the NCCL (CUDA) or gloo (CPU) backend averages gradients over ranks;
 `train.batch_size` is per rank, and rank r reads the r-th slice of each global batch,
 so 2 ranks at batch B follow 1 rank at batch 2B (tests/policies/test_ddp.py).
 """
@@ -40,8 +45,10 @@ from egogym.data.schema import read_file_info
 from egogym.data.schema import DataFormatError
 from egogym.data.stats import NormStats
 from egogym.policies.batch import BatchPlan, collate, model_inputs, step_generator
+from egogym.policies.loader import StepLoader, step_samples
 from egogym.policies.checkpoint import CheckpointError, load_checkpoint, load_optimizer, resolve, save_checkpoint
 from egogym.policies.config import Config, ConfigError, default_threads, preset
+from egogym.policies.device import DEVICE_HELP, autocast, distributed_backend, resolve_device, to_device
 from egogym.core.kinematics import pinch_in_camera
 from egogym.policies.model import EgoACT
 from egogym.policies.normalize import MissingStatsError, Normalizer
@@ -58,7 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a config field, e.g. --set train.lr=1e-4 --set model.image_size=96,96")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: default_threads: cores / processes - 1, at least 1)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="data-loader worker processes per domain that read the batches ahead (0, the default: "
+                        "read in the training process); the batches, so the results, are the same for any N")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to TensorBoard)")
     p.add_argument("--calibration", default=None, metavar="PRESET|JSON",
                    help="calibration of files that carry none (EgoMimic's): a preset (egomimic: published "
@@ -162,8 +173,9 @@ class Trainer:
     """
 
     def __init__(self, cfg: Config, data: dict, stats: dict, out: Path, steps: int, resume: bool = False,
-                 progress: bool = True):
+                 progress: bool = True, device: str | torch.device = "cpu", workers: int = 0):
         self.cfg, self.out, self.steps, self.progress = cfg, Path(out), steps, progress
+        self.device = resolve_device(device)
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         mc = cfg.model
@@ -184,18 +196,22 @@ class Trainer:
                             f"{list(self.arms)}: give files with the same arms")
         self.start = 0
         torch.manual_seed(cfg.train.seed)
-        self.model = EgoACT(mc, self.arms, self.domains)
+        self.model = EgoACT(mc, self.arms, self.domains).to(self.device)
         self.opt = make_optimizer(self.model, cfg.train)
         if resume:
             self._resume()
         self.loss_module: nn.Module = _Loss(self.model, cfg)
         if self.world > 1:
-            self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module, device_ids=ids)
         # Which dataset sample each position of the sample stream reads: every sample once, plus
         # (early_repeat - 1) more copies of the robot frames t < early_steps.
         self.sample_map = {d: self._sample_map(d) for d in self.domains}
         self.plans = {d: BatchPlan(len(self.sample_map[d]), cfg.train.batch_size, cfg.train.seed, d, self.world,
                                    self.rank) for d in self.domains}
+        if workers < 0:
+            raise UserError(f"--workers {workers}: give 0 (read in the training process) or a positive count")
+        self.workers, self._loaders = workers, {}  # {domain: StepLoader}, opened on first use
         self.tb = None
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -231,16 +247,26 @@ class Trainer:
         self.start = ck.step
 
     # ---- one step ------------------------------------------------------------------
+    def _samples(self, domain: str, step: int) -> dict:
+        """This rank's collated raw samples of `step` for one domain: read here (`--workers 0`) or
+        by the domain's DataLoader workers (`egogym.policies.loader`), the same arrays either way."""
+        if self.workers == 0:
+            return step_samples(self.data[domain][0], self.sample_map[domain], self.plans[domain], step)
+        if domain not in self._loaders:
+            self._loaders[domain] = StepLoader(self.data[domain][0], self.sample_map[domain], self.plans[domain],
+                                               self.steps, self.workers, pin_memory=self.device.type == "cuda")
+        return self._loaders[domain].samples(step)
+
     def _batch(self, domain: str, step: int):
         """This rank's inputs for `step`, and its slice of the global CVAE noise."""
         plan = self.plans[domain]
-        ds = self.data[domain][0]
-        smap = self.sample_map[domain]
-        samples = collate([ds[int(smap[i])] for i in plan.indices(step)])
+        samples = to_device(self._samples(domain, step), self.device)
+        # Every draw on the CPU from the step's generator (the same on any device), then moved.
+        dev = self.device
         g = step_generator(self.cfg.train.seed, step, domain)
         G, B = plan.batch * self.world, plan.batch
-        noise = torch.randn(G, self.cfg.model.latent, generator=g)[self.rank * B:(self.rank + 1) * B]
-        factors = torch.rand(G, 8, generator=g)[self.rank * B:(self.rank + 1) * B]
+        noise = torch.randn(G, self.cfg.model.latent, generator=g)[self.rank * B:(self.rank + 1) * B].to(dev)
+        factors = torch.rand(G, 8, generator=g)[self.rank * B:(self.rank + 1) * B].to(dev)
         pad, offsets = self.cfg.train.shift_pad, None
         if pad > 0:  # drawn after the jitter factors, so runs without a shift keep their random stream
             offsets = torch.randint(0, 2 * pad + 1, (G, 4), generator=g)[self.rank * B:(self.rank + 1) * B]
@@ -248,7 +274,7 @@ class Trainer:
                            pad, offsets)
         p = self.cfg.train.proprio_dropout
         if p > 0 and domain == "robot":  # drawn last: runs without it keep their random stream
-            keep = (torch.rand(G, generator=g) >= p)[self.rank * B:(self.rank + 1) * B]
+            keep = (torch.rand(G, generator=g) >= p)[self.rank * B:(self.rank + 1) * B].to(dev)
             inp.proprio = inp.proprio * keep[:, None].to(inp.proprio.dtype)
         return inp, noise
 
@@ -258,7 +284,8 @@ class Trainer:
         torch.manual_seed(int(step_generator(self.cfg.train.seed, step, "robot", 1 + self.rank).initial_seed()))
         robot, nr = self._batch("robot", step)
         human, nh = self._batch("human", step) if "human" in self.domains else (None, None)
-        loss, logs = self.loss_module(robot, human, {"robot": nr, "human": nh})
+        with autocast(self.device):
+            loss, logs = self.loss_module(robot, human, {"robot": nr, "human": nh})
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         lr = self.cfg.train.lr_at(step, self.steps)
@@ -292,9 +319,12 @@ class Trainer:
             idx = self._valid_indices(d)
             acc: dict[str, list] = {}
             for s in range(0, len(idx), B):
-                inp = model_inputs(collate([ds[int(i)] for i in idx[s:s + B]]), d, self.cfg.model, self.normalizer)
-                for k, v in chunk_errors(self.model, inp, self.normalizer).items():
-                    acc.setdefault(k, []).append(v)
+                inp = model_inputs(to_device(collate([ds[int(i)] for i in idx[s:s + B]]), self.device), d,
+                                   self.cfg.model, self.normalizer)
+                with autocast(self.device):
+                    errors = chunk_errors(self.model, inp, self.normalizer)
+                for k, v in errors.items():
+                    acc.setdefault(k, []).append(v.float().cpu())
             res.update({f"valid/{k}": float(torch.cat(v).mean()) for k, v in acc.items()})
         if self.cfg.train.video_frames > 0:
             for d in self.domains:
@@ -324,10 +354,11 @@ class Trainer:
                           f"through FK): pass --calibration egomimic or a calibration JSON", file=sys.stderr, flush=True)
         for s in range(0, n, self.cfg.train.batch_size):
             samples = [ds[i] for i in range(s, min(n, s + self.cfg.train.batch_size))]
-            inp = model_inputs(collate(samples), domain, mc, self.normalizer)
-            out = self.model(domain, inp.images, inp.proprio)
-            xyz = self.normalizer.unnormalize(domain, "actions_xyz_act", out["xyz"]).numpy()
-            joints = (self.normalizer.unnormalize(domain, "actions_joints_act", out["joints"]).numpy()
+            inp = model_inputs(to_device(collate(samples), self.device), domain, mc, self.normalizer)
+            with autocast(self.device):
+                out = {k: v.float() for k, v in self.model(domain, inp.images, inp.proprio).items()}
+            xyz = self.normalizer.unnormalize(domain, "actions_xyz_act", out["xyz"]).cpu().numpy()
+            joints = (self.normalizer.unnormalize(domain, "actions_joints_act", out["joints"]).cpu().numpy()
                       if domain == "robot" else None)
             for i, smp in enumerate(samples):
                 fk = (pinch_in_camera(spec_arms, ds.calibration, joints[i])
@@ -387,15 +418,16 @@ class Trainer:
             dist.barrier()
 
 
-def _setup_distributed() -> bool:
+def _setup_distributed(device: torch.device) -> bool:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
+        dist.init_process_group(distributed_backend(device))
         return True
     return False
 
 
 def run(args: argparse.Namespace) -> int:
-    started = _setup_distributed()
+    device = resolve_device(args.device)
+    started = _setup_distributed(device)
     world = dist.get_world_size() if dist.is_initialized() else 1
     if args.threads < 0:
         raise UserError(f"--threads {args.threads}: give 0 (the default for this machine) or a positive count")
@@ -422,7 +454,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--steps {steps}: must be at least 1")
         data, stats = open_files(cfg, args.robot, args.human, calibration=args.calibration,
                                  splits=tuple(args.splits))
-        trainer = Trainer(cfg, data, stats, out, steps, resume=args.resume, progress=not args.no_progress)
+        trainer = Trainer(cfg, data, stats, out, steps, resume=args.resume, progress=not args.no_progress,
+                          device=device, workers=args.workers)
         if trainer.start > steps:
             raise UserError(f"--resume: the run is already at step {trainer.start} > --steps {steps}; "
                             f"pass --steps {trainer.start} or more")
