@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+import numpy as np
 import torch
 
 from egogym.core.errors import UserError
@@ -49,8 +50,13 @@ def distributed_backend(device: torch.device) -> str:
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
-    """A collated numpy / tensor batch as tensors on `device` (non-blocking from pinned memory);
-    on the CPU the batch is returned as it is."""
+    """A collated numpy / tensor batch as tensors on `device` (non-blocking from pinned memory),
+    arrays of names left on the host; on the CPU the batch is returned as it is."""
     if device.type == "cpu":
         return batch
-    return {k: torch.as_tensor(v).to(device, non_blocking=True) for k, v in batch.items()}
+    return {k: v if _is_text(v) else torch.as_tensor(v).to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _is_text(v) -> bool:
+    """Arrays of names (the demos' `demo` keys): they stay on the host, as they are."""
+    return isinstance(v, np.ndarray) and v.dtype.kind in "USO"

@@ -47,6 +47,9 @@ def test_the_cpu_path_is_unchanged():
     cpu = torch.device("cpu")
     batch = {"x": np.arange(6).reshape(2, 3)}
     assert to_device(batch, cpu) is batch
+    # elsewhere, numbers become tensors there and names stay as they are (meta: a device with no storage)
+    moved = to_device({"x": np.zeros((2, 3), np.uint8), "demo": np.array(["demo_0", "demo_1"])}, torch.device("meta"))
+    assert moved["x"].device.type == "meta" and moved["demo"].tolist() == ["demo_0", "demo_1"]
     with autocast(cpu):
         y = torch.ones(2, 2) @ torch.ones(2, 2)
     assert y.dtype == torch.float32
