@@ -195,6 +195,7 @@ class Trainer:
             raise UserError(f"the human data tracks hand(s) {list(hands)}, the robot data moves arm(s) "
                             f"{list(self.arms)}: give files with the same arms")
         self.start = 0
+        self.data_wait_s = 0.0  # seconds this run spent reading batches (or waiting for its loader)
         torch.manual_seed(cfg.train.seed)
         self.model = EgoACT(mc, self.arms, self.domains).to(self.device)
         self.opt = make_optimizer(self.model, cfg.train)
@@ -260,7 +261,10 @@ class Trainer:
     def _batch(self, domain: str, step: int):
         """This rank's inputs for `step`, and its slice of the global CVAE noise."""
         plan = self.plans[domain]
-        samples = to_device(self._samples(domain, step), self.device)
+        t_wait = time.perf_counter()
+        samples = self._samples(domain, step)
+        self.data_wait_s += time.perf_counter() - t_wait  # reading, or waiting for the loader's workers
+        samples = to_device(samples, self.device)
         # Every draw on the CPU from the step's generator (the same on any device), then moved.
         dev = self.device
         g = step_generator(self.cfg.train.seed, step, domain)
@@ -388,12 +392,14 @@ class Trainer:
                    desc=f"train {self.out.name}", dynamic_ncols=True)
         last_val: dict[str, float] = {}
         t0 = time.perf_counter()
+        self.data_wait_s = 0.0
         for step in range(self.start, self.steps):
             logs = self.train_step(step)
             done = step + 1
             if done % t.log_every == 0 or done == self.steps:
-                logs["samples_per_s"] = (done - self.start) * t.batch_size * self.world * len(self.domains) / (
-                    time.perf_counter() - t0)
+                elapsed = time.perf_counter() - t0
+                logs["samples_per_s"] = (done - self.start) * t.batch_size * self.world * len(self.domains) / elapsed
+                logs["data_wait_frac"] = self.data_wait_s / elapsed  # of the wall time since the start, validation too
                 self._log(done, logs)
             bar.set_postfix({k.split("/")[-1] if k == "loss" else k.replace("robot/", "r/").replace("human/", "h/"):
                              f"{v:.3f}" for k, v in logs.items() if k in ("loss", "robot/l1_joints", "human/l1_xyz")})

@@ -65,7 +65,7 @@ def _run(tmp, name, robot, human, *extra):
                         *extra])
     assert code == 0
     weights = load_file(str(sorted((out / "checkpoints").iterdir())[-1] / "model.safetensors"))
-    rows = [{k: v for k, v in json.loads(l).items() if k != "samples_per_s"}
+    rows = [{k: v for k, v in json.loads(l).items() if k not in ("samples_per_s", "data_wait_frac")}
             for l in (out / "metrics.jsonl").read_text().splitlines()]
     return weights, rows, json.loads((out / "config.json").read_text())
 
