@@ -19,6 +19,14 @@ if [ -n "${EGOGYM_PYTHON:-}" ]; then PY=$EGOGYM_PYTHON
 elif [ -x .venv/bin/python ]; then PY=$REPO/.venv/bin/python
 else PY=$(command -v python3); fi
 
+# Some containers start the command on one core of many: widen the affinity (inherited by every
+# child) where taskset can, and say what the processes may use.
+NPROC_BEFORE=$(nproc 2>/dev/null || echo unknown)
+if command -v taskset >/dev/null 2>&1; then
+  taskset -a -p -c "0-$(( $(getconf _NPROCESSORS_ONLN) - 1 ))" $$ >/dev/null 2>&1 || true
+fi
+echo "gpu_check: cores usable: nproc $NPROC_BEFORE at the start, $(nproc 2>/dev/null) now; $(getconf _NPROCESSORS_ONLN) online" >&2
+
 export MUJOCO_GL=${MUJOCO_GL:-egl} PYTHONUNBUFFERED=1
 VENDOR=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 if [ -f "$VENDOR" ] && [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ]; then
