@@ -12,7 +12,8 @@ import numpy as np
 
 from egogym.core.arms import JOINTS_PER_ARM, Arms
 from egogym.core.protocols import Backend, Score
-from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, check_image_size, RobotSpec, command_bounds
+from egogym.core.spec import (ARIA_IMAGE_SIZE, EGOMIMIC, Calibration, check_image_size, RobotSpec, command_bounds,
+                              observation_bounds)
 from egogym.core.views import DEFAULT_CAMERAS, DERIVED_VIEWS, FRONT
 from egogym.tasks import Task, make_task
 
@@ -107,12 +108,17 @@ class EgoEnv(gym.Env):
         self.action_space = gym.spaces.Box(lo, hi, dtype=np.float64)
         h, w = self.image_size
         spaces: dict[str, gym.Space] = {c: gym.spaces.Box(0, 255, (h, w, 3), np.uint8) for c in cameras}
-        spaces["joint_positions"] = gym.spaces.Box(lo, hi, dtype=np.float64)
+        spaces["joint_positions"] = gym.spaces.Box(*observation_bounds(spec, self.arms), dtype=np.float64)
         spaces["ee_pose"] = gym.spaces.Box(-10.0, 10.0, (self.arms.xyz_width,), np.float64)
         self.observation_space = gym.spaces.Dict(spaces)
-        self.metadata = {**self.metadata, "render_fps": spec.control_hz}
+        self.metadata = {**self.metadata, "render_fps": int(round(spec.control_hz))}
         self._last_obs: dict[str, np.ndarray] | None = None
         self._images_next = True
+        # What a step that renders nothing returns for each camera: one read-only black frame per
+        # key (no allocation per step), so that every observation stays inside observation_space.
+        self._blank = {c: np.zeros((h, w, 3), np.uint8) for c in cameras}
+        for frame in self._blank.values():
+            frame.setflags(write=False)
 
     @property
     def calibration(self) -> Calibration:
@@ -135,7 +141,7 @@ class EgoEnv(gym.Env):
         score = self.backend.judge()
         images, self._images_next = self._images_next, True
         skip = not images and getattr(self.backend, "skips_images", False)
-        self._last_obs = self.backend.observe(images=False) if skip else self.backend.observe()
+        self._last_obs = {**self._blank, **self.backend.observe(images=False)} if skip else self.backend.observe()
         info = {"applied_action": applied, "points": score.points, "new_points": score.new_points,
                 "success": score.success, "reward_terms": dict(score.terms), "time_s": self.backend.time,
                 "aborted": score.aborted}
@@ -144,9 +150,10 @@ class EgoEnv(gym.Env):
     def request_images(self, wanted: bool) -> None:
         """Whether the observation of the next `step` carries its camera images (default True).
 
-        Applies to that one step only. With False the sim does not render, and the observation
-        holds only `joint_positions` and `ee_pose` (the real robot reads every frame anyway: its
-        watchdog checks each one): for steps whose images no policy reads
+        Applies to that one step only. With False the sim does not render, and each camera key of
+        the observation holds a black, read-only frame (the space's contract kept for wrappers and
+        checkers; the real robot reads every frame anyway: its watchdog checks each one): for
+        steps whose images no policy reads
         (a chunking policy looks once a second; `egogym.core.protocols.reads_images`).
         Rendering never changes the simulation, so episodes are the same either way."""
         self._images_next = bool(wanted)

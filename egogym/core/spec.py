@@ -229,6 +229,22 @@ def command_bounds(spec: RobotSpec, arms: Sequence[str]) -> tuple[np.ndarray, np
     return lo, hi
 
 
+JOINT_LIMIT_SLACK = 0.25
+"""rad: how far a measured arm joint may stand outside its limits. Limits are not rigid: MuJoCo's
+are soft constraints (with the twin's stiff limit settings, random targets on both arms for 10,000
+steps swung a forearm roll 0.098 rad past its limit; 0.88 rad with MuJoCo's defaults) and real
+servos overshoot a commanded stop. Observations state this range (`observation_bounds`); commands
+stay within the limits (`command_bounds`)."""
+
+
+def observation_bounds(spec: RobotSpec, arms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of a measured joint layout of `arms`: the limits widened by JOINT_LIMIT_SLACK for the
+    arm joints; the gripper, a normalised [0, 1] value, keeps its bounds."""
+    lo, hi = command_bounds(spec, arms)
+    slack = np.concatenate([np.append(np.full(len(spec.arm(a).joints), JOINT_LIMIT_SLACK), 0.0) for a in arms])
+    return lo - slack, hi + slack
+
+
 # The D405 wrist cameras: about 58 degrees vertical field of view.
 D405_FOVY_DEG = 58.0
 

@@ -81,7 +81,9 @@ def _build_arm(arm: ArmSpec, wrist_camera: CameraSpec | None) -> mjcf.RootElemen
     parent.add("geom", type="cylinder", size=[0.05, 0.02], pos=[0, 0, 0.02], material="robot_accent", mass=0.5)
     for i, j in enumerate(arm.joints):
         body = parent.add("body", name=j.body, pos=list(j.offset), gravcomp=1)
-        body.add("joint", name=j.name, axis=list(j.axis), range=[j.lower, j.upper],
+        # Stiff limits (time constant 2 physics steps, impedance near 1; MuJoCo's defaults let a
+        # fast forearm roll swing 0.88 rad past its range): what is left is `spec.JOINT_LIMIT_SLACK`.
+        body.add("joint", name=j.name, axis=list(j.axis), range=[j.lower, j.upper], solreflimit=[0.004, 1], solimplimit=[0.99, 0.999, 0.001],
                  damping=2.0 if i < 3 else 0.5, armature=0.05 if i < 3 else 0.01)
         model.actuator.add("position", name=j.name, joint=j.name,
                            kp=j.kp, ctrlrange=[j.lower, j.upper])

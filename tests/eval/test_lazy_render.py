@@ -30,9 +30,10 @@ class ReadsEveryK:
 
     def act(self, obs):
         if self.t % self.k == 0:
-            self.level = float(obs["front_img_1_line"].mean()) / 255.0  # KeyError if it was not rendered
+            assert obs["front_img_1_line"].flags.writeable, "a query step got the blank frame of a skipped render"
+            self.level = float(obs["front_img_1_line"].mean()) / 255.0
             self.images_seen += 1
-        elif "front_img_1" not in obs:
+        elif not obs["front_img_1"].flags.writeable:  # the env's read-only black frame: nothing rendered
             self.steps_without_images += 1
         self.t += 1
         a = self.home.copy()
