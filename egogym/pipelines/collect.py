@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     human.add_argument("--head", choices=("natural", "robot"), default="natural",
                        help="the simulated person's head: natural (sways, turns to look) or robot (the Aria held "
                             "at the robot's viewpoint: isolates the viewpoint gap)")
+    human.add_argument("--demonstrator", choices=("person", "robot"), default="person",
+                       help="person: the simulated Aria wearer; robot: the positive control of the human-data "
+                            "ladder (the scripted robot's demos stored as human demos: egogym.pipelines.positive_control)")
     real = parser.add_argument_group("--embodiment real")
     real.add_argument("--hardware", type=Path, help="hardware JSON of the robot (keys of egogym.real.config.RealConfig)")
     real.add_argument("--calibration", type=Path, help="calibration JSON (overrides the hardware file's)")

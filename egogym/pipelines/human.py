@@ -18,13 +18,20 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
                   resume: bool = False, recordings: str | Path | None = None, head: str = "natural",
-                  task_options: dict | None = None) -> int:
+                  task_options: dict | None = None, demonstrator: str = "person") -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
     ("natural", or "robot": the Aria held at the robot's viewpoint). task_options: options of the
     object_in_bowl declaration (placement and appearance axes, `egogym.tasks.ObjectInBowl`), so
-    that human demos may cover what robot demos do not. Returns the exit code."""
+    that human demos may cover what robot demos do not. demonstrator: "person" (the simulated
+    Aria wearer) or "robot", the ladder's positive control (`egogym.pipelines.positive_control`:
+    the scripted robot's demos, `POSITIVE_CONTROL_STEPS` long, stored as human demos; recorded
+    into `<out>.robot.hdf5`, which --resume continues). Returns the exit code."""
+    if demonstrator not in DEMONSTRATORS:
+        raise UserError(f"--demonstrator {demonstrator!r}: use one of {', '.join(DEMONSTRATORS)}")
+    if demonstrator == "robot":
+        return _collect_positive_control(episodes, seed, out, image_size, progress, resume, task_options)
     from egogym.data.aria import convert
     from egogym.sim.human import HumanConfig, HumanDemonstrator
     from egogym.tasks import make_task
@@ -73,9 +80,35 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     return 0
 
 
+DEMONSTRATORS = ("person", "robot")
+"""The human domain's demonstrators: the simulated person, or the robot itself (positive control)."""
+POSITIVE_CONTROL_STEPS = 400
+"""Control steps of a positive-control demo (no stop at the first point): 201 of them have a whole
+chunk (100 points, 2 steps apart) inside the demo, and the first point comes at about step 190."""
+
+
+def _collect_positive_control(episodes, seed, out, image_size, progress, resume, task_options) -> int:
+    from egogym.pipelines.collect import collect_robot
+    from egogym.pipelines.positive_control import robot_demos_as_human
+
+    out = Path(out)
+    robot = out.with_name(out.stem + ".robot.hdf5")
+    if out.exists() and not resume:
+        raise UserError(f"{out} exists: choose another --out, delete it, or pass --resume to append")
+    collect_robot("object_in_bowl", episodes, seed, robot, image_size=image_size or ARIA_IMAGE_SIZE,
+                  resume=robot.exists(), max_steps=POSITIVE_CONTROL_STEPS, task_options=task_options or None,
+                  progress=progress)
+    out.unlink(missing_ok=True)  # converted anew from the (resumed) robot file: seconds
+    names = robot_demos_as_human(robot, out)
+    print(f"{out}: wrote {len(names)} positive-control demo(s) (the scripted robot's, stored as human demos; "
+          f"robot file {robot})")
+    return 0
+
+
 def run(args) -> int:
     """`egogym collect --embodiment human`: `collect_human` from the command's namespace."""
     return collect_human(args.episodes, getattr(args, "seed", 0) or 0, args.out, getattr(args, "image_size", None),
                          progress=not getattr(args, "no_progress", False), resume=getattr(args, "resume", False),
                          recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"),
+                         demonstrator=getattr(args, "demonstrator", "person"),
                          task_options=getattr(args, "task_options", None))

@@ -37,6 +37,21 @@ def test_the_three_distributions_are_task_options_checked_up_front():
         config_from_dict(small_config(eval={"task_options": {"light": ["dim"]}}))
 
 
+def test_a_folder_of_an_older_config_resumes_when_only_new_defaults_differ(tmp_path):
+    """A grid started before a config field existed (its ablation_config.json lacks it) resumes
+    under the code that adds it with its default; another value of it is refused."""
+    cfg = config_from_dict(small_config())
+    old = cfg.to_dict()
+    del old["data"]["human_demonstrator"], old["data"]["human_task_options"]
+    (tmp_path / ablate.CONFIG_FILE).write_text(json.dumps(old))
+    ablate.check_config(cfg, tmp_path)
+    with pytest.raises(UserError, match="another config"):
+        ablate.check_config(config_from_dict(small_config(data={"robot": [2], "human": [0, 2],
+                                                                "human_demonstrator": "robot"})), tmp_path)
+    with pytest.raises(UserError, match=r"\[data\] human_demonstrator: 'robots'"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_demonstrator": "robots"}))
+
+
 def test_config_errors_are_one_line():
     with pytest.raises(UserError, match=r"\[train\]: unknown key 'step'; did you mean 'steps'"):
         config_from_dict(small_config(train={"step": 3}))

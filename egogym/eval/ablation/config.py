@@ -18,7 +18,7 @@ from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
 from egogym.policies.config import DRIVES, PRESETS
 
-BUILTIN = ("cpu", "recipe")
+BUILTIN = ("cpu", "recipe", "transfer")
 """Config names shipped with the package (`egogym/eval/configs/NAME.toml`)."""
 
 
@@ -48,6 +48,7 @@ class DataConfig:
     robot_stop_after_points: int | None = 1  # end a robot demo after this many points
     robot_task_options: dict = field(default_factory=dict)  # the robot demos' distribution (task options)
     human_task_options: dict = field(default_factory=dict)  # the human demos' distribution (object_in_bowl options)
+    human_demonstrator: str = "person"  # "person" (the simulated Aria wearer) or "robot" (the positive control)
 
     def __post_init__(self):
         if not self.robot:
@@ -61,6 +62,9 @@ class DataConfig:
         _int("[data] robot_stop_after_points", self.robot_stop_after_points, 1, none_ok=True)
         _table("[data] robot_task_options", self.robot_task_options)
         _table("[data] human_task_options", self.human_task_options)
+        if self.human_demonstrator not in ("person", "robot"):
+            raise UserError(f"[data] human_demonstrator: {self.human_demonstrator!r}: use \"person\" (the simulated "
+                            f"human) or \"robot\" (the positive control: the robot's demos as human demos)")
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,8 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
         out.unlink()  # an unfinished conversion: the recordings are kept, convert again
     code = collect_human(m, cfg.data.seed, out, cfg.image_size, progress=progress,
                          recordings=data_dir / "human_recordings",
-                         task_options=dict(cfg.data.human_task_options) or None)
+                         task_options=dict(cfg.data.human_task_options) or None,
+                         demonstrator=cfg.data.human_demonstrator)
     if code:
         raise UserError(f"human data collection for {out} failed (exit {code})")
     split_file(out, VALID_FRACTION, SPLIT_SEED)
@@ -296,7 +297,9 @@ CONFIG_FILE = "ablation_config.json"
 def check_config(cfg: AblationConfig, out_dir: Path) -> None:
     """Refuse an output folder that holds another grid."""
     cfg_path = out_dir / CONFIG_FILE
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(json.dumps(cfg.to_dict())):
+    # Read back through the config class, so that a field added since (with its default) is no difference.
+    if cfg_path.exists() and (json.loads(json.dumps(config_from_dict(json.loads(cfg_path.read_text()), str(cfg_path))
+                                                  .to_dict())) != json.loads(json.dumps(cfg.to_dict()))):
         raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
 
 
