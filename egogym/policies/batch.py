@@ -152,7 +152,7 @@ def model_inputs(batch: dict[str, np.ndarray], domain: str, cfg: ModelConfig, no
 
     Raises KeyError naming a missing key (e.g. a human file given as --robot)."""
     need = [cfg.front_key] + ([cfg.wrist_key] if domain == "robot" and cfg.wrist_key else [])
-    need += ["joint_positions"] if domain == "robot" else ["ee_pose"]
+    need.append(cfg.proprio_key(domain))
     for k in need:
         if k not in batch:
             raise KeyError(f"{domain} batch lacks {k!r} (has {sorted(batch)})")
@@ -167,7 +167,7 @@ def model_inputs(batch: dict[str, np.ndarray], domain: str, cfg: ModelConfig, no
         if shift_pad > 0 and shift_offsets is not None:
             x = random_shift(x, shift_pad, shift_offsets[:, 2 * i: 2 * i + 2])
         images[cam] = x
-    pkey = "joint_positions" if domain == "robot" else "ee_pose"
+    pkey = cfg.proprio_key(domain)
     proprio = normalizer.normalize(domain, pkey, torch.as_tensor(batch[pkey], dtype=torch.float32))
     actions = pad = None
     if "actions_xyz_act" in batch:

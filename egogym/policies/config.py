@@ -60,6 +60,12 @@ class ModelConfig:
     front_crop: tuple[float, ...] = ()  # (top, left, height, width) fractions of the Aria image kept before resizing to image_size (): whole image
     coord_channels: bool = False  # append 2 normalized (y, x) coordinate channels to every image before the CNN (CoordConv)
     keypoints: int = 0  # >0: spatial-softmax keypoints (robomimic) from the CNN's penultimate map, as one extra token per camera
+    robot_state: str = "joints"  # ROBOT_STATES: what the robot's proprio and style inputs are ("joints": EgoMimic's; "pinch": the human's)
+
+    def proprio_key(self, domain: str) -> str:
+        """The observation key a domain's proprio input reads: the robot's joint positions, or the
+        pinch point (`ee_pose`, m, Aria frame) for the human and for a robot whose state is "pinch"."""
+        return "joint_positions" if domain == "robot" and self.robot_state == "joints" else "ee_pose"
 
     def __post_init__(self):
         if len(self.image_size) != 2 or min(self.image_size) < 16:
@@ -89,6 +95,8 @@ class ModelConfig:
             if not (0 <= t < 1 and 0 <= l < 1 and 0 < h <= 1 - t + 1e-9 and 0 < w <= 1 - l + 1e-9):
                 raise ConfigError(f"model.front_crop={self.front_crop}: give (top, left, height, width) as fractions "
                                   f"inside the image, or () for none")
+        if self.robot_state not in ROBOT_STATES:
+            raise ConfigError(f"model.robot_state={self.robot_state!r}: {_nearest(self.robot_state, ROBOT_STATES)}")
         if self.keypoints < 0:
             raise ConfigError(f"model.keypoints={self.keypoints}: must not be negative")
         if self.front_key not in (FRONT, FRONT_MASKED, FRONT_LINE):
@@ -144,6 +152,7 @@ class TrainConfig:
     early_steps: int = 0  # robot frames t < early_steps of each demo (where only vision tells where the toy is) ...
     early_repeat: int = 1  # ... are drawn this many times as often as the others (1: uniform over frames)
     proprio_dropout: float = 0.0  # probability that a robot training sample's joint positions are replaced by their mean (0 normalized)
+    normalization: str = "per_domain"  # NORMALIZATIONS: "per_domain" (EgoMimic: each domain its own statistics) or "shared" (one set over both)
 
     def __post_init__(self):
         if isinstance(self.jitter, dict):
@@ -167,6 +176,8 @@ class TrainConfig:
                               f"give early_steps >= 0 and early_repeat >= 1")
         if not 0.0 <= self.proprio_dropout < 1.0:
             raise ConfigError(f"train.proprio_dropout={self.proprio_dropout}: must be in [0, 1)")
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"train.normalization={self.normalization!r}: {_nearest(self.normalization, NORMALIZATIONS)}")
 
     def lr_at(self, step: int, total: int) -> float:
         """Learning rate of optimizer step `step` (0-based) in a run of `total` steps."""
@@ -180,6 +191,17 @@ class TrainConfig:
 
 
 LR_SCHEDULES = ("constant", "cosine")
+NORMALIZATIONS = ("per_domain", "shared")
+"""How the two domains' values are z-scored (`policies.normalize.pool`): "per_domain" as EgoMimic
+(each domain its own mean and std, so one camera-frame point has a different normalized value in
+each domain); "shared": the keys both domains hold (`ee_pose`, `actions_xyz_act`) with one mean
+and std over both, weighting the domains equally as every training step does (one batch each)."""
+ROBOT_STATES = ("joints", "pinch")
+"""The robot's state as the model reads it (`ModelConfig.robot_state`): "joints" as EgoMimic (its
+joint positions through robot-only input layers; the style encoder reads joint and xyz chunks);
+"pinch": the human's representation (the pinch point in the Aria frame, the xyz chunk), through the
+same input layers as the human's, so that no input layer tells the domains apart (HAT's one state
+representation, arXiv 2503.13441). The joint head is trained on robot data either way."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@
 
 The trunk (backbones, encoders, decoder, queries) is shared by human and robot data;
 only the proprio and action input projections are per domain, because the domains'
-inputs differ (robot: joint positions and joint+xyz chunks; human: palm xyz).
+inputs differ (robot: joint positions and joint+xyz chunks; human: palm xyz), unless
+`model.robot_state = "pinch"` gives the robot the human's inputs through the same layers.
 
 Everything is in normalized units: the model reads z-scored low-dimensional inputs
 and predicts z-scored chunks (per domain, per chunk point; see `policies.normalize`).
@@ -196,12 +197,17 @@ class EgoACT(nn.Module):
         stride = self.backbones["front"].stride
         fh, fw = math.ceil(cfg.image_size[0] / stride), math.ceil(cfg.image_size[1] / stride)
         self.register_buffer("image_pos", sine_positions_2d(fh, fw, h), persistent=False)
-        # Per-domain input projections (the domains' inputs differ in meaning and size).
-        proprio_dim = {"robot": self.dim_joints, "human": self.dim_xyz}
-        action_dim = {"robot": self.dim_joints + self.dim_xyz, "human": self.dim_xyz}
-        self.proprio_in = nn.ModuleDict({d: nn.Linear(proprio_dim[d], h) for d in domains})
-        self.style_proprio_in = nn.ModuleDict({d: nn.Linear(proprio_dim[d], h) for d in domains})
-        self.style_action_in = nn.ModuleDict({d: nn.Linear(action_dim[d], h) for d in domains})
+        # Input projections per domain (the domains' inputs differ in meaning and size), or one set
+        # for both when the robot reads the human's representation (model.robot_state = "pinch").
+        self.input_of = {d: d if cfg.robot_state == "joints" else "shared" for d in domains}
+        joints_in = cfg.robot_state == "joints"
+        proprio_dim = {"robot": self.dim_joints, "human": self.dim_xyz, "shared": self.dim_xyz}
+        action_dim = {"robot": self.dim_joints + self.dim_xyz, "human": self.dim_xyz, "shared": self.dim_xyz}
+        inputs = sorted(set(self.input_of.values()))
+        self.proprio_in = nn.ModuleDict({k: nn.Linear(proprio_dim[k], h) for k in inputs})
+        self.style_proprio_in = nn.ModuleDict({k: nn.Linear(proprio_dim[k], h) for k in inputs})
+        self.style_action_in = nn.ModuleDict({k: nn.Linear(action_dim[k], h) for k in inputs})
+        self._style_from = 0 if joints_in else self.dim_joints  # robot actions: [joints, xyz]; "pinch" reads xyz
         # Style (CVAE) encoder.
         self.style_cls = nn.Parameter(torch.zeros(1, 1, h))
         self.style_pos = nn.Parameter(torch.randn(1, 2 + cfg.style_points, h) * 0.02)
@@ -239,10 +245,10 @@ class EgoACT(nn.Module):
     def posterior(self, domain: str, proprio: Tensor, actions: Tensor, pad_mask: Tensor | None) -> tuple[Tensor, Tensor]:
         """Style encoder. actions (B, chunk, A) normalized (robot: joints then xyz);
         pad_mask (B, chunk) True where a point is padding. Returns mu, logvar (B, latent)."""
-        B = proprio.shape[0]
-        a = actions[:, self.style_index]
-        tokens = torch.cat([self.style_cls.expand(B, -1, -1), self.style_proprio_in[domain](proprio)[:, None],
-                            self.style_action_in[domain](a)], dim=1) + self.style_pos
+        B, k = proprio.shape[0], self.input_of[domain]
+        a = actions[:, self.style_index, self._style_from if domain == "robot" else 0:]
+        tokens = torch.cat([self.style_cls.expand(B, -1, -1), self.style_proprio_in[k](proprio)[:, None],
+                            self.style_action_in[k](a)], dim=1) + self.style_pos
         key_pad = None
         if pad_mask is not None:
             key_pad = torch.cat([torch.zeros(B, 2, dtype=torch.bool, device=proprio.device),
@@ -256,7 +262,8 @@ class EgoACT(nn.Module):
         """Predict chunks for one domain's batch.
 
         images: {"front": (B,3,H,W), "wrist": (B,3,H,W) robot only}, floats in [0, 1].
-        proprio: (B, 7k) robot joint positions or (B, 3k) human palm xyz, normalized.
+        proprio: (B, 7k) robot joint positions or (B, 3k) pinch / palm xyz (the human's, and the
+        robot's when `cfg.robot_state` is "pinch"), normalized.
         actions: (B, chunk, 7k+3k) robot / (B, chunk, 3k) human normalized ground truth,
         given in training (the style encoder reads it); None at inference (z = 0).
         noise: (B, latent) standard normal draws for the reparameterisation (drawn here if None).
@@ -275,7 +282,7 @@ class EgoACT(nn.Module):
             out["mu"], out["logvar"] = mu, logvar
         else:
             z = torch.zeros(B, self.cfg.latent, device=proprio.device, dtype=proprio.dtype)
-        tokens = [torch.stack([self.latent_in(z), self.proprio_in[domain](proprio)], dim=1) + self.token_pos]
+        tokens = [torch.stack([self.latent_in(z), self.proprio_in[self.input_of[domain]](proprio)], dim=1) + self.token_pos]
         for cam in self.cameras[domain]:
             tokens.append(self.image_tokens(cam, images[cam]))
         memory = self.encoder(torch.cat(tokens, dim=1))

@@ -10,11 +10,13 @@ std, per chunk point for chunks) for torch tensors. The model reads and predicts
 (k arms: widths `Arms.joint_width` and `Arms.xyz_width` of `Normalizer.arms(domain)`.)
 
 A missing domain or key raises `MissingStatsError` naming it; nothing passes through
-un-normalized. Checkpoints carry the statistics as the data layer's JSON files
+un-normalized. `pool(stats, "shared")` replaces the keys both domains hold by one set of
+statistics over both (`policies.config.NORMALIZATIONS`). Checkpoints carry the statistics as the data layer's JSON files
 (`stats_robot.json`, `stats_human.json`) and their digest in `checkpoint.json`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -27,6 +29,37 @@ REQUIRED = {
     "robot": ("joint_positions", "actions_joints_act", "actions_xyz_act"),
     "human": ("ee_pose", "actions_xyz_act"),
 }
+
+
+SHARED_KEYS = ("ee_pose", "actions_xyz_act")
+"""Keys whose values mean the same thing in both domains (the pinch point / palm, metres, in the
+Aria frame of t): what a "shared" normalization pools."""
+
+
+def pool(stats: dict[str, NormStats], scheme: str) -> dict[str, NormStats]:
+    """The statistics a run of normalization `scheme` z-scores with.
+
+    "per_domain": `stats` unchanged. "shared": for each of SHARED_KEYS that every domain holds,
+    the moments of the equal-weight mixture of the domains (mean = average of the means;
+    variance = average of (variance + (mean - pooled mean)^2)), per value and per chunk point,
+    in every domain's statistics; the source says it was pooled. One domain: unchanged."""
+    if scheme == "per_domain" or len(stats) < 2:
+        return dict(stats)
+    if scheme != "shared":
+        raise ValueError(f"unknown normalization {scheme!r}")
+    out = {d: dataclasses.replace(s, mean=dict(s.mean), std=dict(s.std)) for d, s in stats.items()}
+    for k in SHARED_KEYS:
+        if not all(k in s.mean for s in stats.values()):
+            continue
+        means = np.stack([s.mean[k] for s in stats.values()])
+        mean = means.mean(axis=0)
+        var = np.mean([s.std[k] ** 2 + (s.mean[k] - mean) ** 2 for s in stats.values()], axis=0)
+        for s in out.values():
+            s.mean[k], s.std[k] = mean, np.maximum(np.sqrt(var), s.std_floor)
+    sources = " + ".join(f"{d}: {s.source}" for d, s in stats.items())
+    for s in out.values():
+        s.source = f"shared over ({sources})"
+    return out
 
 
 class MissingStatsError(KeyError):

@@ -69,7 +69,7 @@ class EgoPolicy:
         space = getattr(env, "observation_space", None)
         if space is not None:
             keys = list(space.spaces)
-            for k in [mc.front_key, mc.wrist_key, JOINT_POSITIONS]:
+            for k in dict.fromkeys([mc.front_key, mc.wrist_key, JOINT_POSITIONS, mc.proprio_key("robot")]):
                 if k and k not in keys:
                     raise CheckpointError(f"{ck.path}: the model reads {k!r} but the env observes {keys}"
                                           + (": wrap the env so it adds the masked / line Aria image"
@@ -123,9 +123,10 @@ class EgoPolicy:
                                             mc.front_crop)}
         if mc.wrist_key:
             images["wrist"] = images_to_tensor(torch.as_tensor(obs[mc.wrist_key][None]).to(dev), mc.image_size)
-        q = torch.as_tensor(np.asarray(obs[JOINT_POSITIONS], np.float32))[None].to(dev)
+        key = mc.proprio_key("robot")
+        q = torch.as_tensor(np.asarray(obs[key], np.float32))[None].to(dev)
         with autocast(dev):
-            out = self.model("robot", images, self.normalizer.normalize("robot", "joint_positions", q))
+            out = self.model("robot", images, self.normalizer.normalize("robot", key, q))
         joints = self.normalizer.unnormalize("robot", "actions_joints_act", out["joints"].float())[0].cpu().numpy()
         xyz = self.normalizer.unnormalize("robot", "actions_xyz_act", out["xyz"].float())[0].cpu().numpy()
         return joints.astype(np.float64), xyz.astype(np.float64)

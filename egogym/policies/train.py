@@ -51,7 +51,7 @@ from egogym.policies.config import Config, ConfigError, default_threads, preset
 from egogym.policies.device import DEVICE_HELP, autocast, distributed_backend, resolve_device, to_device
 from egogym.core.kinematics import pinch_in_camera
 from egogym.policies.model import EgoACT
-from egogym.policies.normalize import MissingStatsError, Normalizer
+from egogym.policies.normalize import MissingStatsError, Normalizer, pool
 from egogym.policies.objective import chunk_errors, cotrain_loss, make_optimizer
 from egogym.policies.video import draw_chunks, write_video
 
@@ -182,7 +182,7 @@ class Trainer:
         self.data = data
         self.domains: tuple[str, ...] = ("robot", "human") if "human" in data else ("robot",)
         try:
-            self.normalizer = Normalizer(stats)
+            self.normalizer = Normalizer(pool(stats, cfg.train.normalization))
             self.normalizer.require(self.domains)
         except MissingStatsError as e:
             raise UserError(str(e)) from None
@@ -277,7 +277,9 @@ class Trainer:
         inp = model_inputs(samples, domain, self.cfg.model, self.normalizer, self.cfg.train.jitter, factors,
                            pad, offsets)
         p = self.cfg.train.proprio_dropout
-        if p > 0 and domain == "robot":  # drawn last: runs without it keep their random stream
+        # Drawn last: runs without it keep their random stream. The robot's joints only, or every
+        # domain's state when the robot reads the human's (the same input treated alike).
+        if p > 0 and (domain == "robot" or self.cfg.model.robot_state == "pinch"):
             keep = (torch.rand(G, generator=g) >= p)[self.rank * B:(self.rank + 1) * B].to(dev)
             inp.proprio = inp.proprio * keep[:, None].to(inp.proprio.dtype)
         return inp, noise

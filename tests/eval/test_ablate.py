@@ -502,3 +502,63 @@ def test_children_die_with_a_killed_parent():
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(child)
+
+
+def ablation_config(**train):
+    return config_from_dict(small_config(
+        data={"robot": [10], "human": [0, 100]}, train={"seeds": [0], **train},
+        eval={"episodes": 4, "drives": ["joint_head", "pose_head_ik"]},
+        ablations=[{"name": "shared", "train_args": ["--set", "train.normalization=shared"]}]))
+
+
+def test_an_ablation_is_evaluated_with_every_drive():
+    """An ablation's run gets its drive cells as the base run does, right after it, carrying its
+    training arguments (a drive cell resumes its base run: the same arguments, or the trainer
+    refuses to change the run's config)."""
+    cells = plan_cells(ablation_config())
+    names = [c.name for c in cells]
+    i = names.index("r10_h100_shared_s0")
+    drive = cells[i + 1]
+    assert (drive.name, drive.role, drive.of) == ("r10_h100_shared_pose_ik_s0", "drive", "shared")
+    assert drive.base.name == "r10_h100_shared_s0"
+    assert drive.train_args == cells[i].train_args == ("--set", "train.normalization=shared")
+
+
+def test_the_normalization_choice_is_checked_when_read():
+    assert ablation_config(normalization="shared").train.normalization == "shared"
+    with pytest.raises(UserError, match=r"\[train\].*normalization.*'shared'"):
+        ablation_config(normalization="sharde")
+
+
+def test_a_grid_grows_by_appended_ablations_only(tmp_path):
+    cfg = ablation_config()
+    (tmp_path / ablate.CONFIG_FILE).write_text(json.dumps(cfg.to_dict()))
+    grown = cfg.to_dict()
+    grown["ablations"] = [*grown["ablations"], {"name": "pinch", "train_args": ["--set", "model.robot_state=pinch"]}]
+    ablate.check_config(config_from_dict(grown), tmp_path)
+    for bad in ({**grown, "ablations": grown["ablations"][::-1]}, {**cfg.to_dict(), "name": "other"}):
+        with pytest.raises(UserError, match="another config"):
+            ablate.check_config(config_from_dict(bad), tmp_path)
+
+
+def test_report_tests_an_ablation_against_robot_only_under_the_same_drive(tmp_path):
+    """A co-trained ablation is compared with robot-only of its own drive, and its drive cell
+    with the same runs under the joint head."""
+    cfg = ablation_config()
+    logs = {"r10_h0_base_s0": [True, False, False, False], "r10_h0_pose_ik_s0": [True, True, False, False],
+            "r10_h100_base_s0": [True, False, False, False], "r10_h100_pose_ik_s0": [True, False, False, False],
+            "r10_h100_shared_s0": [True, True, True, False], "r10_h100_shared_pose_ik_s0": [True, True, True, True]}
+    res = []
+    for name, outcomes in logs.items():
+        write_cell_log(tmp_path, name, [(-0.3, ok) for ok in outcomes])
+        r, m, *variant, s = name.split("_")
+        res.append({"name": name, "cell": {"robot": 10, "human": int(m[1:]), "seed": 0,
+                                           "variant": "_".join(variant)}, "summary": fake_summary(sum(outcomes), 4)})
+    write_report(cfg, res, tmp_path)
+    tests = {(t["variant"], t["reference"]): t for t in json.loads((tmp_path / "results.json").read_text())["paired_tests"]}
+    same = "robot-only, same robot demos"
+    assert tests["shared", same]["reference_variant"] == "base"
+    assert tests["shared_pose_ik", same]["reference_variant"] == "pose_ik"
+    assert (tests["shared_pose_ik", same]["only_a"], tests["shared_pose_ik", same]["only_b"]) == (0, 2)
+    t = tests["shared_pose_ik", "the same runs, joint-head drive"]
+    assert t["reference_variant"] == "shared" and (t["only_a"], t["only_b"]) == (0, 1)

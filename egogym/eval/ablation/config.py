@@ -16,7 +16,7 @@ from typing import Any
 
 from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
-from egogym.policies.config import DRIVES, PRESETS
+from egogym.policies.config import DRIVES, NORMALIZATIONS, PRESETS
 
 BUILTIN = ("cpu", "recipe", "transfer")
 """Config names shipped with the package (`egogym/eval/configs/NAME.toml`)."""
@@ -73,6 +73,7 @@ class TrainConfig:
     steps: int = 2000  # optimizer steps per cell
     seeds: tuple[int, ...] = (0, 1, 2)  # training seeds, one run each
     args: tuple[str, ...] = ()  # extra `egogym train` arguments for every cell
+    normalization: str = "per_domain"  # train.normalization of every cell (policies.config.NORMALIZATIONS); an ablation may override it
 
     def __post_init__(self):
         if not isinstance(self.preset, str):
@@ -85,6 +86,8 @@ class TrainConfig:
         _ints("[train] seeds", self.seeds, 0)
         if not all(isinstance(a, str) for a in self.args):
             raise UserError(f"[train] args: give a list of strings, got {list(self.args)!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise UserError(f"[train] normalization: {self.normalization!r}: {nearest(str(self.normalization), NORMALIZATIONS)}")
 
 
 @dataclass(frozen=True)

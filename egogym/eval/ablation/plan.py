@@ -22,6 +22,7 @@ class Cell:
     role: str = "grid"  # "grid", "equal_time", "equal_episodes", "ablation", "drive" (the base run, evaluated
     #                     with another drive: not trained again)
     train_args: tuple[str, ...] = ()
+    of: str = "base"  # a drive cell: the variant of the trained cell whose run it evaluates
 
     @property
     def name(self) -> str:
@@ -30,12 +31,23 @@ class Cell:
     @property
     def base(self) -> "Cell":
         """The trained cell whose run a drive cell evaluates (itself for any other cell)."""
-        return Cell(self.robot, self.human, self.seed) if self.role == "drive" else self
+        return Cell(self.robot, self.human, self.seed, variant=self.of) if self.role == "drive" else self
 
     @property
     def data_files(self) -> list[tuple[str, int]]:
         """The data files it trains on: ("robot", n) and, co-trained, ("human", m)."""
         return [("robot", self.robot)] + ([("human", self.human)] if self.human else [])
+
+
+def drive_variant(trained: str, drive: str) -> str:
+    """The variant name of the cell that evaluates the run of variant `trained` with `drive`:
+    "pose_ik" for the base run, "<ablation>_pose_ik" for an ablation's."""
+    return DRIVE_VARIANTS[drive] if trained == "base" else f"{trained}_{DRIVE_VARIANTS[drive]}"
+
+
+def drive_of(variant: str) -> str:
+    """The drive suffix of a variant ("base" when it is evaluated with the joint head)."""
+    return next((v for v in DRIVE_VARIANTS.values() if variant == v or variant.endswith("_" + v)), "base")
 
 
 PHASES = {"grid": 0, "equal_time": 0, "equal_episodes": 1, "ablation": 1}
@@ -72,10 +84,15 @@ def plan_cells(cfg: AblationConfig) -> list[Cell]:
         for c in [c for c in cells.values() if c.seed == s and c.variant == "base"]:
             for d in cfg.eval.drives:
                 if d != "joint_head":
-                    add(Cell(c.robot, c.human, s, variant=DRIVE_VARIANTS[d], role="drive"), row[c.name])
+                    add(Cell(c.robot, c.human, s, variant=drive_variant("base", d), role="drive"), row[c.name])
         for a in cfg.ablations:
+            r = cfg.data.robot.index(max(cfg.data.robot))
             add(Cell(max(cfg.data.robot), max(cfg.data.human), s, variant=a.name, role="ablation",
-                     train_args=tuple(a.train_args)), cfg.data.robot.index(max(cfg.data.robot)))
+                     train_args=tuple(a.train_args)), r)
+            for d in cfg.eval.drives:
+                if d != "joint_head":
+                    add(Cell(max(cfg.data.robot), max(cfg.data.human), s, variant=drive_variant(a.name, d),
+                             role="drive", train_args=tuple(a.train_args), of=a.name), r)
     index = {c.name: i for i, c in enumerate(cells.values())}
 
     def order(c: Cell) -> tuple[int, int, int, int, bool]:

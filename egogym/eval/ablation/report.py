@@ -11,7 +11,7 @@ from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.core.provenance import CPU_FEATURES
 from egogym.eval.ablation.config import AblationConfig
-from egogym.eval.ablation.plan import DRIVE_VARIANTS, HUMAN_DEMOS_PER_HOUR, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
+from egogym.eval.ablation.plan import DRIVE_VARIANTS, HUMAN_DEMOS_PER_HOUR, drive_of, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
 from egogym.eval.metrics import between_runs_test, paired_comparison, two_proportion_test, wilson_interval
 
 
@@ -313,11 +313,13 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
                      f"{', '.join(f'{x:.0%}' for x in p['per_seed'])} | {p['mean_points']:.2f} |")
     tests = []
     for (n, m, v), p in sorted(g.items()):
-        if m == 0 or v not in COMPARED_VARIANTS:
+        if m == 0:
             continue
-        refs = [("robot-only, same robot demos", (n, 0, v))]
-        refs.append(("equal time (robot-only)", (equal_time_robot(n, m), 0, v)))
-        refs.append(("equal episodes (robot-only)", (n + m, 0, v)))
+        # an ablation's robot-only reference is the grid's under the same drive unless it has its own
+        same = v if v in COMPARED_VARIANTS or (n, 0, v) in g else drive_of(v)
+        refs = [("robot-only, same robot demos", (n, 0, same))]
+        refs.append(("equal time (robot-only)", (equal_time_robot(n, m), 0, same)))
+        refs.append(("equal episodes (robot-only)", (n + m, 0, same)))
         for label, key in refs:
             if key in g:
                 b = g[key]
@@ -325,12 +327,15 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
                 runs = (between_runs_test(b["per_seed"], p["per_seed"]).to_dict()
                         if min(len(b["per_seed"]), len(p["per_seed"])) >= 2 else None)
                 tests.append({"cotrained": [n, m], "variant": v, "reference": label, "reference_cell": list(key[:2]),
-                              **t.to_dict(), "between_runs": runs})
+                              "reference_variant": key[2], **t.to_dict(), "between_runs": runs})
     refs = [(t["reference"], (t["cotrained"][0], t["cotrained"][1], t["variant"]),
-             (*t["reference_cell"], t["variant"])) for t in tests]
+             (*t["reference_cell"], t["reference_variant"])) for t in tests]
     # each other drive against EgoMimic's execution of the same trained runs
-    refs += [("the same runs, joint-head drive", (n, m, v), (n, m, "base"))
-             for (n, m, v) in sorted(g) if v in DRIVE_VARIANTS.values() and (n, m, "base") in g]
+    for (n, m, v) in sorted(g):
+        drive = drive_of(v)
+        trained = "base" if v == drive else v[:-len(drive) - 1]
+        if drive != "base" and (n, m, trained) in g:
+            refs.append(("the same runs, joint-head drive", (n, m, v), (n, m, trained)))
     paired = paired_tests(cfg, results, out_dir, refs)
     if tests:
         lines += ["", "## Co-trained vs robot-only", "",

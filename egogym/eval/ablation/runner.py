@@ -111,7 +111,8 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     human = ["--human", str(data / f"human_{cell.human}.hdf5")] if cell.human else []
     argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"), *human,
             "--out", str(run_dir), "--steps", str(cfg.train.steps), "--set", f"train.seed={cell.seed}",
-            "--device", device, *cfg.train.args, *cell.train_args]
+            "--device", device, "--set", f"train.normalization={cfg.train.normalization}", *cfg.train.args,
+            *cell.train_args]
     if (run_dir / "LATEST").exists():
         argv.append("--resume")  # a finished run is a no-op: how a drive cell finds its base trained
     elif run_dir.exists():  # killed before its first checkpoint: set its logs aside, train afresh
@@ -128,6 +129,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     t1 = time.perf_counter()
     records = evaluate(ev, cdir / "eval", resume=True, progress=progress)
     result = {"cell": dataclasses.asdict(cell), "name": cell.name, "summary": summarize(records),
+              "normalization": json.loads((run_dir / "config.json").read_text())["train"].get("normalization", "per_domain"),
               "train_seconds": train_s, "eval_seconds": time.perf_counter() - t1,
               "collection_hours": collection_hours(cell.robot, cell.human), "machine": machine()}
     tmp = marker.with_suffix(".tmp")
@@ -295,12 +297,19 @@ CONFIG_FILE = "ablation_config.json"
 
 
 def check_config(cfg: AblationConfig, out_dir: Path) -> None:
-    """Refuse an output folder that holds another grid."""
+    """Refuse an output folder that holds another grid. A config that only appends ablations to
+    the folder's (every other field and the earlier ablations unchanged) grows it: its finished
+    cells are the same runs."""
     cfg_path = out_dir / CONFIG_FILE
+    if not cfg_path.exists():
+        return
     # Read back through the config class, so that a field added since (with its default) is no difference.
-    if cfg_path.exists() and (json.loads(json.dumps(config_from_dict(json.loads(cfg_path.read_text()), str(cfg_path))
-                                                  .to_dict())) != json.loads(json.dumps(cfg.to_dict()))):
-        raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out")
+    old = json.loads(json.dumps(config_from_dict(json.loads(cfg_path.read_text()), str(cfg_path)).to_dict()))
+    new = json.loads(json.dumps(cfg.to_dict()))
+    old_ablations, new_ablations = old.pop("ablations"), new.pop("ablations")
+    if old != new or new_ablations[:len(old_ablations)] != old_ablations:
+        raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out "
+                        f"(or only append [[ablations]] to its config)")
 
 
 def write_partial_report(cfg: AblationConfig, out_dir: Path) -> Path:
