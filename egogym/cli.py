@@ -64,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments_for(name, cmd)
     else:
         module.add_arguments(cmd)
-    args = cmd.parse_args(argv[1:])
-    args.command = name
     try:
+        # inside the try: a flag's type (`egogym.core.bounds.int_flag`) raises UserError while parsing
+        args = cmd.parse_args(argv[1:])
+        args.command = name
         return int(module.run(args) or 0)
     except UserError as e:
         print(f"egogym {name}: error: {e}", file=sys.stderr)

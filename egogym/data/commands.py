@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from egogym.core.bounds import float_flag, seed_flag
 from egogym.core.errors import UserError
 from egogym.core.outputs import atomic_path, check_output
 from egogym.data import schema as S
@@ -23,8 +24,8 @@ from egogym.data.schema import DataFormatError
 def add_arguments_for(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="an egogym or EgoMimic HDF5 file")
     if name == "split":
-        parser.add_argument("--valid-fraction", type=float, default=0.2, help="fraction of demos in mask/valid")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the random demo assignment")
+        parser.add_argument("--valid-fraction", type=float_flag("--valid-fraction", 0, 1, lo_open=True, hi_open=True), default=0.2, help="fraction of demos in mask/valid")
+        parser.add_argument("--seed", type=seed_flag(), default=0, help="seed of the random demo assignment")
     elif name == "validate":
         parser.add_argument("--deep", action="store_true", help="decode every image frame (slow on big files)")
     elif name == "stats":

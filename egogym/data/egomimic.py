@@ -44,6 +44,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from egogym.core.bounds import float_flag, seed_flag
 from egogym.core.errors import UserError
 from egogym.data import schema as S
 from egogym.data.journal import JournaledFile
@@ -391,8 +392,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="calibration stored in the output (default egomimic: EgoMimic's published intrinsics "
                              "and ariaJul29 extrinsics; egomimic-aria: intrinsics only; or a JSON file)")
     parser.add_argument("--codec", choices=S.IMAGE_CODECS, default=S.DEFAULT_IMAGE_CODEC, help="image compression (lossless)")
-    parser.add_argument("--valid-fraction", type=float, default=0.2, help="for repaired splits: fraction of demos in valid")
-    parser.add_argument("--seed", type=int, default=0, help="for repaired splits: seed of the assignment")
+    parser.add_argument("--valid-fraction", type=float_flag("--valid-fraction", 0, 1, lo_open=True, hi_open=True), default=0.2, help="for repaired splits: fraction of demos in valid")
+    parser.add_argument("--seed", type=seed_flag(), default=0, help="for repaired splits: seed of the assignment")
     parser.add_argument("--no-verify", action="store_true", help="skip re-reading the input to check the output")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from egogym.core.bounds import int_flag
 from egogym.core.errors import UserError
 from egogym.core.outputs import atomic_path, check_output
 from egogym.data import schema as S
@@ -27,19 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
     t = sub.add_parser("tree", help="print every dataset's path, shape, dtype and codec, and the file's metadata")
     t.add_argument("file", type=Path)
-    t.add_argument("--max-items", type=int, default=120, help="print at most this many datasets")
+    t.add_argument("--max-items", type=int_flag("--max-items", 1, 10**9), default=120, help="print at most this many datasets")
     i = sub.add_parser("image", help="save one frame of an image or mask key as PNG")
     i.add_argument("file", type=Path)
     i.add_argument("--demo", required=True, help="e.g. demo_0")
     i.add_argument("--key", required=True, help="path inside the demo, e.g. obs/front_img_1_line")
-    i.add_argument("--index", type=int, default=0, help="time step")
+    i.add_argument("--index", type=int_flag("--index", 0, 10**12), default=0, help="time step")
     i.add_argument("--out", type=Path, required=True, help="output .png")
     a = sub.add_parser("actions", help="histograms of actions_xyz_act, human vs robot, before/after per-domain z-score")
     a.add_argument("--human", type=Path, required=True)
     a.add_argument("--robot", type=Path, required=True)
-    a.add_argument("--dim", type=int, default=1, help="which xyz dimension (0 x, 1 y, 2 z; +3 for the second arm)")
+    a.add_argument("--dim", type=int_flag("--dim", 0, 5), default=1, help="which xyz dimension (0 x, 1 y, 2 z; +3 for the second arm)")
     a.add_argument("--out-dir", type=Path, required=True)
-    a.add_argument("--max-rows", type=int, default=200_000, help="at most this many chunk points per domain")
+    a.add_argument("--max-rows", type=int_flag("--max-rows", 1, 10**8), default=200_000, help="at most this many chunk points per domain")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from egogym.core.bounds import MAX_EPISODES, MAX_STEPS, MAX_WORKERS, check_int, check_seeds
 from egogym.core.errors import UserError
 from egogym.core.spec import check_image_size
 from egogym.core.views import FRONT
@@ -40,12 +41,11 @@ class EvalConfig:
     device: str = "auto"  # where a trained policy's model runs (`egogym.policies.device`): auto, cpu, cuda[:N]
 
     def __post_init__(self):
-        if self.episodes < 1:
-            raise UserError(f"--episodes {self.episodes}: give at least 1")
-        if self.workers < 1:
-            raise UserError(f"--workers {self.workers}: give at least 1")
-        if self.videos < 0:
-            raise UserError(f"--videos {self.videos}: give 0 or more")
+        # the ranges of egogym.core.bounds, also for configs built without the command line (ablations)
+        check_int(self.episodes, "--episodes", 1, MAX_EPISODES)
+        check_int(self.workers, "--workers", 1, MAX_WORKERS)
+        check_int(self.videos, "--videos", 0, MAX_EPISODES)
+        check_seeds(self.start_seed, self.episodes)
         check_device(self.device)
         if self.backend not in ("sim", "real"):
             raise UserError(f"--backend {self.backend!r}: use 'sim' or 'real'")
@@ -56,12 +56,10 @@ class EvalConfig:
                 raise UserError(str(e)) from None
         if self.episode_timeout_s is not None and not self.episode_timeout_s > 0:
             raise UserError(f"--episode-timeout {self.episode_timeout_s}: give a positive number of seconds")
-        if self.start_seed < 0:
-            raise UserError(f"--seed {self.start_seed}: give a seed >= 0")
         if self.loop_hz is not None and self.loop_hz <= 0:
             raise UserError(f"--loop-hz {self.loop_hz}: give a positive rate")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise UserError(f"--max-steps {self.max_steps}: give at least 1")
+        if self.max_steps is not None:
+            check_int(self.max_steps, "--max-steps", 1, MAX_STEPS)
         if self.videos and self.cameras is not None and FRONT not in self.cameras:
             raise UserError("--videos draws on the Aria image: add front_img_1 to --cameras")
         if self.workers > 1 and self.backend != "sim":
@@ -80,8 +78,9 @@ class EvalConfig:
         return self._policy_spec
 
     @property
-    def seeds(self) -> list[int]:
-        return [self.start_seed + i for i in range(self.episodes)]
+    def seeds(self) -> range:
+        """start_seed .. start_seed + episodes - 1: a range (O(1) memory and membership), never a list."""
+        return range(self.start_seed, self.start_seed + self.episodes)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

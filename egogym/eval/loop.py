@@ -51,14 +51,15 @@ def evaluate(config: EvalConfig, out_dir: str | Path, resume: bool = False, prog
     out_dir = Path(out_dir)
     done = prepare_out_dir(config, out_dir, resume)
     done_seeds = {r["seed"] for r in done}
-    todo = [s for s in config.seeds if s not in done_seeds]
+    wanted = config.seeds  # a range: membership without a set of --episodes entries
+    n_todo = config.episodes - sum(1 for s in done_seeds if s in wanted)
+    todo = (s for s in wanted if s not in done_seeds)  # a generator: memory does not grow with --episodes
     records = list(done)
-    runner = EpisodeRunner(config, out_dir) if todo and config.workers == 1 else None  # fails early on bad input
+    runner = EpisodeRunner(config, out_dir) if n_todo and config.workers == 1 else None  # fails early on bad input
     from tqdm import tqdm
 
-    bar = tqdm(total=config.episodes, initial=config.episodes - len(todo), unit="ep", desc="eval",
+    bar = tqdm(total=config.episodes, initial=config.episodes - n_todo, unit="ep", desc="eval",
                disable=not progress, dynamic_ncols=True)
-    wanted = set(config.seeds)
     n_success = sum(r["success"] for r in done if r["seed"] in wanted)
     with RecordWriter(out_dir / EPISODES_FILE) as writer:
         def on_record(rec: dict) -> None:
@@ -73,8 +74,8 @@ def evaluate(config: EvalConfig, out_dir: str | Path, resume: bool = False, prog
             if runner is not None:
                 for s in todo:
                     on_record(runner.run(s))
-            elif todo:
-                run_parallel(config, out_dir, todo, on_record)
+            elif n_todo:
+                run_parallel(config, out_dir, todo, n_todo, on_record)
         finally:
             bar.close()
             if runner is not None:

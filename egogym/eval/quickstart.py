@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from egogym.core.configs import nearest
+from egogym.core.bounds import MAX_EPISODES, MAX_STEPS, MAX_WORKERS, int_flag
 from egogym.core.errors import UserError
 from egogym.eval.ablation import config_from_dict, run_ablation, write_report
 from egogym.eval.config import EvalConfig
@@ -48,14 +49,14 @@ def quickstart_config(robot: int, human: int, steps: int, episodes: int, max_ste
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="quickstart", help="output folder")
-    p.add_argument("--robot", type=int, default=60, help="robot demos")
-    p.add_argument("--human", type=int, default=40, help="human demos")
+    p.add_argument("--robot", type=int_flag("--robot", 1, MAX_EPISODES), default=60, help="robot demos")
+    p.add_argument("--human", type=int_flag("--human", 0, MAX_EPISODES), default=40, help="human demos")
     p.add_argument("--preset", default="cpu", help="`egogym train` preset of both policies")
-    p.add_argument("--steps", type=int, default=3000, help="training steps per policy")
-    p.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
-    p.add_argument("--max-steps", type=int, default=500, help="env steps per evaluation episode (500 = 10 s)")
-    p.add_argument("--workers", type=int, default=1, help="evaluation worker processes per policy")
-    p.add_argument("--jobs", type=int, default=2,
+    p.add_argument("--steps", type=int_flag("--steps", 1, MAX_STEPS), default=3000, help="training steps per policy")
+    p.add_argument("--episodes", type=int_flag("--episodes", 1, MAX_EPISODES), default=20, help="evaluation episodes per policy")
+    p.add_argument("--max-steps", type=int_flag("--max-steps", 1, MAX_STEPS), default=500, help="env steps per evaluation episode (500 = 10 s)")
+    p.add_argument("--workers", type=int_flag("--workers", 1, MAX_WORKERS), default=1, help="evaluation worker processes per policy")
+    p.add_argument("--jobs", type=int_flag("--jobs", 1, MAX_WORKERS), default=2,
                    help="policies trained and evaluated at once, 1 torch thread each (2: both, on a quiet 2-core "
                         "machine; 1 on a shared one)")
     p.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from egogym.core.outputs import write_text_atomic
+from egogym.core.bounds import MAX_EPISODES, MAX_STEPS, MAX_WORKERS, int_flag, seed_flag
 from egogym.core.errors import UserError
 from egogym.core.spec import ARIA_IMAGE_SIZE
 from egogym.core.views import DEFAULT_CAMERAS
@@ -35,10 +36,10 @@ SUMMARY_FILE = "summary.json"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", required=True, help=kinds_help())
     p.add_argument("--env", default="egogym/ObjectInBowl-v0", help="registered env id")
-    p.add_argument("--episodes", type=int, default=50)
-    p.add_argument("--seed", type=int, default=1000, help="seed of episode 0; episode i uses seed + i")
+    p.add_argument("--episodes", type=int_flag("--episodes", 1, MAX_EPISODES), default=50)
+    p.add_argument("--seed", type=seed_flag(), default=1000, help="seed of episode 0; episode i uses seed + i")
     p.add_argument("--out", required=True, help="output folder (evals/NAME)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--workers", type=int_flag("--workers", 1, MAX_WORKERS), default=1, help="parallel worker processes")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--resume", action="store_true", help="continue an evaluation in --out, skipping recorded seeds")
     p.add_argument("--backend", default="sim", choices=("sim", "real"))
@@ -49,16 +50,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "the env's default for the scripted expert)")
     p.add_argument("--loop-hz", type=float, help="policy call rate in Hz, each action held env_hz/loop_hz steps (default: the "
                    "env's 50; egogym's trained policies run EgoMimic's 25 Hz schedule inside, keep 50 for them)")
-    p.add_argument("--max-steps", type=int, help="env steps per episode (default: the env's limit, 2000)")
+    p.add_argument("--max-steps", type=int_flag("--max-steps", 1, MAX_STEPS), help="env steps per episode (default: the env's limit, 2000)")
     p.add_argument("--episode-timeout", type=float, help="wall-clock seconds after which an episode stops (status timeout)")
     p.add_argument("--stop-on-success", action="store_true",
                    help="end each episode at its first success (for success rates; points after it are not counted)")
-    p.add_argument("--videos", type=int, default=0, help="write videos of the first N episodes")
+    p.add_argument("--videos", type=int_flag("--videos", 0, MAX_EPISODES), default=0, help="write videos of the first N episodes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     paired = p.add_argument_group("paired comparison (--versus): --policy is A, --versus is B, the same seeds; "
                                   "--episodes is the most per policy")
     paired.add_argument("--versus", metavar="POLICY", help="compare --policy with this policy, seed by seed")
-    paired.add_argument("--look-every", type=int, help="episodes added per policy between looks (default: "
+    paired.add_argument("--look-every", type=int_flag("--look-every", 1, MAX_EPISODES), help="episodes added per policy between looks (default: "
                         "--episodes, one look)")
     paired.add_argument("--alpha", type=float, default=0.05, help="error over all looks (Bonferroni)")
     paired.add_argument("--width", type=float, default=0.0, help="also stop once the interval is narrower")

@@ -7,7 +7,7 @@ import multiprocessing as mp
 import queue
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from egogym.core.errors import UserError
 from egogym.eval.config import EvalConfig
@@ -41,20 +41,35 @@ def _describe(e: BaseException) -> str:
     return "".join(traceback.format_exception(e))
 
 
-def run_parallel(config: EvalConfig, out_dir: Path, seeds: list[int], on_record: Callable[[dict], None]) -> None:
+def run_parallel(config: EvalConfig, out_dir: Path, seeds: Iterable[int], count: int,
+                 on_record: Callable[[dict], None]) -> None:
+    """Run the `count` seeds of `seeds` (an iterable, read lazily) in min(workers, count) spawned
+    workers, calling `on_record` for each finished episode, in completion order."""
     ctx = mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
-    for s in seeds:
-        tasks.put(s)
-    n = min(config.workers, len(seeds))
-    for _ in range(n):
-        tasks.put(None)
+    n = min(config.workers, count)
+    seeds = iter(seeds)
+
+    def feed(k: int) -> None:
+        """Queue the next k seeds, then one stop per worker once they run out: the queue holds a few
+        seeds ahead of the workers, never all of --episodes."""
+        for _ in range(k):
+            s = next(seeds, None)
+            if s is None:
+                if not feed.ended:
+                    feed.ended = True
+                    for _ in range(n):
+                        tasks.put(None)
+                return
+            tasks.put(s)
+    feed.ended = False
+    feed(2 * n)
     procs = [ctx.Process(target=_worker_main, args=(config.to_dict(), str(out_dir), tasks, results), daemon=True)
              for _ in range(n)]
     for p in procs:
         p.start()
     try:
-        remaining = len(seeds)
+        remaining = count
         while remaining:
             try:
                 kind, seed, payload = results.get(timeout=5.0)
@@ -68,6 +83,7 @@ def run_parallel(config: EvalConfig, out_dir: Path, seeds: list[int], on_record:
                 raise RuntimeError(f"evaluation worker failed on seed {seed}:\n{payload}")
             on_record(payload)
             remaining -= 1
+            feed(1)
         for p in procs:
             p.join()
     finally:

@@ -30,10 +30,12 @@ from typing import Sequence
 import numpy as np
 
 from egogym.core.arms import LABELS
+from egogym.core.bounds import MAX_EPISODES, MAX_STEPS, check_int, check_seeds, int_flag, seed_flag
 from egogym.core.configs import parse_options
 from egogym.core.errors import UserError
-from egogym.core.outputs import check_output
+from egogym.core.outputs import check_output, removed_if_failed
 from egogym.data import schema as S
+from egogym.data.journal import journal_path
 from egogym.data.writer import DemoWriter
 from egogym.tasks import TASK_OPTION_HELP
 from egogym.core.spec import ARIA_IMAGE_SIZE
@@ -42,8 +44,8 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="object_in_bowl", help="task name (egogym.tasks.TASKS)")
     parser.add_argument("--task-option", action="append", metavar="K=V", help=TASK_OPTION_HELP)
-    parser.add_argument("--episodes", type=int, required=True, help="number of episodes in the file")
-    parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed S+i")
+    parser.add_argument("--episodes", type=int_flag("--episodes", 1, MAX_EPISODES), required=True, help="number of episodes in the file")
+    parser.add_argument("--seed", type=seed_flag(), default=0, help="episode i is reset with seed S+i")
     parser.add_argument("--out", type=Path, required=True, help="output HDF5 file")
     parser.add_argument("--resume", action="store_true", help="append the episodes missing from an existing --out")
     parser.add_argument("--image-size", type=int, nargs=2, default=ARIA_IMAGE_SIZE, metavar=("H", "W"),
@@ -54,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arms", choices=tuple(LABELS), default=None, help="default: the task's arms")
     parser.add_argument("--prestacked", action="store_true",
                         help="also write EgoMimic's pre-stacked actions_*_act keys (100x the action bytes)")
-    parser.add_argument("--max-steps", type=int, default=None,
+    parser.add_argument("--max-steps", type=int_flag("--max-steps", 1, MAX_STEPS), default=None,
                         help="stop each episode after this many steps (default: the task's time limit)")
-    parser.add_argument("--stop-after-points", type=int, default=None,
+    parser.add_argument("--stop-after-points", type=int_flag("--stop-after-points", 1, MAX_STEPS), default=None,
                         help="stop an episode once it has scored this many points")
     parser.add_argument("--codec", choices=S.IMAGE_CODECS, default=S.DEFAULT_IMAGE_CODEC, help="image compression")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -85,6 +87,7 @@ and teleoperation on the real robot."""
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seeds(args.seed, args.episodes)  # every embodiment resets episode i with seed S+i
     args.task_options = parse_options(getattr(args, "task_option", None), "--task-option")
     if args.embodiment in OTHER_EMBODIMENTS:
         module_name, function = OTHER_EMBODIMENTS[args.embodiment]
@@ -126,14 +129,16 @@ def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0
     from egogym.env import EgoEnv
     from egogym.sim.experts import make_expert
 
-    if episodes < 1:
-        raise UserError(f"--episodes {episodes}: give at least 1")
-    if max_steps is not None and max_steps < 1:
-        raise UserError(f"--max-steps {max_steps}: give at least 1")
+    episodes = check_int(episodes, "--episodes", 1, MAX_EPISODES)
+    seed = check_seeds(seed, episodes)
+    if max_steps is not None:
+        max_steps = check_int(max_steps, "--max-steps", 1, MAX_STEPS)
+    if stop_after_points is not None:
+        stop_after_points = check_int(stop_after_points, "--stop-after-points", 1, MAX_STEPS)
     out = Path(out)
+    check_output(out, existing_ok=True, suffixes=(".hdf5", ".h5"))  # a looping link fails here, not in exists()
     if out.exists() and not resume:
         raise UserError(f"{out} exists: pass --resume to append its missing episodes, or choose another --out")
-    check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     image_size = (int(image_size[0]), int(image_size[1]))
     try:
         from egogym.core.views import DEFAULT_CAMERAS
@@ -150,34 +155,38 @@ def collect_robot(task: str = "object_in_bowl", episodes: int = 1, seed: int = 0
         env = EgoEnv(task=task, task_options=task_options, arms=arms, image_size=image_size, cameras=cameras)
     except (ValueError, KeyError) as e:
         raise UserError(str(e)) from None
+    names: list[str] = []
     try:
-        backend = env.unwrapped.backend
-        spec = backend.spec
-        expert = make_expert(env)
-        env_args = {"env": "egogym.env:EgoEnv", "task": task, "task_options": task_options or {},
-                    "arms": list(env.arms), "cameras": list(env.cameras), "image_size": list(image_size),
-                    "seed": seed, "source": "sim", "expert": type(expert).__name__}
-        writer = DemoWriter(out, "robot", env.calibration, arms=env.arms, control_hz=spec.control_hz,
-                            image_size=image_size, env_args=env_args, write_prestacked=prestacked,
-                            image_codec=image_codec, embodiment="sim-vx300s")
-        done = {episode_index(a) for a in writer.demo_attrs().values()}
-        if resume:
-            seeds = {int(a["seed"]) - int(a["episode"]) for a in writer.demo_attrs().values()
-                     if "seed" in a and "episode" in a}
-            if seeds and seeds != {seed}:
-                raise UserError(f"{out} was recorded with --seed {sorted(seeds)[0]}; resume with the same --seed")
-        todo = [i for i in range(episodes) if i not in done]
-        limit = int(round(env.task.time_limit_s * spec.control_hz))
-        if max_steps is not None:
-            limit = min(limit, max_steps)
-        names = []
-        bar = tqdm(todo, desc=f"collect {task}", unit="ep", disable=not progress)
-        for i in bar:
-            with writer.begin_demo({"episode": i, "seed": seed + i, S.ATTR_STATE_NQ: int(backend.model.nq)}) as st:
-                result = record_episode(env, expert, seed + i, limit, stop_after_points, stream=st)
-                names.append(st.commit(result))
-            bar.set_postfix(points=result["points"], steps=result["steps"])
-        return names
+        # a first run that fails before its first committed episode leaves no file behind
+        with removed_if_failed(out, keep=lambda: bool(names), also=[journal_path(out)]):
+            backend = env.unwrapped.backend
+            spec = backend.spec
+            expert = make_expert(env)
+            env_args = {"env": "egogym.env:EgoEnv", "task": task, "task_options": task_options or {},
+                        "arms": list(env.arms), "cameras": list(env.cameras), "image_size": list(image_size),
+                        "seed": seed, "source": "sim", "expert": type(expert).__name__}
+            writer = DemoWriter(out, "robot", env.calibration, arms=env.arms, control_hz=spec.control_hz,
+                                image_size=image_size, env_args=env_args, write_prestacked=prestacked,
+                                image_codec=image_codec, embodiment="sim-vx300s")
+            done = {episode_index(a) for a in writer.demo_attrs().values()}
+            if resume:
+                seeds = {int(a["seed"]) - int(a["episode"]) for a in writer.demo_attrs().values()
+                         if "seed" in a and "episode" in a}
+                if seeds and seeds != {seed}:
+                    raise UserError(f"{out} was recorded with --seed {sorted(seeds)[0]}; resume with the same --seed")
+            # a generator, not a list: memory does not grow with --episodes
+            todo = (i for i in range(episodes) if i not in done)
+            limit = int(round(env.task.time_limit_s * spec.control_hz))
+            if max_steps is not None:
+                limit = min(limit, max_steps)
+            n_done = sum(1 for d in done if d is not None and 0 <= d < episodes)
+            bar = tqdm(todo, total=episodes - n_done, desc=f"collect {task}", unit="ep", disable=not progress)
+            for i in bar:
+                with writer.begin_demo({"episode": i, "seed": seed + i, S.ATTR_STATE_NQ: int(backend.model.nq)}) as st:
+                    result = record_episode(env, expert, seed + i, limit, stop_after_points, stream=st)
+                    names.append(st.commit(result))
+                bar.set_postfix(points=result["points"], steps=result["steps"])
+            return names
     finally:
         env.close()
 

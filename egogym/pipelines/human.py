@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from egogym.core.bounds import MAX_EPISODES, check_int, check_seeds
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output
 from egogym.core.spec import ARIA_IMAGE_SIZE
@@ -37,10 +38,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     from egogym.tasks import make_task
 
     episodes = int(episodes)
-    if episodes < 1:
-        raise UserError(f"--episodes {episodes}: give at least 1")
+    episodes = check_int(episodes, "--episodes", 1, MAX_EPISODES)
+    seed = check_seeds(seed, episodes)
     out = Path(out)
-    seed = int(seed)
     size = tuple(image_size or ARIA_IMAGE_SIZE)
     rec_root = Path(recordings or out.with_name(out.name + ".recordings"))
     if out.exists() and not resume:

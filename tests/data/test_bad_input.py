@@ -171,3 +171,88 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(robot_file, tmp_
     expect_one_line(capsys, ["stats", str(robot_file), "--out", str(ro / "s.json")], str(ro), "not writable",
                     inputs=[robot_file])
     assert not list(ro.iterdir())
+
+
+# ---- counts, sizes and seeds (egogym.core.bounds) ---------------------------------------
+
+@pytest.mark.parametrize("argv,needles", [
+    (["collect", "--episodes", "1000000000000"], ["--episodes 1000000000000", "1..1000000"]),
+    (["collect", "--episodes", "0"], ["--episodes 0", "1..1000000"]),
+    (["collect", "--episodes", "2", "--seed", "-5"], ["--seed -5", "0..4294967295"]),
+    (["collect", "--episodes", "10", "--seed", "4294967290"], ["--seed 4294967290 with --episodes 10",
+                                                                "at most 4294967286"]),
+    (["collect", "--episodes", "1", "--max-steps", "abc"], ["--max-steps abc", "give an integer"]),
+    (["eval", "--policy", "hold", "--episodes", "100000000000000000000"], ["--episodes 100000000000000000000",
+                                                                          "1..1000000"]),
+    (["eval", "--policy", "hold", "--episodes", "5", "--seed", "4294967295"], ["--seed 4294967295 with --episodes 5"]),
+    (["eval", "--policy", "hold", "--workers", "100000"], ["--workers 100000", "1..256"]),
+    (["eval", "--policy", "hold", "--videos", "-1"], ["--videos -1"]),
+    (["quickstart", "--steps", "10000000000"], ["--steps 10000000000"]),
+])
+def test_counts_and_seeds_out_of_range_are_refused_before_any_work(argv, needles, tmp_path, capsys):
+    out = tmp_path / ("robot.hdf5" if argv[0] == "collect" else "out")
+    expect_one_line(capsys, [*argv, "--out", str(out)], *needles)
+    assert not list(tmp_path.iterdir())  # nothing created: no empty HDF5, no folder
+
+
+@pytest.mark.parametrize("argv,needles", [
+    (["split", "{f}", "--valid-fraction", "nan"], ["--valid-fraction nan", "(0, 1)"]),
+    (["split", "{f}", "--seed", "-3"], ["--seed -3"]),
+    (["inspect", "image", "{f}", "--demo", "demo_0", "--key", "obs/front_img_1", "--index", "-1", "--out", "{d}/x.png"],
+     ["--index -1"]),
+    (["inspect", "actions", "--human", "{f}", "--robot", "{f}", "--dim", "9", "--out-dir", "{d}/p"], ["--dim 9", "0..5"]),
+])
+def test_data_command_numbers_out_of_range(robot_file, tmp_path, capsys, argv, needles):
+    argv = [a.format(f=robot_file, d=tmp_path) for a in argv]
+    expect_one_line(capsys, argv, *needles, inputs=[robot_file])
+    assert not list(tmp_path.iterdir())
+
+
+def test_eval_seeds_and_collect_todo_are_not_materialised():
+    """A config's seeds are a range (memory O(1) whatever --episodes): no list of N entries."""
+    from egogym.core.bounds import MAX_EPISODES
+    from egogym.eval.config import EvalConfig
+
+    cfg = EvalConfig(policy="hold", episodes=MAX_EPISODES, start_seed=7)
+    assert isinstance(cfg.seeds, range) and cfg.seeds[-1] == 7 + MAX_EPISODES - 1
+
+
+# ---- output safety: links, permissions, failed first runs -------------------------------
+
+def test_outputs_through_a_looping_link_are_refused(robot_file, tmp_path, capsys):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for argv in (["collect", "--episodes", "1", "--out", str(loop / "a.hdf5")],
+                 ["collect", "--episodes", "1", "--out", str(loop)],
+                 ["eval", "--policy", "hold", "--episodes", "1", "--out", str(loop / "e")],
+                 ["stats", str(robot_file), "--out", str(loop / "s.json")]):
+        expect_one_line(capsys, argv, "--out", "symbolic link", "loops", inputs=[robot_file])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop"]
+
+
+def test_collect_resume_into_an_unwritable_file_is_refused_before_any_journal(robot_file, tmp_path, monkeypatch,
+                                                                               capsys):
+    """As root every file is writable: the permission check answers as it would for a user."""
+    import egogym.core.outputs as outputs
+
+    f = tmp_path / "robot.hdf5"
+    shutil.copy(robot_file, f)
+    real_access = os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == f else real_access(p, mode))
+    expect_one_line(capsys, ["collect", "--episodes", "4", "--out", str(f), "--resume", "--image-size", "24", "32"],
+                    str(f), "not writable", "permissions", inputs=[f])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["robot.hdf5"]  # no .journal
+
+
+def test_a_first_collect_that_fails_before_an_episode_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """The corrected rerun must not meet "exists: pass --resume" from an empty file."""
+    import egogym.pipelines.collect as collect
+
+    def fail(*a, **k):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(collect, "record_episode", fail)
+    out = tmp_path / "robot.hdf5"
+    with pytest.raises(MemoryError):
+        collect.collect_robot(episodes=2, out=out, image_size=(32, 32), max_steps=2, progress=False)
+    assert not list(tmp_path.iterdir())
