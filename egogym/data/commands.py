@@ -19,6 +19,7 @@ from egogym.data import schema as S
 from egogym.data.journal import JournaledFile, journal_path
 from egogym.data.reader import decode_names, demo_action_chunks, open_h5_checked
 from egogym.data.schema import DataFormatError
+from egogym.data.trainable import demo_frames, split_pair, split_problems, trainability_problems
 
 
 def add_arguments_for(name: str, parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
         if problems:
             print(f"{args.file}: {len(problems)} problem(s)")
             return 2
+        if unsplit_note(args.file):  # valid, but `egogym train` would refuse it until it is split
+            print(f"{args.file}: valid ({summary}), not trainable yet: {unsplit_note(args.file)}")
+            return 0
         print(f"{args.file}: ok ({summary})")
         return 0
     if args.command == "stats":
@@ -100,6 +104,15 @@ def split_file(path: str | Path, valid_fraction: float = 0.2, seed: int = 0,
 
 
 # ---- validate ------------------------------------------------------------------------------
+def unsplit_note(path: str | Path) -> str | None:
+    """For a schema-valid file without train / valid masks: the line saying what `egogym train`
+    needs (`egogym split`); None when the file has a mask pair."""
+    with open_h5_checked(path) as f:
+        if split_pair(f) is not None:
+            return None
+        return split_problems(f, str(path))[0].removeprefix(f"{path}: ")
+
+
 def validate_file(path: str | Path, deep: bool = False) -> tuple[list[str], str]:
     """Check a file against the schema; return (problems, summary). Each problem is one
     line naming the key and the fix. The file is opened read-only and never modified."""
@@ -136,6 +149,10 @@ def validate_file(path: str | Path, deep: bool = False) -> tuple[list[str], str]
         if info.version is not None and S.ATTR_TOTAL in f[S.DATA].attrs and int(f[S.DATA].attrs[S.ATTR_TOTAL]) != total:
             problems.append(f"data.attrs['{S.ATTR_TOTAL}'] = {int(f[S.DATA].attrs[S.ATTR_TOTAL])} but the demos hold {total} steps")
         problems += _check_masks(f, demos)
+        if not problems and split_pair(f) is not None:
+            # the schema holds: what training would still refuse (empty or 0-frame splits, NaN or
+            # constant keys), by the same check `egogym train` runs (egogym.data.trainable)
+            problems += [p.removeprefix(f"{path}: ") for p in trainability_problems(str(path), f)]
     layout = "EgoMimic layout" if info.version is None else f"egogym format v{info.version}"
     return problems, f"{info.domain}, {layout}, {len(demos)} demos, {total} steps"
 
@@ -172,7 +189,11 @@ def _check_demo(g: h5py.Group, d: str, info: S.FileInfo, deep: bool, problems: l
     if S.FRONT not in obs:
         problems.append(f"{where}/{S.OBS}/{S.FRONT} is missing")
         return 0
-    T = int(obs[S.FRONT].shape[0])
+    try:
+        T = demo_frames(g, "", d)
+    except DataFormatError as e:  # a 0-frame demo: nothing below can index it
+        problems.append(str(e).removeprefix(": "))
+        return 0
     if S.ATTR_NUM_SAMPLES not in g.attrs:
         problems.append(f"{where}.attrs lacks '{S.ATTR_NUM_SAMPLES}'")
     elif int(g.attrs[S.ATTR_NUM_SAMPLES]) != T:

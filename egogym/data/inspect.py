@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     i.add_argument("file", type=Path)
     i.add_argument("--demo", required=True, help="e.g. demo_0")
     i.add_argument("--key", required=True, help="path inside the demo, e.g. obs/front_img_1_line")
-    i.add_argument("--index", type=int_flag("--index", 0, 10**12), default=0, help="time step")
+    i.add_argument("--index", type=int_flag("--index", -10**12, 10**12), default=0, help="time step")
     i.add_argument("--out", type=Path, required=True, help="output .png")
     a = sub.add_parser("actions", help="histograms of actions_xyz_act, human vs robot, before/after per-domain z-score")
     a.add_argument("--human", type=Path, required=True)

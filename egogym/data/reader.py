@@ -35,6 +35,7 @@ import numpy as np
 from egogym.data import schema as S
 from egogym.data.journal import recover
 from egogym.data.schema import DataFormatError
+from egogym.data.trainable import check_split, demo_frames
 from egogym.core.spec import Calibration
 from egogym.data.presets import DEFAULT_PRESET, PRESETS, resolve_calibration  # noqa: F401
 
@@ -107,6 +108,8 @@ class EgoDataset:
             self.info = S.read_file_info(f, self.path)
             self.domain = self.info.domain
             self.egomimic_layout = self.info.version is None
+            if split != "all":
+                check_split(f, self.path, split)  # a missing or empty mask: one line, before any indexing
             self.demos = read_split(f, self.path, split)
             if not self.demos:
                 raise DataFormatError(f"{self.path}: split {split!r} holds no demos")
@@ -152,7 +155,7 @@ class EgoDataset:
         for k in sorted(needed):
             if k not in obs:
                 raise DataFormatError(f"{p}: {S.DATA}/{demo}/{S.OBS}/{k} is missing")
-        T = int(obs[S.FRONT].shape[0]) if S.FRONT in obs else int(obs[next(iter(obs))].shape[0])
+        T = demo_frames(g, p, demo)  # refuses a 0-frame demo: it has no sample to index
         if S.ATTR_NUM_SAMPLES in g.attrs and int(g.attrs[S.ATTR_NUM_SAMPLES]) != T:
             raise DataFormatError(f"{p}: {S.DATA}/{demo} says num_samples={int(g.attrs[S.ATTR_NUM_SAMPLES])} "
                                   f"but {S.OBS}/{S.FRONT} has {T} steps")

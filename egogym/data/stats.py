@@ -30,6 +30,7 @@ from egogym.core.outputs import write_text_atomic
 from egogym.data import schema as S
 from egogym.data.reader import demo_action_chunks, open_h5_checked, read_split
 from egogym.data.schema import DataFormatError
+from egogym.data.trainable import check_split, constant_problem, demo_frames, nonfinite_problem
 
 STATS_FORMAT = "egogym-normstats"
 STATS_VERSION = 1
@@ -91,14 +92,14 @@ class NormStats:
         path = str(path)
         with open_h5_checked(path) as f:
             info = S.read_file_info(f, path)
+            check_split(f, path, split)
             demos = read_split(f, path, split)
-            if not demos:
-                raise DataFormatError(f"{path}: split {split!r} is empty")
             keys = [k for k in S.LOWDIM_OBS if k in f[S.DATA][demos[0]][S.OBS]]
             keys += list(S.SCHEMAS[info.domain].action_keys)
             acc = {k: _Moments() for k in keys}
             for d in demos:
                 g = f[S.DATA][d]
+                demo_frames(g, path, d)  # a 0-frame demo adds nothing and would leave a key without moments
                 for k in keys:
                     if k in S.LOWDIM_OBS:
                         if k not in g[S.OBS]:
@@ -106,12 +107,16 @@ class NormStats:
                         v = g[S.OBS][k][()]
                     else:
                         v = demo_action_chunks(g, info, k)
-                    if not np.all(np.isfinite(v)):
-                        raise DataFormatError(f"{path}: {S.DATA}/{d}: {k} holds NaN or inf; run `egogym validate {path}`")
+                    problem = nonfinite_problem(path, k, v, f"{S.DATA}/{d}")
+                    if problem:
+                        raise DataFormatError(problem)
                     acc[k].add(v)
         mean, std = {}, {}
         for k, m in acc.items():
             mean[k], s = m.result()
+            problem = constant_problem(path, k, mean[k], s, split)  # before the floor hides it
+            if problem:
+                raise DataFormatError(problem)
             std[k] = np.maximum(s, std_floor)
         return cls(info.domain, mean, std, source=path, demos=list(demos), std_floor=std_floor,
                    image_size=tuple(int(x) for x in info.image_size), arms=tuple(info.arms))

@@ -198,8 +198,9 @@ def test_counts_and_seeds_out_of_range_are_refused_before_any_work(argv, needles
 @pytest.mark.parametrize("argv,needles", [
     (["split", "{f}", "--valid-fraction", "nan"], ["--valid-fraction nan", "(0, 1)"]),
     (["split", "{f}", "--seed", "-3"], ["--seed -3"]),
-    (["inspect", "image", "{f}", "--demo", "demo_0", "--key", "obs/front_img_1", "--index", "-1", "--out", "{d}/x.png"],
-     ["--index -1"]),
+    (["inspect", "image", "{f}", "--demo", "demo_0", "--key", "obs/front_img_1", "--index", "-10000000000000", "--out",
+      "{d}/x.png"],
+     ["--index -10000000000000"]),
     (["inspect", "actions", "--human", "{f}", "--robot", "{f}", "--dim", "9", "--out-dir", "{d}/p"], ["--dim 9", "0..5"]),
 ])
 def test_data_command_numbers_out_of_range(robot_file, tmp_path, capsys, argv, needles):
@@ -256,3 +257,73 @@ def test_a_first_collect_that_fails_before_an_episode_leaves_nothing(tmp_path, m
     with pytest.raises(MemoryError):
         collect.collect_robot(episodes=2, out=out, image_size=(32, 32), max_steps=2, progress=False)
     assert not list(tmp_path.iterdir())
+
+
+# ---- empty and degenerate data: one trainability check (egogym.data.trainable) -----------
+
+def _zero_frame_demo(f):
+    """data/demo_9: demo_0's keys with 0 steps, listed in mask/train."""
+    import h5py
+    import numpy as np
+
+    src, dst = f["data/demo_0"], f["data"].create_group("demo_9")
+
+    def copy(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            dst.create_dataset(name, shape=(0, *obj.shape[1:]), dtype=obj.dtype)
+    src.visititems(copy)
+    for k, v in src.attrs.items():
+        dst.attrs[k] = v
+    dst.attrs["num_samples"] = 0
+    names = [*f["mask/train"][()], b"demo_9"]
+    del f["mask/train"]
+    f.create_dataset("mask/train", data=np.array(names, dtype="S8"))
+
+
+def _constant_ee_pose(f):
+    for d in f["mask/train"][()]:
+        ds = f[f"data/{d.decode()}/obs/ee_pose"]
+        ds[...] = 0.25
+
+
+def _nan_joints(f):
+    import numpy as np
+
+    d = f["mask/train"][()][0].decode()
+    f[f"data/{d}/obs/joint_positions"][...] = np.nan
+
+
+def _no_masks(f):
+    del f["mask"]
+
+
+@pytest.mark.parametrize("damage,needles,validate_rc", [
+    (_zero_frame_demo, ["data/demo_9", "0 frames"], 2),
+    (_constant_ee_pose, ["ee_pose is constant", "0.25", "split 'train'"], 2),
+    (_nan_joints, ["joint_positions", "NaN"], 2),
+    (_no_masks, ["no 'mask/train' split", "egogym split"], 0),
+])
+def test_degenerate_data_is_refused_alike_by_validate_and_train(robot_file, tmp_path, capsys, damage, needles,
+                                                                 validate_rc):
+    """`egogym validate` says what `egogym train` will refuse, with the same words: no "ok" for a
+    file that does not train, and no IndexError / TypeError from a 0-frame demo."""
+    import h5py
+
+    f2 = tmp_path / "degenerate.hdf5"
+    shutil.copy(robot_file, f2)
+    with h5py.File(f2, "r+") as f:
+        damage(f)
+    h = sha(f2)
+    assert main(["validate", str(f2)]) == validate_rc
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and ": ok (" not in out.out, out
+    for n in needles:
+        assert n in out.out, (n, out.out)
+    expect_one_line(capsys, ["train", "--preset", "smoke", "--robot", str(f2), "--out", str(tmp_path / "r"),
+                             "--steps", "1", "--threads", "1", "--no-progress"], str(f2), *needles, inputs=[f2])
+    assert sha(f2) == h and not (tmp_path / "r").exists()
+
+
+def test_a_trainable_file_validates_ok(robot_file, capsys):
+    assert main(["validate", str(robot_file)]) == 0
+    assert ": ok (robot" in capsys.readouterr().out

@@ -101,7 +101,7 @@ def test_writer_rejects_calibration_of_another_size(tmp_path):
 @given(n=st.integers(2, 9), frac=st.floats(0.05, 0.95), seed=st.integers(0, 1000))
 def test_splits_disjoint_and_complete(tmp_path_factory, n, frac, seed):
     p = tmp_path_factory.mktemp("split") / "r.hdf5"
-    write_robot_file(p, lengths=(1,) * n)
+    write_robot_file(p, lengths=(2,) * n)  # 2 steps: a 1-step train split is constant, which validate refuses
     train, valid = split_file(p, frac, seed)
     assert not set(train) & set(valid) and sorted(train + valid) == sorted(f"demo_{i}" for i in range(n))
     assert train and valid
