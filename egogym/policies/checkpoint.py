@@ -30,6 +30,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from egogym.core.errors import UserError
 from egogym.core.arms import Arms
 from egogym.core.outputs import write_text_atomic
 from egogym.data.stats import NormStats
@@ -42,6 +43,11 @@ FORMAT, VERSION = "egogym-policy-checkpoint", 1
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message is one line naming the fix."""
+
+
+class OptimizerStateError(CheckpointError, UserError):
+    """A damaged optimizer state met by `egogym train --resume` (`load_optimizer`): also a
+    UserError, so the command prints it as one line wherever its caller does not catch it."""
 
 
 @dataclass
@@ -219,10 +225,19 @@ def load_optimizer(opt: torch.optim.Optimizer, d: str | Path) -> None:
     """Restore AdamW moments saved by save_checkpoint into `opt` (built over the same parameters)."""
     d = Path(d)
     if not (d / "optimizer.safetensors").exists() or not (d / "optimizer.json").exists():
-        raise CheckpointError(f"{d}: no optimizer state; this checkpoint cannot be resumed")
-    tensors = load_file(str(d / "optimizer.safetensors"))
-    meta = json.loads((d / "optimizer.json").read_text())
-    state = {}
-    for idx, layout in meta["state"].items():
-        state[int(idx)] = {k: (tensors[f"{idx}/{k}"] if v == "tensor" else v) for k, v in layout.items()}
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        raise OptimizerStateError(f"{d}: no optimizer state; this checkpoint cannot be resumed")
+    fix = "use another step's checkpoint (write its step_N into LATEST) or start a new run"
+    try:  # wrapped like the weights (load_checkpoint): a damaged file is one line, not a SafetensorError
+        tensors = load_file(str(d / "optimizer.safetensors"))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise OptimizerStateError(f"{d / 'optimizer.safetensors'}: not readable safetensors optimizer state "
+                                  f"({str(e).splitlines()[0][:120]}); {fix}") from None
+    try:
+        meta = json.loads((d / "optimizer.json").read_text())
+        state = {}
+        for idx, layout in meta["state"].items():
+            state[int(idx)] = {k: (tensors[f"{idx}/{k}"] if v == "tensor" else v) for k, v in layout.items()}
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise OptimizerStateError(f"{d}: optimizer.json / optimizer.safetensors do not fit this model "
+                                  f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}); {fix}") from None

@@ -327,3 +327,18 @@ def test_degenerate_data_is_refused_alike_by_validate_and_train(robot_file, tmp_
 def test_a_trainable_file_validates_ok(robot_file, capsys):
     assert main(["validate", str(robot_file)]) == 0
     assert ": ok (robot" in capsys.readouterr().out
+
+
+# ---- resuming from a damaged optimizer state ---------------------------------------------
+
+@pytest.mark.parametrize("damage", ["header", "truncated"])
+def test_damaged_optimizer_state_names_the_file(robot_file, run_dir, tmp_path, capsys, damage):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    ck = next((run / "checkpoints").glob("step_*"))
+    o = ck / "optimizer.safetensors"
+    # "header": a header length of 2**62 bytes (safetensors: "header too large"); "truncated": a third of the file
+    o.write_bytes((2**62).to_bytes(8, "little") + b"{}" if damage == "header" else o.read_bytes()[: o.stat().st_size // 3])
+    expect_one_line(capsys, ["train", "--robot", str(robot_file), "--out", str(run), "--resume", "--steps", "3",
+                             "--threads", "1", "--no-progress"], "optimizer.safetensors", "another step's checkpoint",
+                    inputs=[o, robot_file])
