@@ -151,6 +151,7 @@ class TrainConfig:
     warmup_steps: int = 0  # linear learning-rate warmup from 0 over this many steps (0: none)
     early_steps: int = 0  # robot frames t < early_steps of each demo (where only vision tells where the toy is) ...
     early_repeat: int = 1  # ... are drawn this many times as often as the others (1: uniform over frames)
+    early_human: bool = False  # the human demos' first early_steps frames too (False: EgoMimic-era runs, robot frames only)
     proprio_dropout: float = 0.0  # probability that a robot training sample's joint positions are replaced by their mean (0 normalized)
     normalization: str = "per_domain"  # NORMALIZATIONS: "per_domain" (EgoMimic: each domain its own statistics) or "shared" (one set over both)
 

@@ -206,7 +206,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module, device_ids=ids)
         # Which dataset sample each position of the sample stream reads: every sample once, plus
-        # (early_repeat - 1) more copies of the robot frames t < early_steps.
+        # (early_repeat - 1) more copies of the frames t < early_steps (robot; human too with early_human).
         self.sample_map = {d: self._sample_map(d) for d in self.domains}
         self.plans = {d: BatchPlan(len(self.sample_map[d]), cfg.train.batch_size, cfg.train.seed, d, self.world,
                                    self.rank) for d in self.domains}
@@ -224,7 +224,7 @@ class Trainer:
     def _sample_map(self, domain: str) -> np.ndarray:
         ds, t = self.data[domain][0], self.cfg.train
         idx = np.arange(len(ds))
-        if domain != "robot" or t.early_steps == 0 or t.early_repeat == 1:
+        if (domain != "robot" and not t.early_human) or t.early_steps == 0 or t.early_repeat == 1:
             return idx
         starts = np.concatenate([[0], np.cumsum(ds.lengths)[:-1]]).astype(np.int64)
         early = np.concatenate([s + np.arange(min(t.early_steps, n)) for s, n in zip(starts, ds.lengths)])

@@ -108,6 +108,22 @@ def test_early_frames_are_oversampled_and_proprio_dropout_zeroes_whole_samples(t
         SMOKE.with_overrides({"train.early_repeat": "0"})
 
 
+def test_human_early_frames_are_oversampled_only_when_asked(tiny_files, tmp_path):
+    """The first frames, where only vision says where the toy is, are drawn more often in the
+    robot demos; `train.early_human` does the same for the human demos (issue 24: without it,
+    human-only placements are seen 10x less often at t = 0 than the robot's)."""
+    robot, human = tiny_files
+    base = SMOKE.with_overrides({"train.val_every": 100, "train.ckpt_every": 100, "train.video_frames": 0,
+                                 "train.early_steps": "2", "train.early_repeat": "3"})
+    data, stats = open_files(base, robot, human)
+    hs = data["human"][0]
+    assert len(Trainer(base, data, stats, tmp_path / "a", 1, progress=False).sample_map["human"]) == len(hs)
+    cfg = base.with_overrides({"train.early_human": "1"})
+    smap = Trainer(cfg, data, stats, tmp_path / "b", 1, progress=False).sample_map["human"]
+    assert len(smap) == len(hs) + 2 * 2 * len(hs.lengths)
+    assert all(hs.locate(int(i))[1] < 2 for i in smap[len(hs):])
+
+
 def test_front_crop_keeps_the_region_before_resizing_and_validates():
     from egogym.policies.batch import images_to_tensor
 
