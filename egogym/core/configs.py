@@ -14,10 +14,22 @@ from typing import Any, Iterable, Mapping
 from egogym.core.errors import UserError
 
 
+NEAREST_CUTOFF = 0.7
+"""Least `difflib` similarity ratio for a "did you mean": one or two letters wrong (`stpes`, `papr`,
+`calibraton`) score 0.75 and more; unrelated names score below (`learning_rate` vs `early_repeat`
+0.48, `evaluation` vs `ablations` 0.63) and get the list instead."""
+
+
 def nearest(name: str, choices: Iterable[str]) -> str:
-    """"did you mean 'x'?" for the closest of `choices`, else the list to choose from."""
+    """"did you mean 'x'?" for the choice that `name` abbreviates or extends (`evaluation` ->
+    `eval`), else the closest one above NEAREST_CUTOFF, else the list to choose from: a
+    suggestion of an unrelated name misleads more than none."""
+    name = str(name)
     choices = sorted(str(c) for c in choices)
-    close = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.0)
+    low = name.lower()
+    prefix = [c for c in choices if min(len(c), len(low)) >= 3 and (low.startswith(c.lower()) or c.lower().startswith(low))]
+    close = (sorted(prefix, key=lambda c: abs(len(c) - len(name)))[:1]
+             or difflib.get_close_matches(name, choices, n=1, cutoff=NEAREST_CUTOFF))
     return f"did you mean {close[0]!r}?" if close else f"choose from {choices}"
 
 

@@ -212,8 +212,7 @@ class FolderFrames(FrameSource):
         ts_path = root / "frames" / "timestamps.csv"
         if not ts_path.is_file():
             raise RecordingError(f"{ts_path}: missing; write one row 'frame_index,capture_timestamp_ns' per frame")
-        with ts_path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = list(csv.DictReader(mps.csv_lines(ts_path, RecordingError)))  # a non-UTF-8 byte: file, row, column
         if not rows or "capture_timestamp_ns" not in rows[0]:
             raise RecordingError(f"{ts_path}: column 'capture_timestamp_ns' missing or no rows")
         ts = []
@@ -362,7 +361,10 @@ def open_recording(path: str | Path, image_size: tuple[int, int] | None = None,
     hands, hands_file = mps.read_hands(root)
     meta = {}
     if (root / "recording.json").is_file():
-        meta = json.loads((root / "recording.json").read_text())
+        try:
+            meta = json.loads((root / "recording.json").read_text())
+        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError alike: name the file
+            raise RecordingError(f"{root / 'recording.json'}: not JSON ({str(e)[:120]}); rewrite or delete it") from None
     return AriaRecording(root, frames, trajectory, hands, hands_file, meta)
 
 

@@ -168,12 +168,25 @@ def slerp_rotations(R0: np.ndarray, R1: np.ndarray, a: np.ndarray) -> np.ndarray
 # ---------------------------------------------------------------------------------
 # checks
 # ---------------------------------------------------------------------------------
+def csv_lines(path: Path, error: type[Exception]) -> list[str]:
+    """The lines of the CSV file `path` as text (UTF-8). A byte that is not UTF-8 raises `error`
+    naming the file, the row (1 = the header) and the column (1-based character in the row),
+    not Python's UnicodeDecodeError with a position in the whole file."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        row = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise error(f"{path}: row {row}, column {col}: byte 0x{data[e.start]:02x} is not UTF-8 text; the file is "
+                    f"damaged or not a CSV: re-export it") from None
+
+
 def _check_header(path: Path, required: list[str], what: str) -> None:
-    """Raise MpsError unless `path` exists and its header has every `required` column."""
+    """Raise MpsError unless `path` exists, is UTF-8 text and its header has every `required` column."""
     if not path.is_file():
         raise MpsError(f"{path}: no such file; expected the MPS {what} output there")
-    with path.open(newline="") as f:
-        header = next(csv.reader(f), None)
+    header = next(csv.reader(csv_lines(path, MpsError)), None)  # every row decoded: the C++ reader gets text
     if not header:
         raise MpsError(f"{path}: empty file; expected a CSV header with {required[0]!r}, ...")
     header = [h.strip() for h in header]
@@ -185,8 +198,18 @@ def _check_header(path: Path, required: list[str], what: str) -> None:
 
 
 def _count_rows(path: Path) -> int:
-    with path.open() as f:
-        return max(0, sum(1 for line in f if line.strip()) - 1)
+    return max(0, sum(1 for line in csv_lines(path, MpsError) if line.strip()) - 1)
+
+
+@contextlib.contextmanager
+def _vendor_read(path: Path):
+    """projectaria_tools' readers raise RuntimeError / ValueError with their own words and no
+    file name: name the file (its rows are checked one by one after the read)."""
+    try:
+        yield
+    except (RuntimeError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise MpsError(f"{path}: projectaria_tools could not read it ({first}); re-export it with MPS") from None
 
 
 @contextlib.contextmanager
@@ -226,7 +249,7 @@ def read_closed_loop(path: str | Path) -> Trajectory:
         [f"q{a}_world_device" for a in "xyzw"]
     _check_header(path, required, "SLAM closed-loop trajectory")
     mps = _import_mps()
-    with _quiet_stdout():
+    with _vendor_read(path), _quiet_stdout():
         poses = mps.read_closed_loop_trajectory(str(path))
     n_rows = _count_rows(path)
     if len(poses) != n_rows or len(poses) < 2:
@@ -290,7 +313,7 @@ def read_wrist_and_palm(path: str | Path) -> dict[str, HandTrack]:
     _check_header(path, required, "hand tracking (wrist and palm)")
     mps = _import_mps()
     import warnings
-    with warnings.catch_warnings(), _quiet_stdout():
+    with _vendor_read(path), warnings.catch_warnings(), _quiet_stdout():
         warnings.simplefilter("ignore")  # MPS deprecates this file (a UserWarning); we still read it
         rows = mps.hand_tracking.read_wrist_and_palm_poses(str(path))
     return _hand_tracks(path, rows, lambda h: (h.palm_position_device, h.wrist_position_device))
@@ -305,7 +328,7 @@ def read_hand_tracking_results(path: str | Path) -> dict[str, HandTrack]:
         + [f"t{a}_{side}_landmark_{i}_device" for i in range(21) for a in "xyz"]]
     _check_header(path, required, "hand tracking results")
     mps = _import_mps()
-    with _quiet_stdout():
+    with _vendor_read(path), _quiet_stdout():
         rows = mps.hand_tracking.read_hand_tracking_results(str(path))
     def palm_wrist(h):
         lm = np.asarray(h.landmark_positions_device, float).reshape(-1, 3)

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from egogym.core.errors import UserError
-from egogym.core.outputs import check_output, write_text_atomic
+from egogym.core.outputs import check_output, removed_if_failed, write_text_atomic
 from egogym.eval.config import CONFIG_FILE, EPISODES_FILE, RESUME_INVARIANT, EvalConfig
 from egogym.eval.records import RecordWriter, read_records, rewrite_sorted, truncate_to
 from egogym.eval.rollout import EpisodeRunner
@@ -49,12 +49,22 @@ def prepare_out_dir(config: EvalConfig, out_dir: Path, resume: bool) -> list[dic
 def evaluate(config: EvalConfig, out_dir: str | Path, resume: bool = False, progress: bool = True) -> list[dict]:
     """Run the evaluation; return the records of seeds start_seed .. start_seed+episodes-1, in seed order."""
     out_dir = Path(out_dir)
+    check_output(out_dir, config.policy_spec.inputs(), kind="dir")
+    # a first evaluation that fails before its first episode (a bad --cameras met when the env is
+    # built) removes the folder it created: nothing is left behind for the corrected rerun
+    with removed_if_failed(out_dir, keep=lambda: len(records) > 0):
+        records: list[dict] = []
+        return _evaluate(config, out_dir, resume, progress, records)
+
+
+def _evaluate(config: EvalConfig, out_dir: Path, resume: bool, progress: bool, records: list[dict]) -> list[dict]:
+    """`evaluate` once its folder is checked; `records` (filled here) holds every record, old and new."""
     done = prepare_out_dir(config, out_dir, resume)
     done_seeds = {r["seed"] for r in done}
     wanted = config.seeds  # a range: membership without a set of --episodes entries
     n_todo = config.episodes - sum(1 for s in done_seeds if s in wanted)
     todo = (s for s in wanted if s not in done_seeds)  # a generator: memory does not grow with --episodes
-    records = list(done)
+    records.extend(done)
     runner = EpisodeRunner(config, out_dir) if n_todo and config.workers == 1 else None  # fails early on bad input
     from tqdm import tqdm
 

@@ -61,8 +61,33 @@ def make_env(config: EvalConfig):
     try:
         return gym.make(config.env_id, **kwargs)
     except (TypeError, ValueError, KeyError) as e:
-        msg = str(e).split(" was raised from the environment creator")[0]
-        raise UserError(f"--env {config.env_id} (options {kwargs}): {msg}") from None
+        msg = str(e).split(" was raised from the environment creator")[0].strip("\"'")
+        raise UserError(f"{_blamed_flag(msg, kwargs, config.env_id)}: {msg}") from None
+
+
+ENV_FLAGS = (  # (env keyword, the eval flag that sets it, words of the env's errors about it)
+    ("cameras", "--cameras", ("camera",)),
+    ("image_size", "--image-size", ("image_size", "image size", "height, width")),
+    ("backend_options", "--backend-option", ("backend option", "backend_options", "calibration", "hardware")),
+    ("task_options", "--task-option", ("task option", "task_options", "has no option", "region", "toy")),
+    ("max_episode_steps", "--max-steps", ("max_episode_steps", "episode steps")),
+    ("backend", "--backend", ("backend",)),
+)
+"""How an error raised while the env is built is blamed on the flag the user typed, not on the
+internal keyword dict `make_env` hands to gymnasium."""
+
+
+def _blamed_flag(msg: str, kwargs: dict, env_id: str) -> str:
+    """`--cameras front_img_9` for an error about a camera, etc.: the flag (and value) of the first
+    `ENV_FLAGS` entry that was given and whose words the message holds; else `--env ID`."""
+    low = msg.lower()
+    for key, flag, words in ENV_FLAGS:
+        if key in kwargs and kwargs[key] not in ({}, None) and any(w in low for w in words):
+            v = kwargs[key]
+            shown = (" ".join(str(x) for x in v) if isinstance(v, (tuple, list)) else
+                     " ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else str(v))
+            return f"{flag} {shown}"
+    return f"--env {env_id}"
 
 
 def make_policy(spec: PolicySpec, env, device: str = "cpu") -> Policy:

@@ -342,3 +342,41 @@ def test_damaged_optimizer_state_names_the_file(robot_file, run_dir, tmp_path, c
     expect_one_line(capsys, ["train", "--robot", str(robot_file), "--out", str(run), "--resume", "--steps", "3",
                              "--threads", "1", "--no-progress"], "optimizer.safetensors", "another step's checkpoint",
                     inputs=[o, robot_file])
+
+
+# ---- messages: suggestions, vendor readers, the flag the user typed ------------------------
+
+@pytest.mark.parametrize("section,line,needles,absent", [
+    ("[train]", "learning_rate = 1", ["unknown key 'learning_rate'", "choose from", "'steps'"], "did you mean"),
+    ("[evaluation]", "episodes = 1", ["unknown key 'evaluation'", "did you mean 'eval'"], "ablations"),
+    ("[train]", "step = 1", ["did you mean 'steps'"], "choose from"),
+])
+def test_did_you_mean_only_for_near_names(tmp_path, capsys, section, line, needles, absent):
+    """An unrelated name gets the list, not a misleading suggestion (difflib ratio below 0.7)."""
+    toml = tmp_path / "bad.toml"
+    toml.write_text(f"name = \"bad\"\n[data]\nrobot = [2]\nhuman = [0]\n{section}\n{line}\n")
+    err = expect_one_line(capsys, ["ablate", str(toml), "--out", str(tmp_path / "a")], *needles, inputs=[toml])
+    assert absent not in err
+
+
+def test_a_csv_that_is_not_utf8_names_file_row_and_column(tmp_path):
+    from egogym.data import mps
+    from egogym.core.errors import UserError
+
+    p = tmp_path / "closed_loop_trajectory.csv"
+    p.write_bytes(b"tracking_timestamp_us,tx_world_device\n1,0.5\n2,0.\xff6\n")
+    h = sha(p)
+    with pytest.raises(UserError) as e:
+        mps.read_closed_loop(p)
+    msg = str(e.value)
+    assert str(p) in msg and "row 3, column 5" in msg and "0xff" in msg and "\n" not in msg
+    assert sha(p) == h
+
+
+def test_env_build_errors_name_the_flag_typed(tmp_path, capsys):
+    out = tmp_path / "e"
+    err = expect_one_line(capsys, ["eval", "--policy", "hold", "--episodes", "1", "--max-steps", "2", "--image-size",
+                                   "32", "32", "--cameras", "front_img_9", "--out", str(out), "--quiet"],
+                          "--cameras front_img_9", "unknown camera", "front_img_1")
+    assert "options {" not in err and "disable_env_checker" not in err
+    assert not out.exists()  # the folder of a first run that failed before an episode is removed
