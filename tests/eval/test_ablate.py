@@ -530,13 +530,15 @@ def test_the_normalization_choice_is_checked_when_read():
         ablation_config(normalization="sharde")
 
 
-def test_a_grid_grows_by_appended_ablations_only(tmp_path):
+def test_a_grid_grows_by_appended_ablations_and_seeds_only(tmp_path):
     cfg = ablation_config()
     (tmp_path / ablate.CONFIG_FILE).write_text(json.dumps(cfg.to_dict()))
     grown = cfg.to_dict()
     grown["ablations"] = [*grown["ablations"], {"name": "pinch", "train_args": ["--set", "model.robot_state=pinch"]}]
+    grown["train"] = {**grown["train"], "seeds": [0, 1, 2]}
     ablate.check_config(config_from_dict(grown), tmp_path)
-    for bad in ({**grown, "ablations": grown["ablations"][::-1]}, {**cfg.to_dict(), "name": "other"}):
+    for bad in ({**grown, "ablations": grown["ablations"][::-1]}, {**cfg.to_dict(), "name": "other"},
+                {**grown, "train": {**grown["train"], "seeds": [1, 2]}}):
         with pytest.raises(UserError, match="another config"):
             ablate.check_config(config_from_dict(bad), tmp_path)
 

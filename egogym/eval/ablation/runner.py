@@ -297,19 +297,19 @@ CONFIG_FILE = "ablation_config.json"
 
 
 def check_config(cfg: AblationConfig, out_dir: Path) -> None:
-    """Refuse an output folder that holds another grid. A config that only appends ablations to
-    the folder's (every other field and the earlier ablations unchanged) grows it: its finished
-    cells are the same runs."""
+    """Refuse an output folder that holds another grid. A config that only appends ablations or
+    training seeds to the folder's (every other field, the earlier ablations and seeds unchanged)
+    grows it: its finished cells are the same runs."""
     cfg_path = out_dir / CONFIG_FILE
     if not cfg_path.exists():
         return
     # Read back through the config class, so that a field added since (with its default) is no difference.
     old = json.loads(json.dumps(config_from_dict(json.loads(cfg_path.read_text()), str(cfg_path)).to_dict()))
     new = json.loads(json.dumps(cfg.to_dict()))
-    old_ablations, new_ablations = old.pop("ablations"), new.pop("ablations")
-    if old != new or new_ablations[:len(old_ablations)] != old_ablations:
+    appended = [(old.pop("ablations"), new.pop("ablations")), (old["train"].pop("seeds"), new["train"].pop("seeds"))]
+    if old != new or any(b[:len(a)] != a for a, b in appended):
         raise UserError(f"{out_dir} holds an ablation with another config ({cfg_path}); use another --out "
-                        f"(or only append [[ablations]] to its config)")
+                        f"(or only append [[ablations]] or [train] seeds to its config)")
 
 
 def write_partial_report(cfg: AblationConfig, out_dir: Path) -> Path:
