@@ -3,8 +3,8 @@
 The protocol (openpi's `openpi_client.websocket_client_policy` and
 `openpi.serving.websocket_policy_server`, as their sources have it):
 
-1. the client opens a websocket (no compression, no size limit); the server's first
-   message is its metadata, a msgpack-numpy packed dict;
+1. the client opens a websocket (no compression); the server's first message is its
+   metadata, a msgpack-numpy packed dict;
 2. the client sends one packed observation dict per query; the server answers one packed
    dict with `actions` (a chunk: (P, D) floats, P points of D action values; a (D,) array
    is one point) and `server_timing` ({"infer_ms", "prev_total_ms"}, milliseconds);
@@ -44,10 +44,31 @@ evaluation records that episode as aborted with the reason and goes on; the next
 connects again, waiting up to `reconnect` s (default 60) for the server to come back (then a
 `UserError`: restart it and continue with `--resume`). Each query's round-trip time is kept:
 `query_latency_ms()` gives the episode's statistics for its record.
+
+Bounds (openpi's client and server set none; egogym sets them on both ends, so that neither
+a broken peer nor a hostile one makes the other allocate without limit or wait forever):
+
+- frame size: each end refuses a message over its bound before reading the payload (the
+  websocket frame header states the length; websockets closes with 1009 "message too big").
+  The server's bound is `observation_frame_bytes(image_size)` (`egogym serve --max-frame-mb`
+  raises it) and is sent in its metadata as `max_frame_bytes`, so the client refuses an
+  oversize observation itself, in one line, instead of sending it. The client's bound on
+  answers is `DEFAULT_ANSWER_FRAME_BYTES` (the URL's `?max_frame_mb=M` raises it).
+- a stalled peer: each end's sends give up after a timeout (`set_send_timeout`; the client's
+  is the URL's `timeout`), and websockets' keepalive pings (the server's every
+  `--client-timeout` s) close a connection whose peer stops answering.
+- a shared token: when the environment variable `EGOGYM_SERVE_TOKEN` is set, the client sends
+  it in openpi's header (`Authorization: Api-Key TOKEN`, as openpi's
+  `WebsocketClientPolicy(api_key=...)` does); a server started with a token refuses a wrong
+  or missing one with HTTP 401, which the client reports in one line.
 """
 from __future__ import annotations
 
 import time
+import os
+import socket
+import struct
+import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -56,6 +77,7 @@ import numpy as np
 
 from egogym.core.errors import UserError
 from egogym.core.protocols import PolicyUnavailable
+from egogym.core.views import FRONT, FRONT_LINE, FRONT_MASKED, LEFT_WRIST, RIGHT_WRIST
 from egogym.policies.config import ConfigError, Execution, FirstK, TemporalEnsemble, execution_from_dict
 from egogym.policies.execution import make_executor
 
@@ -64,6 +86,58 @@ DEFAULT_EXECUTION = FirstK(25)
 DEFAULT_STRIDE = 2
 """Control steps each chunk point is held when the metadata names none (25 Hz points at 50 Hz)."""
 INSTALL = "pip install 'egogym[remote]' (websockets and msgpack)"
+TOKEN_ENV = "EGOGYM_SERVE_TOKEN"
+"""The environment variable holding the shared token: `egogym serve` checks it, the client sends it."""
+
+# ---- bounds ----------------------------------------------------------------------------
+
+MB = 1_000_000
+"""Bytes in the MB of `--max-frame-mb` and `?max_frame_mb=` (decimal, as the flags print it)."""
+OBSERVATION_CAMERAS = (FRONT, FRONT_MASKED, FRONT_LINE, RIGHT_WRIST, LEFT_WRIST)
+"""Every image an EgoEnv can put in an observation (`egogym.core.views`), all at its image size."""
+FRAME_SLACK_BYTES = 1 << 20
+"""Room above the images in a frame bound (1 MiB): the state vectors (`joint_positions`,
+`ee_pose`: under 1 kB), msgpack's framing (about 60 B per array) and a client's extra keys."""
+DEFAULT_ANSWER_FRAME_BYTES = 8 * MB
+"""The client's bound on a server's message (bytes). An answer is a chunk: egogym serve's
+largest is 100 points x (14 joint + 6 xyz values) x 8 B = 16 kB; openpi's pi0 servers answer
+(50, 32) float32 (6.4 kB) and their timing. 8 MB is 500 times the largest, so only a broken or
+hostile server reaches it; `?max_frame_mb=M` raises it for a server that sends more."""
+
+
+def observation_frame_bytes(image_size) -> int:
+    """The default bound (bytes) on an observation message for a policy of `image_size` (H, W) px.
+
+    Derived from the observation spec, not measured: every camera an EgoEnv can render
+    (`OBSERVATION_CAMERAS`, 5) as (H, W, 3) uint8, i.e. 5 * H * W * 3 bytes, plus
+    `FRAME_SLACK_BYTES` (1 MiB). An egogym client sends only the cameras it renders, so its
+    observations stay under this with room to spare: 32x32 images give 1.06 MB, the Aria's
+    480x640 5.66 MB. A client rendering at another size than the policy's is refused by the
+    policy anyway; a client sending more (other robots' keys) needs `--max-frame-mb`."""
+    h, w = (int(x) for x in image_size)
+    return len(OBSERVATION_CAMERAS) * h * w * 3 + FRAME_SLACK_BYTES
+
+
+def set_send_timeout(sock: socket.socket, seconds: float) -> None:
+    """Make a blocking send on `sock` fail after `seconds` without progress (SO_SNDTIMEO).
+
+    websockets' synchronous connections write with a blocking `sendall` under the
+    connection's lock, and have no write timeout of their own: a peer that stops reading
+    fills the socket buffers and blocks that send, and the keepalive ping behind it,
+    forever. With SO_SNDTIMEO the send raises (EAGAIN) once the peer has read nothing for
+    `seconds`, and websockets closes the connection. The receive side is untouched (an idle
+    peer is the keepalive's business)."""
+    if sys.platform == "win32":
+        value = struct.pack("I", int(seconds * 1000))  # a DWORD of milliseconds
+    else:
+        whole = int(seconds)
+        value = struct.pack("ll", whole, int((seconds - whole) * 1e6))  # struct timeval
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+
+
+def token_header(token: str) -> dict[str, str]:
+    """The HTTP header that carries `token`, openpi's (`WebsocketClientPolicy(api_key=...)`)."""
+    return {"Authorization": f"Api-Key {token}"}
 
 
 # ---- msgpack-numpy, the wire format -----------------------------------------------
@@ -81,9 +155,12 @@ def _encode(obj: Any) -> Any:
 
 
 def _decode(obj: dict) -> Any:
-    """msgpack's `object_hook`: openpi's maps back to numpy (arrays copied, so writable)."""
+    """msgpack's `object_hook`: openpi's maps back to numpy (arrays copied, so writable).
+    Object, void and complex dtypes are refused here as in `_encode` (numbers only)."""
     if b"__ndarray__" in obj:
         dtype = np.dtype(obj[b"dtype"])
+        if dtype.kind in "OVc":
+            raise TypeError(f"a numpy {dtype} array arrived; the policy protocol carries numbers only")
         return np.frombuffer(obj[b"data"], dtype=dtype).reshape(obj[b"shape"]).copy()
     if b"__npgeneric__" in obj:
         return np.dtype(obj[b"dtype"]).type(obj[b"data"])
@@ -117,13 +194,14 @@ def require_libraries(what: str) -> None:
 
 @dataclass(frozen=True)
 class RemoteAddress:
-    """A `--policy ws://HOST:PORT[/PATH][?k=K&stride=S&timeout=T&reconnect=R]` parsed.
+    """A `--policy ws://HOST:PORT[/PATH][?k=K&stride=S&timeout=T&reconnect=R&max_frame_mb=M]` parsed.
 
     uri: what is connected to (without egogym's parameters); k, stride: the schedule
     override (None: the metadata's, else EgoMimic's); timeout: seconds a query may take
-    before the episode is aborted (default 30); reconnect: seconds the next episode waits
-    for a lost server to come back (default 60); connect: seconds the first connection may
-    take (default 10)."""
+    before the episode is aborted (default 30; also the send timeout); reconnect: seconds
+    the next episode waits for a lost server to come back (default 60); connect: seconds
+    the first connection may take (default 10); max_frame_mb: the largest message accepted
+    from the server, MB (default `DEFAULT_ANSWER_FRAME_BYTES`, 8 MB)."""
 
     text: str
     uri: str
@@ -132,8 +210,14 @@ class RemoteAddress:
     timeout: float = 30.0
     reconnect: float = 60.0
     connect: float = 10.0
+    max_frame_mb: float | None = None
 
-    PARAMS = ("k", "stride", "timeout", "reconnect", "connect")
+    PARAMS = ("k", "stride", "timeout", "reconnect", "connect", "max_frame_mb")
+
+    @property
+    def max_frame_bytes(self) -> int:
+        """The client's bound on one message from the server (bytes)."""
+        return DEFAULT_ANSWER_FRAME_BYTES if self.max_frame_mb is None else int(self.max_frame_mb * MB)
 
     @classmethod
     def parse(cls, text: str) -> "RemoteAddress":
@@ -204,7 +288,7 @@ def remote_metadata(text: str) -> dict:
     if address.uri not in _SEEN:
         require_libraries(f"--policy {text}")
         try:
-            ws, _SEEN[address.uri] = _connect(address.uri, address.connect)
+            ws, _SEEN[address.uri] = _connect(address, address.connect)
         except (TimeoutError, ConnectionError, *_errors()) as e:
             raise UserError(_down(address, e)) from None
         ws.close()
@@ -227,14 +311,28 @@ def _down(address: RemoteAddress, e: BaseException) -> str:
             f"(egogym serve RUN --port PORT, or openpi's serve_policy.py) or correct the host and port")
 
 
-def _connect(uri: str, timeout: float):
-    """(connection, metadata) or an OSError / websockets error / TimeoutError."""
+def _connect(address: RemoteAddress, timeout: float):
+    """(connection, metadata) or an OSError / websockets error / TimeoutError; a UserError
+    when the server refuses the token (HTTP 401/403: retrying cannot help). timeout: seconds
+    for the handshake and the metadata."""
+    from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
+    token = os.environ.get(TOKEN_ENV) or None
     # Direct (proxy=None: a robot's LAN, not the machine's HTTP proxy). The connection outlives
     # this call, so it is entered here and closed by RemotePolicy.close / _drop rather than in a
     # with-block (websockets >= 17 warns about a connection used without entering it).
-    ws = connect(uri, compression=None, max_size=None, open_timeout=timeout, proxy=None).__enter__()
+    try:
+        ws = connect(address.uri, compression=None, max_size=address.max_frame_bytes, open_timeout=timeout,
+                     proxy=None, additional_headers=token_header(token) if token else None).__enter__()
+    except InvalidStatus as e:
+        code = e.response.status_code
+        if code in (401, 403):
+            why = "wrong token" if token else f"no token sent: {TOKEN_ENV} is not set"
+            raise UserError(f"--policy {address.text}: the server refused the connection (HTTP {code}, {why}); "
+                            f"set {TOKEN_ENV} to the token the server was started with") from None
+        raise
+    set_send_timeout(ws.socket, address.timeout)  # a server that stops reading fails the query, not the evaluation
     try:
         first = ws.recv(timeout=timeout)
     except BaseException:
@@ -276,7 +374,7 @@ class RemotePolicy:
         self.address, self.action_dim, self.control_hz = address, int(action_dim), float(control_hz)
         self._ws = None
         try:
-            self._ws, self.metadata = _connect(address.uri, address.connect)
+            self._ws, self.metadata = _connect(address, address.connect)
             _SEEN[address.uri] = self.metadata
         except (TimeoutError, ConnectionError, *_errors()) as e:
             raise UserError(_down(address, e)) from None
@@ -345,10 +443,15 @@ class RemotePolicy:
         a = self.address
         if self._ws is None:
             raise PolicyUnavailable(f"policy server {a.uri}: not connected")
-        message = {k: np.asarray(v) for k, v in obs.items()}
+        data = pack({k: np.asarray(v) for k, v in obs.items()})
+        limit = self.metadata.get("max_frame_bytes")
+        if isinstance(limit, int) and len(data) > limit:  # the server would close on it; say why instead
+            raise UserError(f"--policy {a.text}: an observation is {len(data) / MB:.2f} MB, the server accepts "
+                            f"messages up to {limit / MB:.2f} MB; evaluate with a smaller --image-size or fewer "
+                            f"cameras, or restart the server with a larger --max-frame-mb")
         t0 = time.perf_counter()
         try:
-            self._ws.send(pack(message))
+            self._ws.send(data)
             reply = self._ws.recv(timeout=a.timeout)
         except TimeoutError:
             self._drop()  # a late answer must not be read as the next one
@@ -356,6 +459,13 @@ class RemotePolicy:
                                     f"{len(self._latencies) + 1} of the episode; raise ?timeout=S)") from None
         except _errors() as e:
             self._drop()
+            too_big = _too_big(e)
+            if too_big == "sent":
+                raise UserError(f"--policy {a.text}: the server refused the observation as too big ({_why(e)}); "
+                                f"restart it with a larger --max-frame-mb, or send smaller images") from None
+            if too_big == "received":
+                raise UserError(f"--policy {a.text}: the server's answer is over this client's bound of "
+                                f"{a.max_frame_bytes / MB:g} MB ({_why(e)}); raise it with ?max_frame_mb=M") from None
             raise PolicyUnavailable(f"policy server {a.uri}: connection lost ({_why(e)})") from None
         self._latencies.append((time.perf_counter() - t0) * 1000.0)
         if isinstance(reply, str):
@@ -400,7 +510,7 @@ class RemotePolicy:
         a, deadline, last = self.address, time.monotonic() + self.address.reconnect, None
         while True:
             try:
-                self._ws, meta = _connect(a.uri, min(a.connect, max(1.0, deadline - time.monotonic())))
+                self._ws, meta = _connect(a, min(a.connect, max(1.0, deadline - time.monotonic())))
             except (TimeoutError, ConnectionError, *_errors()) as e:
                 last = e
                 if time.monotonic() >= deadline:
@@ -416,6 +526,22 @@ class RemotePolicy:
                                 f"one evaluation runs one policy: use another --out")
             self.metadata = _SEEN[a.uri] = meta
             return
+
+
+def _too_big(e: BaseException) -> str | None:
+    """"sent" when the server closed the connection because our message was over its bound
+    (close code 1009), "received" when this client closed it over the server's message, else None."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.frames import CloseCode
+
+    if not isinstance(e, ConnectionClosed):
+        return None
+    # The side that closes first names the code and the other echoes it: rcvd_then_sent says who began.
+    if e.rcvd is not None and e.rcvd.code == CloseCode.MESSAGE_TOO_BIG and e.rcvd_then_sent is not False:
+        return "sent"
+    if e.sent is not None and e.sent.code == CloseCode.MESSAGE_TOO_BIG and not e.rcvd_then_sent:
+        return "received"
+    return None
 
 
 def _is_open(ws) -> bool:
