@@ -9,17 +9,19 @@ of `--policy` (`parse_policy`) and the torch-free policies (`HoldPolicy`, `Repla
     ws://HOST:PORT[?k=K&stride=S&timeout=T&reconnect=R]
                                  a policy served in openpi's websocket protocol (`egogym serve`,
                                  openpi's serve_policy.py); see `egogym.policies.remote`
+    lerobot:PATH                 a LeRobot policy, `lerobot-train`'s pretrained_model folder, loaded
+                                 by LeRobot's own code (`egogym.policies.lerobot`; lerobot installed)
     RUN_DIR                      a training run of `egogym train` (its newest checkpoint)
 
 `parse_policy(text)` returns a `PolicySpec`, an instance of one of `KINDS`; every consumer
 (the env's cameras, the policy built for an env, the summary's description, the inputs an
-output may not overwrite) asks the value, never the string. A new kind (a LeRobot policy) is
-one `PolicySpec` subclass with its `syntax` and `claims`, and one entry in `KINDS`.
+output may not overwrite) asks the value, never the string. A new kind is one `PolicySpec`
+subclass with its `syntax` and `claims`, and one entry in `KINDS` (as `LeRobotRun` was added).
 
 Torch-free, and free of the simulator: the heavy implementations are imported when a policy
 is built (`build`): the scripted expert from `egogym.sim.experts` (MuJoCo), trained runs from
 `egogym.policies.policy` (torch), remote policies from `egogym.policies.remote` (websockets,
-msgpack). A GPU node that trains and serves never builds the scripted kind.
+msgpack), LeRobot policies from `egogym.policies.lerobot` (lerobot, torch). A GPU node that trains and serves never builds the scripted kind.
 """
 from __future__ import annotations
 
@@ -332,9 +334,53 @@ class Remote(PolicySpec):
         return {"kind": "remote (openpi websocket protocol)", **describe_remote(self.text)}
 
 
+# ---- LeRobot ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeRobotRun(PolicySpec):
+    """A LeRobot policy: a `pretrained_model` folder of `lerobot-train` (or a checkpoint or training
+    output folder holding one), loaded through LeRobot's own code (`egogym.policies.lerobot`).
+    The env renders the cameras its config.json reads (`observation.images.<camera>`)."""
+
+    path: str = ""
+    syntax: ClassVar[str] = "lerobot:PATH"
+    what: ClassVar[str] = "a LeRobot policy (lerobot-train's pretrained_model folder; needs lerobot installed)"
+    PREFIX: ClassVar[str] = "lerobot:"
+
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        return text.startswith(cls.PREFIX)
+
+    @classmethod
+    def parse(cls, text: str) -> "LeRobotRun":
+        path = text[len(cls.PREFIX):]
+        if not path.strip():
+            raise UserError(f"--policy {text}: give {cls.syntax}, PATH a pretrained_model folder of lerobot-train")
+        return cls(text, path)
+
+    def inputs(self) -> tuple[str, ...]:
+        return (self.path,)
+
+    def cameras(self) -> tuple[str, ...] | None:
+        from egogym.policies.lerobot import config_cameras, find_pretrained, read_config
+
+        cams = config_cameras(read_config(find_pretrained(self.path, self.text), self.text), self.text)
+        return tuple(dict.fromkeys((FRONT, *cams)))
+
+    def build(self, env, device: str = "cpu") -> Policy:
+        from egogym.policies.lerobot import load_lerobot_policy
+
+        return load_lerobot_policy(self.path, env, device=device, text=self.text)
+
+    def describe(self) -> dict:
+        from egogym.policies.lerobot import describe_lerobot
+
+        return describe_lerobot(self.path, self.text)
+
+
 # ---- the registry and the parser ---------------------------------------------------------
 
-KINDS: tuple[type[PolicySpec], ...] = (Scripted, Hold, Replay, PoseIkRun, Remote, TrainedRun)
+KINDS: tuple[type[PolicySpec], ...] = (Scripted, Hold, Replay, PoseIkRun, Remote, LeRobotRun, TrainedRun)
 """Every kind, in the order `parse_policy` tries them (`TrainedRun`, claiming any text, last)."""
 
 

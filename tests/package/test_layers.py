@@ -21,6 +21,7 @@ LAYERS = {  # longest prefix wins
     "egogym.pipelines": 6,
     "egogym.policies": 7,
     "egogym.eval": 8,
+    "egogym.integrations": 8,  # other projects' entry points (a LeRobot env); nothing imports them
     "egogym.cli": 9,
 }
 BACKENDS = ("egogym.sim", "egogym.real")

@@ -12,15 +12,16 @@ import pytest
 from egogym.core.errors import UserError
 from egogym.eval.config import EvalConfig
 from egogym.policies import kinds
-from egogym.policies.kinds import (KINDS, Hold, PoseIkRun, Remote, Replay, Scripted, TrainedRun, kinds_help,
-                                   parse_policy)
+from egogym.policies.kinds import (KINDS, Hold, LeRobotRun, PoseIkRun, Remote, Replay, Scripted, TrainedRun,
+                                   kinds_help, parse_policy)
 
 
 def examples(tmp_path) -> dict[type, str]:
     """One `--policy` text per kind, written as its `syntax` documents it."""
     return {Scripted: "scripted", Hold: "hold", Replay: f"replay:{tmp_path / 'robot.hdf5'}:demo_2",
             PoseIkRun: f"pose-ik:{tmp_path / 'run'}", TrainedRun: str(tmp_path / "run"),
-            Remote: "ws://127.0.0.1:1?connect=0.2&k=10"}  # nothing listens on port 1: described as unknown
+            Remote: "ws://127.0.0.1:1?connect=0.2&k=10",  # nothing listens on port 1: described as unknown
+            LeRobotRun: f"lerobot:{tmp_path / 'pretrained_model'}"}
 
 
 def test_every_kind_parses_from_its_documented_text_and_round_trips(tmp_path):
@@ -61,6 +62,7 @@ def test_kinds_carry_their_arguments(tmp_path):
     ("   ", "give one of"),
     ("replay:", "give replay:FILE.hdf5[:demo_N]"),
     ("pose-ik:", "give pose-ik:RUN_DIR"),
+    ("lerobot:", "give lerobot:PATH"),
     ("ws://:80", "give ws://HOST:PORT"),
     ("ws://127.0.0.1:x", "the port is not a number"),
     ("ws://127.0.0.1:80?kk=3", "unknown parameter 'kk'"),
@@ -103,7 +105,7 @@ sys.meta_path.insert(0, Block())
 import numpy as np
 from egogym.policies.kinds import KINDS, HoldPolicy, parse_policy
 from egogym.eval.config import EvalConfig
-for text in ('scripted', 'hold', 'replay:a.hdf5', 'pose-ik:runs/a', 'runs/a', 'ws://h:1'):
+for text in ('scripted', 'hold', 'replay:a.hdf5', 'pose-ik:runs/a', 'runs/a', 'ws://h:1', 'lerobot:a'):
     parse_policy(text)
     EvalConfig(policy=text)
 p = HoldPolicy(); p.reset()
