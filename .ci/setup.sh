@@ -25,11 +25,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 # torch==2.13.0 (in the train extra) is the CPU build; never ask for an open range.
-if ! .venv/bin/python -c "import egogym.policies, egogym.eval, torch, pytest, projectaria_tools, ray, websockets, msgpack" 2>/dev/null \
+if ! .venv/bin/python -c "import egogym.policies, egogym.eval, torch, ot, pytest, projectaria_tools, ray, websockets, msgpack" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.egogym-installed ]; then
   echo "setup: installing egogym and its dependencies into .venv (a few minutes the first time)"
   .venv/bin/pip install -q --disable-pip-version-check -e ".[train,test,aria,ray,remote]" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import egogym.policies, egogym.eval, torch, pytest, projectaria_tools, ray, websockets, msgpack"
+  .venv/bin/python -c "import egogym.policies, egogym.eval, torch, ot, pytest, projectaria_tools, ray, websockets, msgpack"
   touch .venv/.egogym-installed
 fi
 

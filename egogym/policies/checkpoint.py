@@ -13,6 +13,7 @@ No pickle anywhere. A run folder looks like
         stats_human.json              NormStats of the human train split (co-training only)
         optimizer.safetensors         AdamW moments (for --resume)
         optimizer.json                AdamW hyperparameters and the state layout
+        train_domain_head.safetensors training-only modules (DANN's classifier, train.adversarial_weight > 0), for --resume
       metrics.jsonl, tb/, videos/
 
 `load_checkpoint` refuses, with one line naming the file and the fix, a folder whose
@@ -77,8 +78,11 @@ def step_dir(run_dir: Path, step: int) -> Path:
 
 
 def save_checkpoint(run_dir: str | Path, cfg: Config, model: EgoACT, normalizer: Normalizer, step: int,
-                    optimizer: torch.optim.Optimizer | None = None) -> Path:
-    """Write a checkpoint folder for `step` and point LATEST at it; returns the folder."""
+                    optimizer: torch.optim.Optimizer | None = None,
+                    train_modules: dict[str, torch.nn.Module] | None = None) -> Path:
+    """Write a checkpoint folder for `step` and point LATEST at it; returns the folder.
+    train_modules: {name: module} trained beside the policy but not part of it (written as
+    `train_<name>.safetensors`, read back by `load_train_module` on --resume)."""
     run_dir = Path(run_dir)
     d = step_dir(run_dir, step)
     tmp = d.with_name(d.name + ".tmp")
@@ -96,6 +100,9 @@ def save_checkpoint(run_dir: str | Path, cfg: Config, model: EgoACT, normalizer:
     (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2))
     if optimizer is not None:
         _save_optimizer(optimizer, tmp)
+    for name, module in (train_modules or {}).items():
+        save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()},
+                  str(tmp / f"train_{name}.safetensors"))
     if d.exists():
         for f in d.iterdir():
             f.unlink()
@@ -204,6 +211,19 @@ def checkpoint_arms(meta: dict, d: Path) -> Arms:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{d}/checkpoint.json: arms: {e}; use another step's checkpoint or retrain") from None
     return arms
+
+
+def load_train_module(module: torch.nn.Module, d: str | Path, name: str) -> None:
+    """Restore a training-only module saved by save_checkpoint(train_modules={name: ...}) in `d`."""
+    f = Path(d) / f"train_{name}.safetensors"
+    fix = "use another step's checkpoint (write its step_N into LATEST) or start a new run"
+    if not f.exists():
+        raise OptimizerStateError(f"{d}: no {f.name} (the run's {name}); this checkpoint cannot be resumed "
+                                  f"with this config; {fix}")
+    try:
+        module.load_state_dict(load_file(str(f)))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise OptimizerStateError(f"{f}: does not fit this run's {name} ({str(e).splitlines()[0][:120]}); {fix}") from None
 
 
 def _save_optimizer(opt: torch.optim.Optimizer, d: Path) -> None:

@@ -154,6 +154,14 @@ class TrainConfig:
     early_human: bool = False  # the human demos' first early_steps frames too (False: EgoMimic-era runs, robot frames only)
     proprio_dropout: float = 0.0  # probability that a robot training sample's joint positions are replaced by their mean (0 normalized)
     normalization: str = "per_domain"  # NORMALIZATIONS: "per_domain" (EgoMimic: each domain its own statistics) or "shared" (one set over both)
+    # Bridges between the domains' trunk features (`policies.align`; co-training only, 0 = off):
+    ot_weight: float = 0.0  # weight of EgoBridge's action-conditioned Sinkhorn divergence between the two batches' trunk features
+    ot_blur: float = 0.5  # Sinkhorn blur: entropic eps = ot_blur^2, in the pair cost's units (mean squared feature difference)
+    ot_action_scale: float = 1.0  # weight of the action term (soft-DTW divergence of the xyz chunks, (z-units)^2 per point) in the pair cost
+    ot_dtw_points: int = 10  # chunk points the soft-DTW compares (evenly subsampled from the 100)
+    ot_dtw_gamma: float = 0.1  # soft-DTW smoothing gamma, (z-units)^2 (-> 0: plain DTW)
+    adversarial_weight: float = 0.0  # weight of the DANN loss: a domain classifier on the trunk features through gradient reversal
+    align_tokens: str = "queries"  # ALIGN_TOKENS: which pooled trunk features both bridges read
 
     def __post_init__(self):
         if isinstance(self.jitter, dict):
@@ -179,6 +187,28 @@ class TrainConfig:
             raise ConfigError(f"train.proprio_dropout={self.proprio_dropout}: must be in [0, 1)")
         if self.normalization not in NORMALIZATIONS:
             raise ConfigError(f"train.normalization={self.normalization!r}: {_nearest(self.normalization, NORMALIZATIONS)}")
+        for name in ("ot_weight", "ot_action_scale", "adversarial_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: must not be negative (0: off)")
+        for name in ("ot_blur", "ot_dtw_gamma"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: must be positive")
+        if not 2 <= self.ot_dtw_points <= CHUNK:
+            raise ConfigError(f"train.ot_dtw_points={self.ot_dtw_points}: must be in [2, {CHUNK}]")
+        if self.align_tokens not in ALIGN_TOKENS:
+            raise ConfigError(f"train.align_tokens={self.align_tokens!r}: {_nearest(self.align_tokens, ALIGN_TOKENS)}")
+
+    @property
+    def bridges(self) -> tuple[str, ...]:
+        """The alignment losses this run adds (their weight fields), () for EgoMimic's objective."""
+        return tuple(n for n in ("ot_weight", "adversarial_weight") if getattr(self, n) > 0)
+
+    def check_domains(self, domains: tuple[str, ...]) -> None:
+        """ConfigError naming the field when a bridge is on but there is no human data to align with."""
+        if self.bridges and "human" not in domains:
+            name = self.bridges[0]
+            raise ConfigError(f"train.{name}={getattr(self, name)} aligns robot and human features, and this run "
+                              f"has no human data: pass --human, or set train.{name}=0")
 
     def lr_at(self, step: int, total: int) -> float:
         """Learning rate of optimizer step `step` (0-based) in a run of `total` steps."""
@@ -197,6 +227,12 @@ NORMALIZATIONS = ("per_domain", "shared")
 (each domain its own mean and std, so one camera-frame point has a different normalized value in
 each domain); "shared": the keys both domains hold (`ee_pose`, `actions_xyz_act`) with one mean
 and std over both, weighting the domains equally as every training step does (one batch each)."""
+ALIGN_TOKENS = ("queries", "memory")
+"""The pooled trunk features the bridges (`train.ot_weight`, `train.adversarial_weight`) align, each
+(B, hidden), LayerNorm'ed by the trunk: "queries": the decoder's output features, averaged over the
+`model.queries` queries (what the heads read); "memory": the main encoder's outputs at the front
+(Aria) camera's image tokens, averaged (the tokens both domains have; the robot's wrist tokens and
+the z and proprio tokens left out)."""
 ROBOT_STATES = ("joints", "pinch")
 """The robot's state as the model reads it (`ModelConfig.robot_state`): "joints" as EgoMimic (its
 joint positions through robot-only input layers; the style encoder reads joint and xyz chunks);

@@ -258,7 +258,8 @@ class EgoACT(nn.Module):
         return mu, logvar
 
     def forward(self, domain: str, images: dict[str, Tensor], proprio: Tensor, actions: Tensor | None = None,
-                pad_mask: Tensor | None = None, noise: Tensor | None = None) -> dict[str, Tensor]:
+                pad_mask: Tensor | None = None, noise: Tensor | None = None, features: bool = False
+                ) -> dict[str, Tensor]:
         """Predict chunks for one domain's batch.
 
         images: {"front": (B,3,H,W), "wrist": (B,3,H,W) robot only}, floats in [0, 1].
@@ -267,6 +268,9 @@ class EgoACT(nn.Module):
         actions: (B, chunk, 7k+3k) robot / (B, chunk, 3k) human normalized ground truth,
         given in training (the style encoder reads it); None at inference (z = 0).
         noise: (B, latent) standard normal draws for the reparameterisation (drawn here if None).
+        features: also return the pooled trunk features the bridges align (`config.ALIGN_TOKENS`):
+        "features_queries" (B, hidden), the decoder's outputs averaged over the queries, and
+        "features_memory" (B, hidden), the encoder's outputs at the front camera's tokens, averaged.
         Returns "xyz" (B, chunk, 3k), "joints" (B, chunk, 7k) for robot batches, and in
         training "mu", "logvar" (B, latent).
         """
@@ -290,6 +294,9 @@ class EgoACT(nn.Module):
         out["xyz"] = torch.einsum("cq,bqd->bcd", self.interp, self.pose_head(feats))
         if domain == "robot":
             out["joints"] = torch.einsum("cq,bqd->bcd", self.interp, self.joint_head(feats))
+        if features:  # tokens[1] is the front camera's: the same tokens in both domains
+            out["features_queries"] = feats.mean(1)
+            out["features_memory"] = memory[:, 2:2 + tokens[1].shape[1]].mean(1)
         return out
 
 

@@ -6,6 +6,11 @@ Per optimizer step one robot batch and one human batch (REFERENCE §3):
     human loss = hand_lambda * (L1(xyz) + kl_weight * KL)
     loss       = (robot loss + human loss) / 2        (robot loss alone without human data)
 
+With a bridge on (`train.ot_weight`, `train.adversarial_weight`; `policies.align`), each adds
+its weight times its loss on the two batches' pooled trunk features to that mean, and logs it
+unweighted ("align/ot" with the Sinkhorn solver's marginal error "align/ot_err", "align/adv" with the
+classifier's accuracy "align/adv_acc"); at weight 0 nothing is computed.
+
 L1 is over normalized chunks, averaged over valid (un-padded) points. The joint head
 only runs on robot batches, so it gets no gradient from human data; the pose head and
 the trunk get both.
@@ -19,23 +24,34 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from egogym.policies.align import DomainClassifier, adversarial_loss, ot_loss
 from egogym.policies.batch import ModelInputs
 from egogym.policies.config import TrainConfig
 from egogym.policies.model import EgoACT, kl_divergence, masked_l1
 from egogym.policies.normalize import Normalizer
 
 
-def make_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: torch.nn.Module, train: TrainConfig, extra: torch.nn.Module | None = None
+                   ) -> torch.optim.AdamW:
     """AdamW over every parameter, fused (one kernel over all tensors instead of a Python
     loop per tensor). Alone its gain was within run-to-run noise here; with dropout off it
-    took the width-256 `cpu` shape from 130 to 143 samples/s (docs/POLICIES.md)."""
-    return torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay, fused=True)
+    took the width-256 `cpu` shape from 130 to 143 samples/s (docs/POLICIES.md).
+    extra: a training-only module (the DANN domain classifier) whose parameters follow the model's."""
+    params = list(model.parameters()) + (list(extra.parameters()) if extra is not None else [])
+    return torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay, fused=True)
 
 
 def domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tensor | None = None
                 ) -> tuple[Tensor, dict[str, float]]:
     """Loss of one domain's batch (hand_lambda applied to human batches) and its parts for logging."""
-    out = model(inp.domain, inp.images, inp.proprio, inp.actions, inp.pad_mask, noise=noise)
+    loss, logs, _ = _domain_loss(model, inp, train, noise)
+    return loss, logs
+
+
+def _domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tensor | None = None,
+                 features: bool = False) -> tuple[Tensor, dict[str, float], dict[str, Tensor]]:
+    """`domain_loss`, and the model's outputs (with the pooled trunk features when `features`)."""
+    out = model(inp.domain, inp.images, inp.proprio, inp.actions, inp.pad_mask, noise=noise, features=features)
     out = {k: v.float() for k, v in out.items()}  # bf16 under CUDA autocast: the loss in fp32 (no-op on the CPU)
     kl = kl_divergence(out["mu"], out["logvar"])
     dj = model.dim_joints
@@ -49,20 +65,50 @@ def domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tens
         loss = train.hand_lambda * (l_xyz + train.kl_weight * kl)
         logs = {"human/l1_xyz": l_xyz.item(), "human/kl": kl.item()}
     logs[f"{inp.domain}/loss"] = loss.item()
-    return loss, logs
+    return loss, logs, out
 
 
 def cotrain_loss(model: EgoACT, robot: ModelInputs, human: ModelInputs | None, train: TrainConfig,
-                 noise: dict[str, Tensor] | None = None) -> tuple[Tensor, dict[str, float]]:
-    """Mean of the robot and human losses (robot loss alone when human is None)."""
+                 noise: dict[str, Tensor] | None = None, domain_head: DomainClassifier | None = None
+                 ) -> tuple[Tensor, dict[str, float]]:
+    """Mean of the robot and human losses (robot loss alone when human is None), plus each bridge
+    that is on (see the module docstring). domain_head: DANN's classifier, needed when
+    `train.adversarial_weight` > 0."""
     noise = noise or {}
-    loss, logs = domain_loss(model, robot, train, noise.get("robot"))
+    train.check_domains(("robot",) if human is None else ("robot", "human"))
+    bridges = bool(train.bridges)
+    loss, logs, r_out = _domain_loss(model, robot, train, noise.get("robot"), bridges)
     if human is not None:
-        h_loss, h_logs = domain_loss(model, human, train, noise.get("human"))
+        h_loss, h_logs, h_out = _domain_loss(model, human, train, noise.get("human"), bridges)
         loss = 0.5 * (loss + h_loss)
         logs.update(h_logs)
+        if bridges:
+            a_loss, a_logs = _bridge_loss(model, robot, r_out, human, h_out, train, domain_head)
+            loss = loss + a_loss
+            logs.update(a_logs)
     logs["loss"] = loss.item()
     return loss, logs
+
+
+def _bridge_loss(model: EgoACT, robot: ModelInputs, r_out: dict[str, Tensor], human: ModelInputs,
+                 h_out: dict[str, Tensor], train: TrainConfig, domain_head: DomainClassifier | None
+                 ) -> tuple[Tensor, dict[str, float]]:
+    """The weighted sum of the bridges that are on, and their unweighted values for the logs."""
+    key = f"features_{train.align_tokens}"
+    f, g = r_out[key], h_out[key]
+    total, logs = f.new_zeros(()), {}
+    if train.ot_weight > 0:
+        a, b = robot.actions[..., model.dim_joints:], human.actions  # the normalised xyz chunks
+        ot, err = ot_loss(f, a, g, b, train)
+        total = total + train.ot_weight * ot
+        logs["align/ot"], logs["align/ot_err"] = ot.item(), err
+    if train.adversarial_weight > 0:
+        if domain_head is None:
+            raise ValueError("train.adversarial_weight > 0 needs the domain classifier: pass domain_head")
+        adv, acc = adversarial_loss(domain_head, f, g)
+        total = total + train.adversarial_weight * adv
+        logs["align/adv"], logs["align/adv_acc"] = adv.item(), acc.item()
+    return total, logs
 
 
 def _last_valid(pad_mask: Tensor | None, B: int, P: int, device: torch.device | None = None) -> Tensor:

@@ -46,7 +46,9 @@ from egogym.data.schema import DataFormatError
 from egogym.data.stats import NormStats
 from egogym.policies.batch import BatchPlan, collate, model_inputs, step_generator
 from egogym.policies.loader import StepLoader, step_samples
-from egogym.policies.checkpoint import CheckpointError, load_checkpoint, load_optimizer, resolve, save_checkpoint
+from egogym.policies.align import DomainClassifier
+from egogym.policies.checkpoint import (CheckpointError, load_checkpoint, load_optimizer, load_train_module, resolve,
+                                        save_checkpoint)
 from egogym.policies.config import Config, ConfigError, default_threads, preset
 from egogym.policies.device import DEVICE_HELP, autocast, distributed_backend, resolve_device, to_device
 from egogym.core.kinematics import pinch_in_camera
@@ -80,14 +82,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class _Loss(nn.Module):
-    """The co-training loss as one module, so DDP sees one forward per backward."""
+    """The co-training loss as one module, so DDP sees one forward per backward (and averages the
+    gradients of the DANN domain classifier, when there is one, with the model's)."""
 
-    def __init__(self, model: EgoACT, cfg: Config):
+    def __init__(self, model: EgoACT, cfg: Config, domain_head: DomainClassifier | None = None):
         super().__init__()
-        self.model, self.cfg = model, cfg
+        self.model, self.cfg, self.domain_head = model, cfg, domain_head
 
     def forward(self, robot, human, noise):
-        loss, logs = cotrain_loss(self.model, robot, human, self.cfg.train, noise)
+        loss, logs = cotrain_loss(self.model, robot, human, self.cfg.train, noise, self.domain_head)
         return loss, logs
 
 
@@ -194,14 +197,19 @@ class Trainer:
         if hands != self.arms:
             raise UserError(f"the human data tracks hand(s) {list(hands)}, the robot data moves arm(s) "
                             f"{list(self.arms)}: give files with the same arms")
+        cfg.train.check_domains(self.domains)  # a bridge needs human data
         self.start = 0
         self.data_wait_s = 0.0  # seconds this run spent reading batches (or waiting for its loader)
         torch.manual_seed(cfg.train.seed)
         self.model = EgoACT(mc, self.arms, self.domains).to(self.device)
-        self.opt = make_optimizer(self.model, cfg.train)
+        # DANN's classifier: initialised after the model (whose weights stay those of a run without it),
+        # trained by the same optimizer, saved with each checkpoint for --resume but not part of the policy.
+        self.domain_head = (DomainClassifier(mc.hidden).to(self.device) if cfg.train.adversarial_weight > 0
+                            else None)
+        self.opt = make_optimizer(self.model, cfg.train, self.domain_head)
         if resume:
             self._resume()
-        self.loss_module: nn.Module = _Loss(self.model, cfg)
+        self.loss_module: nn.Module = _Loss(self.model, cfg, self.domain_head)
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module, device_ids=ids)
@@ -244,6 +252,8 @@ class Trainer:
             raise UserError(f"--resume: the run trained arms {list(ck.model.arms)}, this call's data has "
                             f"{list(self.arms)}")
         self.model.load_state_dict(ck.model.state_dict())
+        if self.domain_head is not None:
+            load_train_module(self.domain_head, ck.path, "domain_head")
         load_optimizer(self.opt, ck.path)
         self.start = ck.step
 
@@ -414,7 +424,8 @@ class Trainer:
                 self._barrier()
             if done % t.ckpt_every == 0 or done == self.steps:
                 if self.rank == 0:
-                    save_checkpoint(self.out, self.cfg, self.model, self.normalizer, done, self.opt)
+                    extra = {"domain_head": self.domain_head} if self.domain_head is not None else None
+                    save_checkpoint(self.out, self.cfg, self.model, self.normalizer, done, self.opt, extra)
                 self._barrier()
         bar.close()
         if self.tb is not None:
