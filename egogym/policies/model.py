@@ -203,7 +203,7 @@ class EgoACT(nn.Module):
         joints_in = cfg.robot_state == "joints"
         proprio_dim = {"robot": self.dim_joints, "human": self.dim_xyz, "shared": self.dim_xyz}
         action_dim = {"robot": self.dim_joints + self.dim_xyz, "human": self.dim_xyz, "shared": self.dim_xyz}
-        inputs = sorted(set(self.input_of.values()))
+        inputs = list(dict.fromkeys(self.input_of.values()))  # domain order: the init draws as before
         self.proprio_in = nn.ModuleDict({k: nn.Linear(proprio_dim[k], h) for k in inputs})
         self.style_proprio_in = nn.ModuleDict({k: nn.Linear(proprio_dim[k], h) for k in inputs})
         self.style_action_in = nn.ModuleDict({k: nn.Linear(action_dim[k], h) for k in inputs})
