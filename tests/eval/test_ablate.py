@@ -237,6 +237,7 @@ def test_small_grid_runs_and_resumes(tmp_path, monkeypatch):
     assert all("--resume" not in c for c in calls)
     assert (tmp_path / "data" / "robot_2.done").exists() and (tmp_path / "data" / "human_2.done").exists()
     assert {r["summary"]["episodes"] for r in results} == {2}
+    assert {r["normalization"] for r in results} == {"per_domain"}  # recorded in every cell.json
     import egogym
     assert {r["machine"]["packages"]["egogym"] for r in results} == {egogym.__version__}  # where each ran
     assert report.exists() and (tmp_path / "scaling.png").exists()

@@ -92,6 +92,17 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
     return out
 
 
+def run_normalization(run_dir: Path, cfg: AblationConfig, cell: Cell) -> str:
+    """The normalization a cell's run trained with: its config.json's, or, where the run left
+    none (a stubbed trainer), what the cell's command line asked for (the last --set wins)."""
+    path = run_dir / "config.json"
+    if path.exists():
+        return json.loads(path.read_text())["train"].get("normalization", "per_domain")
+    key = "train.normalization="
+    asked = [a[len(key):] for a in (*cfg.train.args, *cell.train_args) if a.startswith(key)]
+    return (asked or [cfg.train.normalization])[-1]
+
+
 def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = False, device: str = "auto") -> dict:
     """Train and evaluate one cell (data must exist); write and return its cell.json content.
 
@@ -129,7 +140,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     t1 = time.perf_counter()
     records = evaluate(ev, cdir / "eval", resume=True, progress=progress)
     result = {"cell": dataclasses.asdict(cell), "name": cell.name, "summary": summarize(records),
-              "normalization": json.loads((run_dir / "config.json").read_text())["train"].get("normalization", "per_domain"),
+              "normalization": run_normalization(run_dir, cfg, cell),
               "train_seconds": train_s, "eval_seconds": time.perf_counter() - t1,
               "collection_hours": collection_hours(cell.robot, cell.human), "machine": machine()}
     tmp = marker.with_suffix(".tmp")
