@@ -66,7 +66,7 @@ from typing import Callable
 
 import numpy as np
 
-from egogym.core.bounds import float_flag, int_flag
+from egogym.core.bounds import MAX_WORKERS, float_flag, int_flag
 from egogym.core.errors import UserError
 from egogym.policies.config import DEVICE_HELP
 from egogym.core.spec import ARIA_IMAGE_SIZE, EGOMIMIC
@@ -323,7 +323,7 @@ class CheckpointPolicy:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a training run folder (runs/NAME; its newest checkpoint) or a checkpoint folder")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (0: a free one, printed)")
+    p.add_argument("--port", type=int_flag("--port", 0, 65535), default=8000, help="port to listen on (0: a free one, printed)")
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every interface, "
                         f"which needs a token or --insecure)")
@@ -340,7 +340,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"disconnected (default {CLIENT_TIMEOUT_S:g})")
     p.add_argument("--max-connections", type=int_flag("--max-connections", 1, 4096), default=MAX_CONNECTIONS,
                    help=f"connections served at once; more are refused with HTTP 503 (default {MAX_CONNECTIONS})")
-    p.add_argument("--threads", type=int, help="torch threads (default: the cores less one)")
+    p.add_argument("--threads", type=int_flag("--threads", 1, MAX_WORKERS), help="torch threads (default: the cores less one)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 

@@ -38,6 +38,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from egogym.core.bounds import MAX_STEPS, MAX_WORKERS, int_flag
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output
 from egogym.data.reader import EgoDataset, open_h5_checked
@@ -63,13 +64,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--robot", required=True, type=Path, help="robot HDF5 file (train and valid splits)")
     p.add_argument("--human", type=Path, help="human HDF5 file: co-train (EgoMimic); omit for robot-only ACT")
     p.add_argument("--out", required=True, type=Path, help="run folder (runs/NAME)")
-    p.add_argument("--steps", type=int, help="optimizer steps (default: the preset's train.steps)")
+    p.add_argument("--steps", type=int_flag("--steps", 1, MAX_STEPS), help="optimizer steps (default: the preset's train.steps)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a config field, e.g. --set train.lr=1e-4 --set model.image_size=96,96")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: default_threads: cores / processes - 1, at least 1)")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument("--threads", type=int_flag("--threads", 0, MAX_WORKERS), default=0, help="torch threads per process (0: default_threads: cores / processes - 1, at least 1)")
+    p.add_argument("--workers", type=int_flag("--workers", 0, MAX_WORKERS), default=0,
                    help="data-loader worker processes per domain that read the batches ahead (0, the default: "
                         "read in the training process); the batches, so the results, are the same for any N")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to TensorBoard)")

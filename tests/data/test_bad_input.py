@@ -177,6 +177,10 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(robot_file, tmp_
 
 @pytest.mark.parametrize("argv,needles", [
     (["collect", "--episodes", "1000000000000"], ["--episodes 1000000000000", "1..1000000"]),
+    (["train", "--robot", "r.hdf5", "--out", "o", "--steps", "100000000000"], ["--steps 100000000000", "1..1000000"]),
+    (["train", "--robot", "r.hdf5", "--out", "o", "--workers", "-1"], ["--workers -1", "0..256"]),
+    (["ablate", "transfer", "--out", "o", "--jobs", "0"], ["--jobs 0", "1..256"]),
+    (["serve", "run", "--port", "70000"], ["--port 70000", "0..65535"]),
     (["collect", "--episodes", "0"], ["--episodes 0", "1..1000000"]),
     (["collect", "--episodes", "2", "--seed", "-5"], ["--seed -5", "0..4294967295"]),
     (["collect", "--episodes", "10", "--seed", "4294967290"], ["--seed 4294967290 with --episodes 10",

@@ -75,6 +75,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from egogym.core.bounds import MAX_WORKERS, int_flag
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output
 
@@ -91,7 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="run cells one after another (local) or as Ray tasks (pip install -e '.[ray]')")
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local instance)")
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--jobs", type=int_flag("--jobs", 1, MAX_WORKERS), default=1,
                    help="local executor: cells trained at once, 1 torch thread each (more only on a machine "
                         "with a free core per job: on a shared one they slow each other down)")
     p.add_argument("--report", action="store_true",
