@@ -13,7 +13,7 @@ from pathlib import Path
 
 from egogym.core.bounds import MAX_EPISODES, check_int, check_seeds
 from egogym.core.errors import UserError
-from egogym.core.outputs import check_output
+from egogym.core.outputs import check_output, removed_if_failed
 from egogym.core.spec import ARIA_IMAGE_SIZE
 
 
@@ -71,13 +71,27 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
         if not folders:
             print(f"{out}: all {episodes} episode(s) already converted")
             return 0
-    names = convert(folders, out, progress=progress, env_args={
-        "source": "egogym collect --embodiment human", "task": "object_in_bowl",
-        "task_options": dict(task_options or {}), "seed": seed,
-        "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
-        "head": config.head})
+    # A first conversion that fails before a demo is written leaves no file to block the rerun
+    # (the recordings, the finished work, stay in rec_root and are not simulated again).
+    with removed_if_failed(out, keep=lambda: _holds_demos(out)):
+        names = convert(folders, out, progress=progress, env_args={
+            "source": "egogym collect --embodiment human", "task": "object_in_bowl",
+            "task_options": dict(task_options or {}), "seed": seed,
+            "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
+            "head": config.head})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
     return 0
+
+
+def _holds_demos(path: Path) -> bool:
+    """Whether an HDF5 file holds at least one demo (False for a missing or unreadable file)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return len(f.get("data", {})) > 0
+    except (OSError, ValueError):
+        return False
 
 
 DEMONSTRATORS = ("person", "robot")

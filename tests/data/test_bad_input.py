@@ -384,3 +384,24 @@ def test_env_build_errors_name_the_flag_typed(tmp_path, capsys):
                           "--cameras front_img_9", "unknown camera", "front_img_1")
     assert "options {" not in err and "disable_env_checker" not in err
     assert not out.exists()  # the folder of a first run that failed before an episode is removed
+
+
+def test_a_failed_first_human_conversion_leaves_no_file_but_keeps_the_recordings(tmp_path, monkeypatch):
+    """The conversion of a first `collect --embodiment human` fails after opening its file: the
+    file goes (a rerun is not told "exists: pass --resume"), the recordings stay."""
+    import egogym.data.aria as aria
+    from egogym.pipelines.human import collect_human
+
+    out = tmp_path / "human.hdf5"
+    rec = tmp_path / "human.hdf5.recordings" / "episode_000000"
+    rec.mkdir(parents=True)
+    (rec / "recording.json").write_text("{}")  # as if simulated: the loop records nothing
+
+    def failing_convert(folders, path, **kw):
+        Path(path).write_bytes(b"half-written")
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(aria, "convert", failing_convert)
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        collect_human(1, 0, out, (32, 32), progress=False)
+    assert not out.exists() and (rec / "recording.json").exists()
