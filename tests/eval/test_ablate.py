@@ -565,3 +565,23 @@ def test_report_tests_an_ablation_against_robot_only_under_the_same_drive(tmp_pa
     assert (tests["shared_pose_ik", same]["only_a"], tests["shared_pose_ik", same]["only_b"]) == (0, 2)
     t = tests["shared_pose_ik", "the same runs, joint-head drive"]
     assert t["reference_variant"] == "shared" and (t["only_a"], t["only_b"]) == (0, 1)
+
+
+def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
+    """`[data] human_head` (rung 1 of the ladder: the person's Aria at the robot's viewpoint) is
+    checked when the config is read and handed to the simulated person's collection."""
+    import egogym.pipelines.human as human
+
+    cfg = config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robot"}))
+    with pytest.raises(UserError, match=r"\[data\] human_head: 'robt'"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robt"}))
+    seen = {}
+
+    def fake_collect(m, seed, out, image_size, **kw):
+        seen.update(kw)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(human, "collect_human", fake_collect)
+    with pytest.raises(UserError, match="stop here"):
+        ablate.ensure_human_data(cfg, tmp_path, 2, progress=False)
+    assert seen["head"] == "robot" and seen["demonstrator"] == "person"

@@ -49,6 +49,7 @@ class DataConfig:
     robot_task_options: dict = field(default_factory=dict)  # the robot demos' distribution (task options)
     human_task_options: dict = field(default_factory=dict)  # the human demos' distribution (object_in_bowl options)
     human_demonstrator: str = "person"  # "person" (the simulated Aria wearer) or "robot" (the positive control)
+    human_head: str = "natural"  # the simulated person's Aria: "natural" or "robot" (held at the robot's viewpoint: rung 1)
 
     def __post_init__(self):
         if not self.robot:
@@ -65,6 +66,11 @@ class DataConfig:
         if self.human_demonstrator not in ("person", "robot"):
             raise UserError(f"[data] human_demonstrator: {self.human_demonstrator!r}: use \"person\" (the simulated "
                             f"human) or \"robot\" (the positive control: the robot's demos as human demos)")
+        if self.human_head != "natural":
+            from egogym.sim.human import HEADS  # the simulator, only for a config that asks for another head
+
+            if self.human_head not in HEADS:
+                raise UserError(f"[data] human_head: {self.human_head!r}: use one of {', '.join(HEADS)}")
 
 
 @dataclass(frozen=True)
