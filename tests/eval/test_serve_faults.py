@@ -346,6 +346,37 @@ def test_connections_beyond_the_cap_are_refused_with_503():
         server.shutdown()
 
 
+def test_closed_connections_frames_are_freed_without_waiting_for_the_collector():
+    """websockets keeps each connection in a reference cycle holding its last frame; the server
+    collects as each connection ends. With the automatic collector off (as good as off in a
+    process full of torch's objects), 12 connections that each sent a 256 kB message leave at
+    most the last one or two connections' objects alive, not 12."""
+    import gc
+
+    from websockets.server import ServerProtocol
+
+    def alive() -> int:
+        return sum(type(o) is ServerProtocol for o in gc.get_objects())  # type(): weak proxies are in there too
+
+    server = start(PolicyServer(lambda obs: {"actions": np.zeros((1, 7))}, {}, "127.0.0.1", 0,
+                                max_frame_bytes=1 << 20))
+    gc.collect()
+    before = alive()
+    gc.disable()
+    try:
+        for _ in range(12):
+            c = RawClient(server.port)
+            c.send(b"\xc1" * (256 << 10))  # not msgpack: read whole, then refused (1011)
+            code, _, _ = c.until_close()
+            c.close()
+            assert code == 1011
+        wait_for(lambda: server.connections == 0, "every connection ended")
+        wait_for(lambda: alive() - before <= 2, "closed connections collected")
+    finally:
+        gc.enable()
+        server.shutdown()
+
+
 # ---- frame bounds at both ends ------------------------------------------------------------
 
 class _Env:
