@@ -5,7 +5,8 @@
 A small robot data set (scripted expert, robot placement distribution: the toy only on
 the right half of the table, `ROBOT_TASK_OPTIONS`) and a small human data set (simulated
 Aria demonstrator, the full distribution); a robot-only and a co-trained policy with the
-`cpu` training preset (docs/POLICIES.md); evaluations of both and of the scripted expert on the full
+`cpu` training preset and the co-training options of `TRAIN_OPTIONS` (docs/POLICIES.md,
+"Co-training options"); evaluations of both and of the scripted expert on the full
 distribution; `report.md` + `scaling.png`. With `--jobs 2` (the default, for a quiet 2-core
 machine) the robot and human data are collected side by side and each policy trains as soon
 as its data is there, beside the other (docs/RESULTS.md has the timings and the sizes' choice).
@@ -34,6 +35,13 @@ anywhere. Human demos and the evaluation use the full distribution, so half of t
 evaluation's toy placements are covered by human data only."""
 
 
+TRAIN_OPTIONS = ("--set", "model.robot_state=pinch", "--set", "train.early_human=1")
+"""Both policies' state is the pinch point (one representation for the robot and the human) and the
+co-trained one draws the human's first frames as often as the robot's: the only options with which the
+positive control reached the human-only region (docs/RESULTS.md, issue 24; `pinch_early`). The robot-only
+policy gets the same state, so that the two differ only in the human data."""
+
+
 def quickstart_config(robot: int, human: int, steps: int, episodes: int, max_steps: int, workers: int,
                       image_size: tuple[int, int], preset: str = "cpu") -> dict:
     return {
@@ -41,7 +49,7 @@ def quickstart_config(robot: int, human: int, steps: int, episodes: int, max_ste
         "image_size": list(image_size),
         "data": {"robot": [robot], "human": [0, human], "seed": 0, "robot_max_steps": 1000,
                  "robot_stop_after_points": 1, "robot_task_options": ROBOT_TASK_OPTIONS},
-        "train": {"preset": preset, "steps": steps, "seeds": [0]},
+        "train": {"preset": preset, "steps": steps, "seeds": [0], "args": list(TRAIN_OPTIONS)},
         "eval": {"episodes": episodes, "seed": 100000, "workers": workers, "max_steps": max_steps},
         "controls": {"equal_time": False, "equal_episodes": False},
     }

@@ -585,3 +585,17 @@ def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="stop here"):
         ablate.ensure_human_data(cfg, tmp_path, 2, progress=False)
     assert seen["head"] == "robot" and seen["demonstrator"] == "person"
+
+
+def test_quickstart_trains_both_policies_with_the_documented_co_training_options():
+    """The quick start's grid passes TRAIN_OPTIONS to every cell, and they name real fields with
+    the values docs/POLICIES.md gives (pinch state, the human's first frames drawn as the robot's)."""
+    from egogym.eval.ablation import config_from_dict
+    from egogym.eval.quickstart import TRAIN_OPTIONS, quickstart_config
+    from egogym.policies.config import preset
+
+    cfg = config_from_dict(quickstart_config(60, 40, 3000, 20, 500, 1, (64, 64)), "quickstart")
+    assert cfg.train.args == TRAIN_OPTIONS
+    pairs = dict(a.split("=", 1) for a in TRAIN_OPTIONS[1::2])
+    run = preset(cfg.train.preset).with_overrides(pairs)
+    assert (run.model.robot_state, run.train.early_human) == ("pinch", 1)
