@@ -66,6 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     human.add_argument("--head", choices=("natural", "robot"), default="natural",
                        help="the simulated person's head: natural (sways, turns to look) or robot (the Aria held "
                             "at the robot's viewpoint: isolates the viewpoint gap)")
+    human.add_argument("--hand", choices=("human", "robot"), default="human",
+                       help="what the simulated person's images show doing the task: human (hand, forearm, sleeve) "
+                            "or robot (the twin's arms, the right one posed by IK at the hand: isolates the "
+                            "appearance gap)")
     human.add_argument("--demonstrator", choices=("person", "robot"), default="person",
                        help="person: the simulated Aria wearer; robot: the positive control of the human-data "
                             "ladder (the scripted robot's demos stored as human demos: egogym.pipelines.positive_control)")

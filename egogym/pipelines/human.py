@@ -18,12 +18,13 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 
 
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
-                  resume: bool = False, recordings: str | Path | None = None, head: str = "natural",
+                  resume: bool = False, recordings: str | Path | None = None, head: str = "natural", hand: str = "human",
                   task_options: dict | None = None, demonstrator: str = "person") -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
-    ("natural", or "robot": the Aria held at the robot's viewpoint). task_options: options of the
+    ("natural", or "robot": the Aria held at the robot's viewpoint); hand: `HumanConfig.hand` ("human",
+    or "robot": the twin's arms drawn in place of the person's). task_options: options of the
     object_in_bowl declaration (placement and appearance axes, `egogym.tasks.ObjectInBowl`), so
     that human demos may cover what robot demos do not. demonstrator: "person" (the simulated
     Aria wearer) or "robot", the ladder's positive control (`egogym.pipelines.positive_control`:
@@ -48,7 +49,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     try:
         task = make_task("object_in_bowl", **(task_options or {}))
-        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, task=task)
+        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, task=task)
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
     folders = []
@@ -59,7 +60,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     with HumanDemonstrator(config) as human:
         for i in it:
             folder = rec_root / f"episode_{seed + i:06d}"
-            if not (folder / "recording.json").is_file():
+            if (folder / "recording.json").is_file():
+                _check_reusable(folder, config)
+            else:
                 human.record_episode(seed + i, folder)
             folders.append(folder)
     if out.exists():  # --resume: convert only the episodes the file does not hold yet
@@ -78,9 +81,26 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
             "source": "egogym collect --embodiment human", "task": "object_in_bowl",
             "task_options": dict(task_options or {}), "seed": seed,
             "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
-            "head": config.head})
+            "head": config.head, "hand": config.hand})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
     return 0
+
+
+def _check_reusable(folder: Path, config) -> None:
+    """Refuse to convert a kept recording made by an older simulator or with another head or hand."""
+    import json
+
+    from egogym.sim.human import RECORDING_VERSION
+
+    try:
+        rec = json.loads((folder / "recording.json").read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{folder / 'recording.json'}: unreadable ({e}); delete the folder to record it again") from None
+    made = (rec.get("version"), rec.get("head"), rec.get("hand"))
+    if made != (RECORDING_VERSION, config.head, config.hand):
+        raise UserError(f"{folder}: recorded with version {made[0]}, head {made[1]}, hand {made[2]}; this run "
+                        f"records version {RECORDING_VERSION}, head {config.head}, hand {config.hand}: give another "
+                        f"--recordings folder, or delete this one to record it again")
 
 
 def _holds_demos(path: Path) -> bool:
@@ -124,5 +144,6 @@ def run(args) -> int:
     return collect_human(args.episodes, getattr(args, "seed", 0) or 0, args.out, getattr(args, "image_size", None),
                          progress=not getattr(args, "no_progress", False), resume=getattr(args, "resume", False),
                          recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"),
+                         hand=getattr(args, "hand", "human"),
                          demonstrator=getattr(args, "demonstrator", "person"),
                          task_options=getattr(args, "task_options", None))

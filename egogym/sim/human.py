@@ -49,7 +49,8 @@ from PIL import Image
 
 from egogym.core import geometry
 from egogym.data import mps
-from egogym.sim.scene import load_workcell
+from egogym.core.spec import EGOMIMIC
+from egogym.sim.scene import FINGER_PAD_INSET, attach_arms, load_workcell
 from egogym.sim.tasks import PARKING, AppearanceSetter, build
 from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, aria_focal_px
 from egogym.tasks import HandOver, ObjectInBowl
@@ -57,7 +58,9 @@ from egogym.tasks.object_in_bowl import Episode
 from egogym.tasks.objects import BOWL_HEIGHT, TOYS
 
 RECORDING_FORMAT = "egogym-aria-recording"
-RECORDING_VERSION = 1
+RECORDING_VERSION = 2
+"""2: the bowl is drawn where the episode puts it (version 1 left it at its default place) and the
+recording names its `head` and `hand`."""
 
 
 def _rot(axis: str, angle: float) -> np.ndarray:
@@ -86,6 +89,9 @@ HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
 
 
 HEADS = ("natural", "robot")
+HANDS = ("human", "robot")
+HIDDEN_GEOM_GROUP = 5
+"""A geom group neither renderer draws (MuJoCo shows groups 0-2 by default)."""
 
 
 def robot_aria_pose() -> np.ndarray:
@@ -114,6 +120,12 @@ class HumanConfig:
     head: "natural" (the head sways, leans and turns toward the gaze target) or "robot" (the
       Aria held still where the twin's Aria is: the robot's viewpoint, an idealization that
       isolates the viewpoint gap between human and robot data; docs/RESULTS.md).
+    hand: "human" (the person's hand, forearm and sleeve) or "robot": the twin's two arms drawn
+      in their place, the right one posed every frame by inverse kinematics so that its pinch
+      point is where the hand holds the toy, approaching from above as the robot does, its fingers
+      closing as the hand's do (`RobotHand`). The sim counterpart of editing human video with a
+      rendered robot (Phantom, Masquerade): it isolates the appearance gap. Labels (the palm's
+      track) and masks (now the arms') are written as for the hand.
     shoulder_offset: right shoulder relative to the eye (m, world axes).
     tail_s: seconds recorded after the hand is back at rest (the converter needs 30
       future frames, 1 s, for every frame it keeps).
@@ -126,6 +138,7 @@ class HumanConfig:
     task: ObjectInBowl = field(default_factory=ObjectInBowl)
     eye: tuple[float, float, float] = (-0.16, -0.06, 1.40)
     head: str = "natural"
+    hand: str = "human"
     shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
     tail_s: float = 1.2
     dropout: float = 0.01
@@ -142,6 +155,8 @@ class HumanConfig:
             raise ValueError(f"dropout={self.dropout}: give a probability in [0, 0.5)")
         if self.head not in HEADS:
             raise ValueError(f"head={self.head!r}: choose from {HEADS}")
+        if self.hand not in HANDS:
+            raise ValueError(f"hand={self.hand!r}: choose from {HANDS}")
 
     @property
     def focal_px(self) -> float:
@@ -209,7 +224,8 @@ class EpisodePlan:
 # the scene
 # -------------------------------------------------------------------------------------
 def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
-    """Work cell + the task's objects + the person's head (Aria) and right arm. No robot."""
+    """Work cell + the task's objects + the person's head (Aria) and right arm; with
+    `config.hand == "robot"` also the twin's two arms at their mounts (no torso)."""
     root = load_workcell()
     h, w = config.image_size
     gl = root.visual.__getattr__("global")
@@ -255,7 +271,77 @@ def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
     su = root.worldbody.add("body", name="sleeve_upper", mocap=True)
     su.add("geom", name="sleeve_upper", type="capsule", fromto=[0, 0, 0, 0, 0, 1.0], size=[0.047],
            material="cloth", **nc)
+    if config.hand == "robot":
+        attach_arms(root.worldbody.add("body", name="robot_arms"), EGOMIMIC)
     return root
+
+
+class RobotHand:
+    """The twin's arms in the person's scene (`HumanConfig.hand == "robot"`).
+
+    `pose(target, grip_axis, close)` puts the right arm's pinch point at `target` (m, world) with
+    the gripper's approach leaning from straight down as the scripted expert's does
+    (`experts.ArmIK.rotation`, first tilt), warm-started from the previous frame; where that fails,
+    the expert's full search; where nothing reaches (the person's hand by the body), the closest
+    point (position only). The left arm stays at its home pose. `close` in [0, 1] closes the fingers
+    from open to the toy's width. `errors` lists the pinch point's distance to each target (m)."""
+
+    def __init__(self, physics: mjcf.Physics):
+        from types import SimpleNamespace
+
+        from egogym.sim.experts import GRASP_TILTS, ArmIK
+
+        self.physics = physics
+        m = physics.model.ptr
+        self.ik = ArmIK(SimpleNamespace(spec=EGOMIMIC, physics=physics), "right")
+        self.tilt = GRASP_TILTS[0]
+        self.home = {a.name: np.array(a.home, float) for a in EGOMIMIC.arms}
+        self._qadr = {a.name: np.array([m.joint(f"{a.name}/{j}").qposadr[0] for j in a.joint_names])
+                      for a in EGOMIMIC.arms}
+        self._fadr = np.array([m.joint(f"right/{f}").qposadr[0] for f in ("left_finger", "right_finger")])
+        self.finger_open = EGOMIMIC.arm("right").gripper.finger_range[1]
+        bodies = [b for b in range(m.nbody) if m.body(b).name.split("/")[0] in {a.name for a in EGOMIMIC.arms}]
+        self.geoms = np.flatnonzero(np.isin(m.geom_bodyid, bodies))
+        self.q = self.home["right"].copy()
+        self.errors: list[float] = []
+
+    def reset(self) -> None:
+        self.q = self.home["right"].copy()
+        self.errors = []
+
+    def pose(self, target: np.ndarray, grip_axis: np.ndarray, close: float, finger_closed: float) -> None:
+        from dm_control.utils import inverse_kinematics as ik
+
+        from egogym.sim.experts import IKFailure, _quiet_ik
+
+        phys, joints = self.ik.physics, self.ik.joints
+        q = None
+        for g in (grip_axis, -grip_axis):  # the gripper is symmetric: the sign nearer the last pose
+            phys.named.data.qpos[joints] = self.q
+            quat = geometry.mat_to_quat(self.ik.rotation(target, g, self.tilt))
+            with _quiet_ik():
+                res = ik.qpos_from_site_pose(phys, "right/pinch", target_pos=target, target_quat=quat,
+                                             joint_names=joints, tol=1e-10, max_steps=60, inplace=True)
+            cand = self.ik._wrap_near(np.array(phys.named.data.qpos[joints]), self.q) if res.success else None
+            if cand is not None and (q is None or np.abs(cand - self.q).sum() < np.abs(q - self.q).sum()):
+                q = cand
+        if q is None:
+            try:
+                q = self.ik.solve(target, grip_axis, self.q)
+            except IKFailure:
+                phys.named.data.qpos[joints] = self.q
+                with _quiet_ik():
+                    ik.qpos_from_site_pose(phys, "right/pinch", target_pos=target, joint_names=joints,
+                                           tol=1e-10, max_steps=60, inplace=True)
+                q = np.clip(np.array(phys.named.data.qpos[joints]), self.ik.lo, self.ik.hi)
+        self.q = q
+        d = self.physics.data.ptr
+        for name, home in self.home.items():
+            d.qpos[self._qadr[name]] = q if name == "right" else home
+        d.qpos[self._fadr] = self.finger_open + (finger_closed - self.finger_open) * float(np.clip(close, 0, 1))
+        phys.named.data.qpos[joints] = q
+        mujoco.mj_kinematics(phys.model.ptr, phys.data.ptr)
+        self.errors.append(float(np.linalg.norm(phys.named.data.site_xpos["right/pinch"] - target)))
 
 
 def _segment_pose(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -289,7 +375,7 @@ class HumanDemonstrator:
         m = self.model
         self.cam_id = m.camera("aria_rgb").id
         self._mocap = {n: int(m.body_mocapid[m.body(n).id]) for n in ("head", "hand", "forearm", "sleeve_lower",
-                                                                         "sleeve_upper")}
+                                                                         "sleeve_upper", "bowl")}
         self._geom_limb = {n: m.geom(n).id for n in ("forearm_skin", "sleeve_lower", "sleeve_upper")}
         for gid in self._geom_limb.values():  # limb capsules run along their body's +z
             m.geom_quat[gid] = [1.0, 0.0, 0.0, 0.0]
@@ -301,11 +387,16 @@ class HumanDemonstrator:
         self.hand_geoms = np.array([g for g in range(m.ngeom) if (m.geom(g).name or "").startswith(HAND_GEOM_PREFIXES)])
         self._skin_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("skin").id]
         self._cloth_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("cloth").id]
+        self.robot = RobotHand(self.physics) if config.hand == "robot" else None
+        if self.robot is not None:
+            m.geom_group[self.hand_geoms] = HIDDEN_GEOM_GROUP  # the person's arm is still posed (labels), not drawn
+            self.hand_geoms = self.robot.geoms  # masks: the arms, as in robot data
         self._look = AppearanceSetter(self.physics, config.task)
         self.table_z = self._look.table_z
         self._renderer: mujoco.Renderer | None = None
         self._seg: mujoco.Renderer | None = None
         self.plan: EpisodePlan | None = None
+        self._grasp = None  # (plan, grasp point in the hand frame, grip axis, closed finger slide): RobotHand
         self._fixed_device = (robot_aria_pose() @ geometry.invert(T_DEVICE_RGB_UPRIGHT)
                               if config.head == "robot" else None)
 
@@ -464,6 +555,7 @@ class HumanDemonstrator:
         d, m = self.data, self.model
         T_dev = self.head_pose(t)
         d.mocap_pos[self._mocap["head"]] = T_dev[:3, 3]
+        d.mocap_pos[self._mocap["bowl"]] = p.bowl  # where the person drops the toy (the robot env's placement)
         d.mocap_quat[self._mocap["head"]] = geometry.mat_to_quat(T_dev[:3, :3])
         R_h, wrist = self.hand_frame(t)
         d.mocap_pos[self._mocap["hand"]] = wrist
@@ -488,6 +580,8 @@ class HumanDemonstrator:
             gid = self._geom_limb[geom]
             m.geom_size[gid][1] = n / 2
             m.geom_pos[gid] = [0, 0, n / 2]
+        if self.robot is not None:
+            self._pose_robot(t, R_h, wrist, close)
         toy_pos, toy_q = self.toy_pose(t)
         for shape in self.config.task.toys:
             adr = m.joint(f"toy_{shape}").qposadr[0]
@@ -497,6 +591,22 @@ class HumanDemonstrator:
                 d.qpos[adr:adr + 7] = np.concatenate([PARKING[shape], [1, 0, 0, 0]])
         mujoco.mj_kinematics(m, d)
         mujoco.mj_camlight(m, d)
+
+    def _pose_robot(self, t: float, R_hand: np.ndarray, wrist: np.ndarray, close: float) -> None:
+        """The robot's pinch point at the point of the hand that holds the toy (the toy's centre
+        in the hand's frame at the grasp), its fingers across the toy as the expert takes it."""
+        from egogym.sim.experts import grip_axis_for
+
+        p = self.plan
+        if self._grasp is None or self._grasp[0] is not p:
+            R_g, w_g = self.hand_frame(p.t_grasp)
+            in_hand = R_g.T @ (p.toy_pos - w_g)
+            axis = grip_axis_for(p.toy, p.toy_yaw, p.toy_pos[:2] - self.robot.ik.base_xy)
+            hx, hy, _ = TOYS[p.toy].half_extents
+            self._grasp = (p, in_hand, np.asarray(axis, float), min(hx, hy) + FINGER_PAD_INSET)
+            self.robot.reset()
+        _, in_hand, axis, finger_closed = self._grasp
+        self.robot.pose(wrist + R_hand @ in_hand, axis, close, finger_closed)
 
     # ---- observations ------------------------------------------------------------------------
     def _make_renderer(self, segmentation: bool) -> mujoco.Renderer:
@@ -605,7 +715,8 @@ class HumanDemonstrator:
         (folder / "recording.json").write_text(json.dumps({
             "format": RECORDING_FORMAT, "version": RECORDING_VERSION, "source": "egogym.sim.human",
             "seed": int(seed), "fps": c.fps, "frames": "frames", "masks": "masks", "hands": ["right"],
-            "toy": p.toy, "start": p.episode.to_dict(), "task": c.task.describe(), "n_frames": n}, indent=2))
+            "toy": p.toy, "start": p.episode.to_dict(), "task": c.task.describe(), "n_frames": n,
+            "head": c.head, "hand": c.hand}, indent=2))
         np.savez_compressed(folder / "truth.npz", t_ns=t_ns, palm_world=palm_w, wrist_world=wrist_w,
                             T_world_rgb=T_rgb, T_world_device=T_dev, K=K, tracked=conf >= 0,
                             toy_final=self.toy_pose(p.duration)[0], bowl=p.bowl)

@@ -178,11 +178,17 @@ def build_robot_scene(spec: RobotSpec, offscreen_size: tuple[int, int] = ARIA_IM
                   material="camera_body", contype=0, conaffinity=0)
         torso.add("camera", name=cam.name, pos=list(cam.pos), xyaxes=_mj_camera_axes(R), fovy=cam.fovy_deg)
 
+    attach_arms(torso, spec)
+    return root
+
+
+def attach_arms(parent: mjcf.Element, spec: RobotSpec) -> None:
+    """Every arm of `spec` (with its wrist camera) at its mount, in `parent` (a body at the
+    world origin): joints `<arm>/<joint>`, pinch site `<arm>/pinch`."""
     for arm in spec.arms:
         wrist = next((c for c in spec.cameras if c.parent == f"{arm.name}/gripper_link"), None)
-        site = torso.add("site", name=f"{arm.name}_mount", pos=list(arm.mount_pos), quat=list(arm.mount_quat))
+        site = parent.add("site", name=f"{arm.name}_mount", pos=list(arm.mount_pos), quat=list(arm.mount_quat))
         site.attach(_build_arm(arm, wrist))
-    return root
 
 
 def calibration_from_model(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec,

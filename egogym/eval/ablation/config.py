@@ -50,6 +50,7 @@ class DataConfig:
     human_task_options: dict = field(default_factory=dict)  # the human demos' distribution (object_in_bowl options)
     human_demonstrator: str = "person"  # "person" (the simulated Aria wearer) or "robot" (the positive control)
     human_head: str = "natural"  # the simulated person's Aria: "natural" or "robot" (held at the robot's viewpoint: rung 1)
+    human_hand: str = "human"  # what the person's images show: "human" or "robot" (the twin's arms at the hand: rung 2)
 
     def __post_init__(self):
         if not self.robot:
@@ -66,11 +67,13 @@ class DataConfig:
         if self.human_demonstrator not in ("person", "robot"):
             raise UserError(f"[data] human_demonstrator: {self.human_demonstrator!r}: use \"person\" (the simulated "
                             f"human) or \"robot\" (the positive control: the robot's demos as human demos)")
-        if self.human_head != "natural":
-            from egogym.sim.human import HEADS  # the simulator, only for a config that asks for another head
+        if (self.human_head, self.human_hand) != ("natural", "human"):
+            from egogym.sim.human import HANDS, HEADS  # the simulator, only for a config that asks for them
 
             if self.human_head not in HEADS:
                 raise UserError(f"[data] human_head: {self.human_head!r}: use one of {', '.join(HEADS)}")
+            if self.human_hand not in HANDS:
+                raise UserError(f"[data] human_hand: {self.human_hand!r}: use one of {', '.join(HANDS)}")
 
 
 @dataclass(frozen=True)

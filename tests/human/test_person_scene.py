@@ -1,0 +1,65 @@
+"""The simulated person's scene: the bowl where the episode puts it, and the robot drawn in
+place of the hand (`HumanConfig.hand == "robot"`, rung 2 of the human-data ladder)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import egogym.sim  # noqa: F401  (sets MUJOCO_GL)
+from egogym.core.errors import UserError
+from egogym.sim.human import HIDDEN_GEOM_GROUP, HumanConfig, HumanDemonstrator
+from egogym.tasks.objects import BOWL_RADIUS
+
+
+def test_the_bowl_is_where_the_person_drops_the_toy():
+    """The bowl's body sits at the episode's bowl_xy (the robot env's placement for the seed),
+    and the toy ends inside it."""
+    with HumanDemonstrator(HumanConfig(image_size=(32, 32))) as h:
+        for seed in range(4):
+            p = h.plan_episode(seed)
+            h.set_time(p.duration)
+            bowl = h.physics.named.data.xpos["bowl"]
+            np.testing.assert_allclose(bowl[:2], p.episode.bowl_xy, atol=1e-9)
+            assert np.linalg.norm(h.toy_pose(p.duration)[0][:2] - bowl[:2]) < BOWL_RADIUS
+
+
+def test_an_unknown_hand_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"hand='robt': choose from \('human', 'robot'\)"):
+        HumanConfig(hand="robt")
+
+
+def test_the_robot_hand_holds_the_toy_where_the_person_does(tmp_path):
+    """With hand="robot": the person's geoms are not drawn, the masks are the robot's arms, and the
+    right arm's pinch point follows the point of the hand that holds the toy: on the toy's centre
+    while it is carried, and within a millimetre from the reach to the release."""
+    with HumanDemonstrator(HumanConfig(image_size=(32, 32), hand="robot")) as h:
+        rec = h.record_episode(5, tmp_path / "ep")
+        m = h.model
+        person = [g for g in range(m.ngeom) if (m.geom(g).name or "").startswith(("hand", "forearm", "sleeve"))]
+        assert person and np.all(m.geom_group[person] == HIDDEN_GEOM_GROUP)
+        p = h.plan
+        reach, release = p.segments[1].t0, p.t_release
+        t = np.arange(len(h.robot.errors)) / h.config.fps
+        carried = (t >= reach) & (t <= release)
+        assert np.max(np.asarray(h.robot.errors)[carried]) < 1e-3
+        h.set_time(0.5 * (p.t_grasp + p.t_release))
+        pinch = h.physics.named.data.site_xpos["right/pinch"]
+        np.testing.assert_allclose(pinch, h.toy_pose(0.5 * (p.t_grasp + p.t_release))[0], atol=1e-3)
+    meta = json.loads((rec / "recording.json").read_text())
+    assert (meta["head"], meta["hand"]) == ("natural", "robot")
+    from PIL import Image
+
+    assert any(np.asarray(Image.open(f)).any() for f in sorted((rec / "masks").glob("*.png")))
+
+
+def test_kept_recordings_of_another_hand_are_refused_in_one_line(tmp_path):
+    from egogym.pipelines.human import collect_human
+
+    rec = tmp_path / "recs"
+    assert collect_human(1, 0, tmp_path / "a.hdf5", (32, 32), progress=False, recordings=rec) == 0
+    with pytest.raises(UserError, match=r"episode_000000: recorded with version 2, head natural, hand human; "
+                                        r"this run records version 2, head natural, hand robot"):
+        collect_human(1, 0, tmp_path / "b.hdf5", (32, 32), progress=False, recordings=rec, hand="robot")
+    assert not (tmp_path / "b.hdf5").exists()
