@@ -70,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="what the simulated person's images show doing the task: human (hand, forearm, sleeve) "
                             "or robot (the twin's arms, the right one posed by IK at the hand: isolates the "
                             "appearance gap)")
+    human.add_argument("--motion", choices=("human", "robot"), default="human",
+                       help="how the simulated person moves: human (one fast reach, oblique approach) or robot "
+                            "(the scripted expert's waypoints and speed: isolates the motion gap)")
     human.add_argument("--demonstrator", choices=("person", "robot"), default="person",
                        help="person: the simulated Aria wearer; robot: the positive control of the human-data "
                             "ladder (the scripted robot's demos stored as human demos: egogym.pipelines.positive_control)")

@@ -19,12 +19,14 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
                   resume: bool = False, recordings: str | Path | None = None, head: str = "natural", hand: str = "human",
+                  motion: str = "human",
                   task_options: dict | None = None, demonstrator: str = "person") -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
     ("natural", or "robot": the Aria held at the robot's viewpoint); hand: `HumanConfig.hand` ("human",
-    or "robot": the twin's arms drawn in place of the person's). task_options: options of the
+    or "robot": the twin's arms drawn in place of the person's); motion: `HumanConfig.motion` ("human", or
+    "robot": the palm along the scripted expert's waypoints). task_options: options of the
     object_in_bowl declaration (placement and appearance axes, `egogym.tasks.ObjectInBowl`), so
     that human demos may cover what robot demos do not. demonstrator: "person" (the simulated
     Aria wearer) or "robot", the ladder's positive control (`egogym.pipelines.positive_control`:
@@ -49,7 +51,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     try:
         task = make_task("object_in_bowl", **(task_options or {}))
-        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, task=task)
+        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, motion=motion, task=task)
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
     folders = []
@@ -81,13 +83,13 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
             "source": "egogym collect --embodiment human", "task": "object_in_bowl",
             "task_options": dict(task_options or {}), "seed": seed,
             "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
-            "head": config.head, "hand": config.hand})
+            "head": config.head, "hand": config.hand, "motion": config.motion})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
     return 0
 
 
 def _check_reusable(folder: Path, config) -> None:
-    """Refuse to convert a kept recording made by an older simulator or with another head or hand."""
+    """Refuse to convert a kept recording made by an older simulator or with another head, hand or motion."""
     import json
 
     from egogym.sim.human import RECORDING_VERSION
@@ -96,11 +98,12 @@ def _check_reusable(folder: Path, config) -> None:
         rec = json.loads((folder / "recording.json").read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{folder / 'recording.json'}: unreadable ({e}); delete the folder to record it again") from None
-    made = (rec.get("version"), rec.get("head"), rec.get("hand"))
-    if made != (RECORDING_VERSION, config.head, config.hand):
-        raise UserError(f"{folder}: recorded with version {made[0]}, head {made[1]}, hand {made[2]}; this run "
-                        f"records version {RECORDING_VERSION}, head {config.head}, hand {config.hand}: give another "
-                        f"--recordings folder, or delete this one to record it again")
+    made = (rec.get("version"), rec.get("head"), rec.get("hand"), rec.get("motion"))
+    if made != (RECORDING_VERSION, config.head, config.hand, config.motion):
+        raise UserError(f"{folder}: recorded with version {made[0]}, head {made[1]}, hand {made[2]}, motion "
+                        f"{made[3]}; this run records version {RECORDING_VERSION}, head {config.head}, hand "
+                        f"{config.hand}, motion {config.motion}: give another --recordings folder, or delete "
+                        f"this one to record it again")
 
 
 def _holds_demos(path: Path) -> bool:
@@ -144,6 +147,6 @@ def run(args) -> int:
     return collect_human(args.episodes, getattr(args, "seed", 0) or 0, args.out, getattr(args, "image_size", None),
                          progress=not getattr(args, "no_progress", False), resume=getattr(args, "resume", False),
                          recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"),
-                         hand=getattr(args, "hand", "human"),
+                         hand=getattr(args, "hand", "human"), motion=getattr(args, "motion", "human"),
                          demonstrator=getattr(args, "demonstrator", "person"),
                          task_options=getattr(args, "task_options", None))

@@ -182,8 +182,35 @@ class JointPlan:
         return c
 
 
-def _move_time(a: np.ndarray, b: np.ndarray, floor: float = 0.4) -> float:
+def move_time(a: np.ndarray, b: np.ndarray, floor: float = 0.4) -> float:
     return max(floor, float(np.linalg.norm(np.asarray(a) - np.asarray(b))) / SPEED * 1.5)
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    """Where the expert's pinch point goes next (m, world), its gripper there (OPEN / CLOSED),
+    the seconds it takes, and whether the fingers must be across the toy (False: any heading)."""
+
+    target: np.ndarray
+    grip: float
+    duration: float
+    at_toy: bool
+
+
+def pick_and_place_waypoints(pinch: np.ndarray, toy_pos: np.ndarray, toy: str, bowl: np.ndarray) -> list[Waypoint]:
+    """The expert's pick and place from the pinch point `pinch`: over the toy (9 cm above), straight
+    down, close, lift 13 cm, over the bowl, down to 2 cm over the rim, open, back up. Positions m,
+    world; `toy_pos` the toy's centre, `bowl` its centre on the table. The simulated person's
+    `motion="robot"` follows the same waypoints (`egogym.sim.human`)."""
+    grasp = np.asarray(toy_pos, float) + [0, 0, 0.002]
+    pre = grasp + [0, 0, 0.09]
+    lift = grasp + [0, 0, 0.13]
+    release = np.array([bowl[0], bowl[1], bowl[2] + BOWL_HEIGHT + TOYS[toy].half_extents[2] + 0.02])
+    above = release + [0, 0, 0.05]
+    return [Waypoint(pre, OPEN, move_time(pinch, pre, 0.6), True), Waypoint(grasp, OPEN, 0.5, True),
+            Waypoint(grasp, CLOSED, 0.45, True), Waypoint(lift, CLOSED, 0.5, True),
+            Waypoint(above, CLOSED, move_time(lift, above), False), Waypoint(release, CLOSED, 0.35, False),
+            Waypoint(release, OPEN, 0.3, False), Waypoint(above, OPEN, 0.3, False)]
 
 
 def _toy_in_bowl(toy_pos: np.ndarray, bowl: np.ndarray) -> bool:
@@ -259,25 +286,14 @@ class ObjectInBowlExpert(_PlanningExpert):
 
     def _pick_and_place(self, current, toy_pos, toy_yaw, bowl) -> list[Keyframe]:
         toy = self.task.toy
-        half_height = TOYS[toy].half_extents[2]
         axis = grip_axis_for(toy, toy_yaw, toy_pos[:2] - self.ik.base_xy)
-        grasp = toy_pos + [0, 0, 0.002]
-        pre = grasp + [0, 0, 0.09]
-        lift = grasp + [0, 0, 0.13]
-        release = np.array([bowl[0], bowl[1], bowl[2] + BOWL_HEIGHT + half_height + 0.02])
-        above = release + [0, 0, 0.05]
         # Over the bowl the toy's heading does not matter: let the wrist take any.
         any_axis = [np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, np.pi, 8, endpoint=False)]
         q = current[:6]
         frames = []
-        pinch = self.backend.pinch_world(self.arm)
-        for target, grip, dur, axes in ((pre, OPEN, _move_time(pinch, pre, 0.6), axis), (grasp, OPEN, 0.5, axis),
-                                        (grasp, CLOSED, 0.45, axis), (lift, CLOSED, 0.5, axis),
-                                        (above, CLOSED, _move_time(lift, above), any_axis),
-                                        (release, CLOSED, 0.35, any_axis), (release, OPEN, 0.3, any_axis),
-                                        (above, OPEN, 0.3, any_axis)):
-            q = self.ik.solve(target, axes, q)
-            frames.append(Keyframe(np.append(q, grip), dur))
+        for w in pick_and_place_waypoints(self.backend.pinch_world(self.arm), toy_pos, toy, bowl):
+            q = self.ik.solve(w.target, axis if w.at_toy else any_axis, q)
+            frames.append(Keyframe(np.append(q, w.grip), w.duration))
         return frames
 
 
@@ -352,11 +368,11 @@ class HandOverExpert(_PlanningExpert):
         pinch_r = self.backend.pinch_world("right")
         kf = self._kf
         return [
-            kf(_move_time(pinch_r, r_grasp + [0, 0, 0.09], 0.6), home_l, OPEN, right[0], BAR_OPEN),
+            kf(move_time(pinch_r, r_grasp + [0, 0, 0.09], 0.6), home_l, OPEN, right[0], BAR_OPEN),
             kf(0.5, home_l, OPEN, right[1], BAR_OPEN),
             kf(0.45, home_l, OPEN, right[1], CLOSED),
             kf(0.5, home_l, OPEN, right[2], CLOSED),
-            kf(_move_time(r_grasp, h_r), home_l, OPEN, right[3], CLOSED),
+            kf(move_time(r_grasp, h_r), home_l, OPEN, right[3], CLOSED),
             kf(0.3, home_l, OPEN, right[3], CLOSED),
         ]
 
@@ -400,7 +416,7 @@ class HandOverExpert(_PlanningExpert):
             kf(0.45, left[2], CLOSED, qr, CLOSED),
             kf(0.35, left[2], CLOSED, qr, OPEN),
             kf(0.5, left[2], CLOSED, r_retreat, OPEN),
-            kf(_move_time(l_grasp, release), left[3], CLOSED, home_r, OPEN),
+            kf(move_time(l_grasp, release), left[3], CLOSED, home_r, OPEN),
             kf(0.4, left[4], CLOSED, home_r, OPEN),
             kf(0.3, left[4], OPEN, home_r, OPEN),
             kf(0.3, left[3], OPEN, home_r, OPEN),

@@ -60,7 +60,7 @@ from egogym.tasks.objects import BOWL_HEIGHT, TOYS
 RECORDING_FORMAT = "egogym-aria-recording"
 RECORDING_VERSION = 2
 """2: the bowl is drawn where the episode puts it (version 1 left it at its default place) and the
-recording names its `head` and `hand`."""
+recording names its `head`, `hand` and `motion`."""
 
 
 def _rot(axis: str, angle: float) -> np.ndarray:
@@ -90,6 +90,7 @@ HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
 
 HEADS = ("natural", "robot")
 HANDS = ("human", "robot")
+MOTIONS = ("human", "robot")
 HIDDEN_GEOM_GROUP = 5
 """A geom group neither renderer draws (MuJoCo shows groups 0-2 by default)."""
 
@@ -126,6 +127,10 @@ class HumanConfig:
       closing as the hand's do (`RobotHand`). The sim counterpart of editing human video with a
       rendered robot (Phantom, Masquerade): it isolates the appearance gap. Labels (the palm's
       track) and masks (now the arms') are written as for the hand.
+    motion: "human" (the person's own: one fast bell-shaped reach, oblique approach, low carry) or
+      "robot": the palm follows the scripted expert's pick and place (`experts.pick_and_place_waypoints`:
+      over the toy, straight down, lift 13 cm, to 2 cm over the rim; its durations, so its speed), held
+      over the toy's centre as the hand holds it. It isolates the motion gap (rung 3).
     shoulder_offset: right shoulder relative to the eye (m, world axes).
     tail_s: seconds recorded after the hand is back at rest (the converter needs 30
       future frames, 1 s, for every frame it keeps).
@@ -139,6 +144,7 @@ class HumanConfig:
     eye: tuple[float, float, float] = (-0.16, -0.06, 1.40)
     head: str = "natural"
     hand: str = "human"
+    motion: str = "human"
     shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
     tail_s: float = 1.2
     dropout: float = 0.01
@@ -157,6 +163,8 @@ class HumanConfig:
             raise ValueError(f"head={self.head!r}: choose from {HEADS}")
         if self.hand not in HANDS:
             raise ValueError(f"hand={self.hand!r}: choose from {HANDS}")
+        if self.motion not in MOTIONS:
+            raise ValueError(f"motion={self.motion!r}: choose from {MOTIONS}")
 
     @property
     def focal_px(self) -> float:
@@ -212,6 +220,7 @@ class EpisodePlan:
     t_open: tuple[float, float]  # fingers opening (s)
     t_grasp: float  # toy attached to the hand from here ...
     t_release: float  # ... until here, then it drops
+    t_reached: float  # the palm arrives over the toy (the hand pitches down for the grasp around it)
     gaze: list[tuple[float, np.ndarray]]  # (time the gaze arrives, target point)
     sway: np.ndarray  # (4, 3): head sway amplitudes / frequencies / phases
     duration: float
@@ -344,6 +353,30 @@ class RobotHand:
         self.errors.append(float(np.linalg.norm(phys.named.data.site_xpos["right/pinch"] - target)))
 
 
+def _expert_motion(idle: Segment, rest: np.ndarray, toy_pos: np.ndarray, toy: str, bowl: np.ndarray,
+                   palm_over_toy: np.ndarray):
+    """`HumanConfig.motion == "robot"`: the palm through the expert's pick-and-place waypoints, offset
+    by `palm_over_toy` taken straight up (the palm over the toy's centre as the hand holds it), after
+    the person's idle segment, then back to `rest` at the expert's speed. Returns (segments, t_close,
+    t_open, t_reached, t_carry, t_back): the fingers close and open over the waypoints where the
+    expert's gripper does; the palm reaches the toy, starts the carry and starts back at the last three."""
+    from egogym.sim.experts import CLOSED, OPEN, move_time, pick_and_place_waypoints
+
+    up = np.array([0.0, 0.0, float(palm_over_toy[2]) - 0.002])  # the waypoints' grasp is 2 mm over the centre
+    segments, t, palm, grip = [idle], idle.t1, idle.b, OPEN
+    t_close = t_open = None
+    for w in pick_and_place_waypoints(idle.b - up, toy_pos, toy, bowl):
+        seg = Segment(t, t + w.duration, palm, w.target + up, np.zeros(3))
+        if w.grip == CLOSED and grip == OPEN:
+            t_close, t_reached, t_carry = (seg.t0, seg.t1), seg.t0, seg.t1
+        if w.grip == OPEN and grip == CLOSED:
+            t_open = (seg.t0, seg.t1)
+        segments.append(seg)
+        t, palm, grip = seg.t1, seg.b, w.grip
+    segments.append(Segment(t, t + move_time(palm, rest), palm, rest, np.zeros(3)))
+    return segments, t_close, t_open, t_reached, t_carry, t
+
+
 def _segment_pose(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Position, quaternion (w, x, y, z) and length of a frame at a whose z axis points to b."""
     d = b - a
@@ -452,20 +485,24 @@ class HumanDemonstrator:
         segments = [Segment(0.0, reach.t0, rest0, rest0, np.zeros(3)), reach,
                     Segment(reach.t1, carry.t0, grasp, grasp, np.zeros(3)), carry,
                     Segment(carry.t1, retreat.t0, release, release, np.zeros(3)), retreat]
-        duration = retreat.t1 + c.tail_s
+        t_reached, t_carry, t_back = reach.t1, carry.t0, retreat.t0
+        if c.motion == "robot":  # the same draws above, so the rest of the episode is the person's
+            segments, t_close, t_open, t_reached, t_carry, t_back = _expert_motion(
+                segments[0], rest1, toy_pos, toy, bowl, grasp - toy_pos)
+        duration = segments[-1].t1 + c.tail_s
         # Gaze leads the hand: on the toy before the reach, on the bowl during the carry.
         centre = np.array([0.18, -0.18, self.table_z])
         gaze = [(0.0, centre + rng.uniform(-0.05, 0.05, 3)),
-                (reach.t0 + 0.1, toy_pos.copy()),
-                (carry.t0 + 0.15, bowl + [0, 0, 0.03]),
-                (retreat.t0 + 0.5, centre + rng.uniform(-0.05, 0.05, 3))]
+                (segments[0].t1 + 0.1, toy_pos.copy()),
+                (t_carry + 0.15, bowl + [0, 0, 0.03]),
+                (t_back + 0.5, centre + rng.uniform(-0.05, 0.05, 3))]
         sway = np.stack([rng.uniform(0.002, 0.006, 3),  # translation amplitude (m)
                          rng.uniform(0.15, 0.5, 3),  # frequency (Hz)
                          rng.uniform(0, 2 * np.pi, 3),  # phase
                          rng.uniform(0.005, 0.02, 3)])  # rotation amplitude (rad) about x, y, z
         rest_drop = np.array([*(bowl_xy + rng.uniform(-0.02, 0.02, 2)), self.table_z + 0.01 + hz])
         self.plan = EpisodePlan(episode, toy, toy_pos, toy_yaw, bowl, eye, shoulder, segments, t_close, t_open,
-                                float(np.mean(t_close)), float(np.mean(t_open)), gaze, sway, duration,
+                                float(np.mean(t_close)), float(np.mean(t_open)), t_reached, gaze, sway, duration,
                                 SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
                                 CLOTH_COLOURS[int(rng.integers(len(CLOTH_COLOURS)))], rest_drop)
         return self.plan
@@ -496,7 +533,7 @@ class HumanDemonstrator:
         shoulder = p.shoulder + self._lean(palm)
         fwd = np.array([*(palm - shoulder)[:2], 0.0])
         fwd /= max(np.linalg.norm(fwd), 1e-9)
-        grasping = float(min_jerk((t - p.segments[1].t1 + 0.4) / 0.4)) * (1 - float(min_jerk((t - p.t_open[1]) / 0.4)))
+        grasping = float(min_jerk((t - p.t_reached + 0.4) / 0.4)) * (1 - float(min_jerk((t - p.t_open[1]) / 0.4)))
         pitch = np.radians(25.0 + 25.0 * grasping)
         x = np.cos(pitch) * fwd + np.sin(pitch) * np.array([0, 0, -1.0])
         y = np.cross(np.array([0, 0, 1.0]), fwd)  # left of the reach direction (thumb side)
@@ -716,7 +753,7 @@ class HumanDemonstrator:
             "format": RECORDING_FORMAT, "version": RECORDING_VERSION, "source": "egogym.sim.human",
             "seed": int(seed), "fps": c.fps, "frames": "frames", "masks": "masks", "hands": ["right"],
             "toy": p.toy, "start": p.episode.to_dict(), "task": c.task.describe(), "n_frames": n,
-            "head": c.head, "hand": c.hand}, indent=2))
+            "head": c.head, "hand": c.hand, "motion": c.motion}, indent=2))
         np.savez_compressed(folder / "truth.npz", t_ns=t_ns, palm_world=palm_w, wrist_world=wrist_w,
                             T_world_rgb=T_rgb, T_world_device=T_dev, K=K, tracked=conf >= 0,
                             toy_final=self.toy_pose(p.duration)[0], bowl=p.bowl)

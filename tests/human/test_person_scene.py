@@ -59,7 +59,28 @@ def test_kept_recordings_of_another_hand_are_refused_in_one_line(tmp_path):
 
     rec = tmp_path / "recs"
     assert collect_human(1, 0, tmp_path / "a.hdf5", (32, 32), progress=False, recordings=rec) == 0
-    with pytest.raises(UserError, match=r"episode_000000: recorded with version 2, head natural, hand human; "
-                                        r"this run records version 2, head natural, hand robot"):
+    with pytest.raises(UserError, match=r"episode_000000: recorded with version 2, head natural, hand human, motion human; "
+                                        r"this run records version 2, head natural, hand robot, motion human"):
         collect_human(1, 0, tmp_path / "b.hdf5", (32, 32), progress=False, recordings=rec, hand="robot")
     assert not (tmp_path / "b.hdf5").exists()
+
+
+def test_robot_motion_follows_the_experts_waypoints_over_the_toy():
+    """motion="robot": the palm passes over the expert's waypoints (9 cm over the toy, straight down,
+    13 cm lift, 2 cm over the rim), held over the toy's centre as the person's hand holds it, and the
+    rest of the episode (placement, colours) is the person's for the same seed."""
+    from egogym.sim.experts import pick_and_place_waypoints
+
+    with HumanDemonstrator(HumanConfig(image_size=(32, 32))) as h:
+        person = h.plan_episode(7)
+    with HumanDemonstrator(HumanConfig(image_size=(32, 32), motion="robot")) as h:
+        p = h.plan_episode(7)
+        assert (p.episode, p.skin, p.cloth) == (person.episode, person.skin, person.cloth)
+        up = np.array([0, 0, person.segments[1].b[2] - p.toy_pos[2] - 0.002])
+        ends = [s.b for s in p.segments[1:-1]]
+        expected = [w.target + up for w in pick_and_place_waypoints(p.segments[0].b - up, p.toy_pos, p.toy, p.bowl)]
+        np.testing.assert_allclose(ends, expected, atol=1e-12)
+        descent = p.segments[2]
+        np.testing.assert_allclose(descent.a[:2], descent.b[:2])  # straight down onto the toy
+        h.set_time(p.duration)
+        assert np.linalg.norm(h.toy_pose(p.duration)[0][:2] - p.bowl[:2]) < BOWL_RADIUS

@@ -51,6 +51,7 @@ class DataConfig:
     human_demonstrator: str = "person"  # "person" (the simulated Aria wearer) or "robot" (the positive control)
     human_head: str = "natural"  # the simulated person's Aria: "natural" or "robot" (held at the robot's viewpoint: rung 1)
     human_hand: str = "human"  # what the person's images show: "human" or "robot" (the twin's arms at the hand: rung 2)
+    human_motion: str = "human"  # how the person moves: "human" or "robot" (the expert's waypoints: rung 3)
 
     def __post_init__(self):
         if not self.robot:
@@ -67,13 +68,15 @@ class DataConfig:
         if self.human_demonstrator not in ("person", "robot"):
             raise UserError(f"[data] human_demonstrator: {self.human_demonstrator!r}: use \"person\" (the simulated "
                             f"human) or \"robot\" (the positive control: the robot's demos as human demos)")
-        if (self.human_head, self.human_hand) != ("natural", "human"):
-            from egogym.sim.human import HANDS, HEADS  # the simulator, only for a config that asks for them
+        if (self.human_head, self.human_hand, self.human_motion) != ("natural", "human", "human"):
+            from egogym.sim.human import HANDS, HEADS, MOTIONS  # the simulator, only for a config that asks for them
 
             if self.human_head not in HEADS:
                 raise UserError(f"[data] human_head: {self.human_head!r}: use one of {', '.join(HEADS)}")
             if self.human_hand not in HANDS:
                 raise UserError(f"[data] human_hand: {self.human_hand!r}: use one of {', '.join(HANDS)}")
+            if self.human_motion not in MOTIONS:
+                raise UserError(f"[data] human_motion: {self.human_motion!r}: use one of {', '.join(MOTIONS)}")
 
 
 @dataclass(frozen=True)
