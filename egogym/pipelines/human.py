@@ -37,7 +37,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     if demonstrator == "robot":
         return _collect_positive_control(episodes, seed, out, image_size, progress, resume, task_options)
     from egogym.data.aria import convert
-    from egogym.sim.human import HumanConfig, HumanDemonstrator
+    from egogym.sim.human import HumanConfig, HumanDemonstrator, recording_settings
     from egogym.tasks import make_task
 
     episodes = int(episodes)
@@ -83,7 +83,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
             "source": "egogym collect --embodiment human", "task": "object_in_bowl",
             "task_options": dict(task_options or {}), "seed": seed,
             "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
-            "head": config.head, "hand": config.hand, "motion": config.motion})
+            **recording_settings(config)})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
     return 0
 
@@ -92,18 +92,18 @@ def _check_reusable(folder: Path, config) -> None:
     """Refuse to convert a kept recording made by an older simulator or with another head, hand or motion."""
     import json
 
-    from egogym.sim.human import RECORDING_VERSION
+    from egogym.sim.human import recording_settings
 
     try:
         rec = json.loads((folder / "recording.json").read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{folder / 'recording.json'}: unreadable ({e}); delete the folder to record it again") from None
-    made = (rec.get("version"), rec.get("head"), rec.get("hand"), rec.get("motion"))
-    if made != (RECORDING_VERSION, config.head, config.hand, config.motion):
-        raise UserError(f"{folder}: recorded with version {made[0]}, head {made[1]}, hand {made[2]}, motion "
-                        f"{made[3]}; this run records version {RECORDING_VERSION}, head {config.head}, hand "
-                        f"{config.hand}, motion {config.motion}: give another --recordings folder, or delete "
-                        f"this one to record it again")
+    wanted = recording_settings(config)
+    made = {k: rec.get(k) for k in wanted}
+    if made != wanted:
+        say = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())  # noqa: E731
+        raise UserError(f"{folder}: recorded with {say(made)}; this run records {say(wanted)}: give another "
+                        f"--recordings folder, or delete this one to record it again")
 
 
 def _holds_demos(path: Path) -> bool:

@@ -26,7 +26,8 @@ from egogym.core import geometry, kinematics
 from egogym.core.arms import Arms
 from egogym.core.spec import Calibration, RobotSpec, check_image_size
 from egogym.core.views import FRONT, join_polylines, mask_and_line
-from egogym.sim.scene import body_pose, build_robot_scene, camera_element_name, own_renderers
+from egogym.sim.scene import (arm_geoms, arm_qpos_addresses, body_pose, build_robot_scene, camera_element_name,
+                              own_renderers)
 
 
 class TwinArmViews:
@@ -49,10 +50,7 @@ class TwinArmViews:
         self.physics = mjcf.Physics.from_mjcf_model(build_robot_scene(spec, offscreen_size=self.image_size))
         m, d = self.physics.model.ptr, self.physics.data.ptr
         self.model, self.data = m, d
-        self._qadr = {a.name: np.array([m.joint(f"{a.name}/{j}").qposadr[0] for j in a.joint_names])
-                      for a in spec.arms}
-        self._finger = {a.name: np.array([m.joint(f"{a.name}/{f}").qposadr[0] for f in ("left_finger", "right_finger")])
-                        for a in spec.arms}
+        self._qadr = arm_qpos_addresses(m, spec)
         self._cam = m.camera(camera_element_name(spec, FRONT)).id
         h = self.image_size[0]
         m.cam_fovy[self._cam] = math.degrees(2.0 * math.atan(0.5 * h / self.K[1, 1]))
@@ -62,8 +60,7 @@ class TwinArmViews:
         T_world_cam = T_world_base @ geometry.invert(np.asarray(calibration.T_cam_base[ref], float))
         self._cam_pos = T_world_cam[:3, 3].copy()
         self._cam_xmat = (T_world_cam[:3, :3] @ geometry.R_CV_FROM_MJ.T).ravel()  # OpenCV -> MuJoCo axes
-        bodies = [b for b in range(m.nbody) if m.body(b).name.split("/")[0] in {a.name for a in spec.arms}]
-        self._arm_geoms = np.flatnonzero(np.isin(m.geom_bodyid, bodies))
+        self._arm_geoms = arm_geoms(m, spec)
         self._renderer: mujoco.Renderer | None = None
 
     def mask(self, joints: np.ndarray) -> np.ndarray:
@@ -76,8 +73,9 @@ class TwinArmViews:
         m, d = self.model, self.data
         for arm in self.spec.arms:
             q = blocks.get(arm.name, arm.home_command)
-            d.qpos[self._qadr[arm.name]] = q[:6]
-            d.qpos[self._finger[arm.name]] = arm.gripper.to_finger(float(np.clip(q[6], 0.0, 1.0)))
+            joints, fingers = self._qadr[arm.name]
+            d.qpos[joints] = q[:6]
+            d.qpos[fingers] = arm.gripper.to_finger(float(np.clip(q[6], 0.0, 1.0)))
         mujoco.mj_kinematics(m, d)
         d.cam_xpos[self._cam] = self._cam_pos  # after the kinematics, which would put it back on the torso
         d.cam_xmat[self._cam] = self._cam_xmat

@@ -19,6 +19,7 @@ from dm_control.utils import inverse_kinematics as ik
 
 from egogym.core import geometry
 from egogym.core.arms import Arms
+from egogym.core.spec import RobotSpec
 from egogym.sim.tasks import finger_geoms, geoms_touch
 from egogym.tasks import HandOver, ObjectInBowl
 from egogym.tasks.objects import BOWL_HEIGHT, TOYS
@@ -55,16 +56,16 @@ def _quiet_ik():
 
 
 class ArmIK:
-    """Inverse kinematics of one arm on a private copy of the sim's physics."""
+    """Inverse kinematics of one arm on a private copy of `physics` (a model with the arm's joints
+    `<arm>/<joint>` and pinch site `<arm>/pinch`: the twin's, or the simulated person's with the arms)."""
 
-    def __init__(self, backend, arm: str):
-        self.backend, self.arm = backend, arm
-        self.spec = backend.spec.arm(arm)
-        self.physics = backend.physics.copy(share_model=True)
+    def __init__(self, physics, robot: RobotSpec, arm: str):
+        self.arm = arm
+        self.spec = robot.arm(arm)
+        self.physics = physics.copy(share_model=True)
         self.joints = [f"{arm}/{j}" for j in self.spec.joint_names]
         self.lo, self.hi = self.spec.lower[:6], self.spec.upper[:6]
-        base = backend.spec.arm(arm).mount_pos
-        self.base_xy = np.array(base[:2])
+        self.base_xy = np.array(self.spec.mount_pos[:2])
 
     def lean(self, target: np.ndarray) -> np.ndarray:
         """Default lean of the approach axis: horizontally away from the arm's base."""
@@ -117,15 +118,7 @@ class ArmIK:
             for rank, tilt in enumerate(tilts):
                 for g in [sign * a for a in axes for sign in (1.0, -1.0)]:
                     R = self.rotation_holding(target, g, tilt) if holding else self.rotation(target, g, tilt, lean)
-                    quat = geometry.mat_to_quat(R)
-                    self.physics.named.data.qpos[self.joints] = start
-                    with _quiet_ik():
-                        res = ik.qpos_from_site_pose(self.physics, f"{self.arm}/pinch", target_pos=target,
-                                                     target_quat=quat, joint_names=self.joints, tol=1e-12,
-                                                     max_steps=200, inplace=True)
-                    if not res.success:
-                        continue
-                    q = self._wrap_near(np.array(self.physics.named.data.qpos[self.joints]), seed)
+                    q = self._attempt(target, R, start, seed, tol=1e-12, max_steps=200)
                     if q is None:
                         continue
                     cost = np.abs(q - seed).sum() + 0.5 * rank
@@ -138,6 +131,36 @@ class ArmIK:
         if best is None:
             raise IKFailure(f"{self.arm} arm: no joint solution within limits reaches {np.round(target, 3)}")
         return best
+
+    def follow(self, target: np.ndarray, grip_axis: np.ndarray, seed: np.ndarray, tilt: float) -> np.ndarray | None:
+        """`solve` for a target that moves a little from frame to frame: one tilt, both signs of
+        `grip_axis`, from `seed` only, 60 steps; the solution nearer the seed, or None."""
+        best = None
+        for g in (grip_axis, -grip_axis):
+            q = self._attempt(target, self.rotation(target, g, tilt), seed, seed, tol=1e-10, max_steps=60)
+            if q is not None and (best is None or np.abs(q - seed).sum() < np.abs(best - seed).sum()):
+                best = q
+        return best
+
+    def closest(self, target: np.ndarray, seed: np.ndarray) -> np.ndarray:
+        """Joint angles (6,), within the limits, that bring the pinch point as near `target` as the
+        solver gets from `seed` (position only): for a target out of reach."""
+        self.physics.named.data.qpos[self.joints] = seed
+        with _quiet_ik():
+            ik.qpos_from_site_pose(self.physics, f"{self.arm}/pinch", target_pos=target, joint_names=self.joints,
+                                   tol=1e-10, max_steps=60, inplace=True)
+        return np.clip(np.array(self.physics.named.data.qpos[self.joints]), self.lo, self.hi)
+
+    def _attempt(self, target: np.ndarray, R: np.ndarray, start: np.ndarray, seed: np.ndarray, tol: float,
+                 max_steps: int) -> np.ndarray | None:
+        """One solver run from `start` toward the pinch point at `target` with orientation R:
+        the angles wrapped near `seed` and within the limits, or None."""
+        self.physics.named.data.qpos[self.joints] = start
+        with _quiet_ik():
+            res = ik.qpos_from_site_pose(self.physics, f"{self.arm}/pinch", target_pos=target,
+                                         target_quat=geometry.mat_to_quat(R), joint_names=self.joints, tol=tol,
+                                         max_steps=max_steps, inplace=True)
+        return self._wrap_near(np.array(self.physics.named.data.qpos[self.joints]), seed) if res.success else None
 
     def _wrap_near(self, q: np.ndarray, seed: np.ndarray) -> np.ndarray | None:
         """Shift each angle by multiples of 2 pi toward the seed, keeping it in limits."""
@@ -263,7 +286,7 @@ class ObjectInBowlExpert(_PlanningExpert):
         self.backend = self.env.backend
         self.task = self.backend.sim_task
         self.arm = self.env.arms[-1]
-        self.ik = ArmIK(self.backend, self.arm)
+        self.ik = ArmIK(self.backend.physics, self.backend.spec, self.arm)
         self.plan: JointPlan | None = None
 
     def act(self, obs: dict) -> np.ndarray:
@@ -309,7 +332,7 @@ class HandOverExpert(_PlanningExpert):
             raise TypeError("HandOverExpert needs an env whose task is handover")
         self.backend = self.env.backend
         self.task = self.backend.sim_task
-        self.ik = {a: ArmIK(self.backend, a) for a in ("left", "right")}
+        self.ik = {a: ArmIK(self.backend.physics, self.backend.spec, a) for a in ("left", "right")}
         self.plan: JointPlan | None = None
 
     def act(self, obs: dict) -> np.ndarray:

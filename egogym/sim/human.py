@@ -50,7 +50,7 @@ from PIL import Image
 from egogym.core import geometry
 from egogym.data import mps
 from egogym.core.spec import EGOMIMIC
-from egogym.sim.scene import FINGER_PAD_INSET, attach_arms, load_workcell
+from egogym.sim.scene import FINGER_PAD_INSET, arm_geoms, arm_qpos_addresses, attach_arms, load_workcell
 from egogym.sim.tasks import PARKING, AppearanceSetter, build
 from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, aria_focal_px
 from egogym.tasks import HandOver, ObjectInBowl
@@ -105,6 +105,12 @@ def robot_aria_pose() -> np.ndarray:
     m, d = physics.model.ptr, physics.data.ptr
     mujoco.mj_forward(m, d)
     return camera_pose(m, d, m.camera(camera_element_name(EGOMIMIC, FRONT)).id)
+
+
+def recording_settings(config: "HumanConfig") -> dict:
+    """What a recording made with `config` states about how it was made (in `recording.json`): a kept
+    recording is reused only where these equal the run's."""
+    return {"version": RECORDING_VERSION, "head": config.head, "hand": config.hand, "motion": config.motion}
 
 
 @dataclass(frozen=True)
@@ -288,67 +294,49 @@ def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
 class RobotHand:
     """The twin's arms in the person's scene (`HumanConfig.hand == "robot"`).
 
-    `pose(target, grip_axis, close)` puts the right arm's pinch point at `target` (m, world) with
-    the gripper's approach leaning from straight down as the scripted expert's does
-    (`experts.ArmIK.rotation`, first tilt), warm-started from the previous frame; where that fails,
-    the expert's full search; where nothing reaches (the person's hand by the body), the closest
-    point (position only). The left arm stays at its home pose. `close` in [0, 1] closes the fingers
-    from open to the toy's width. `errors` lists the pinch point's distance to each target (m)."""
+    `pose(target, grip_axis, close, finger_closed)` puts the right arm's pinch point at `target`
+    (m, world) with the gripper's approach leaning from straight down as the scripted expert's does
+    (`ArmIK.follow`, the expert's first tilt), from the previous frame's angles; where that fails, the
+    expert's full search (`ArmIK.solve`); where nothing reaches (the person's hand by the body), the
+    closest point (`ArmIK.closest`). The left arm stays at its home pose. `close` in [0, 1] moves the
+    finger slides from open to `finger_closed` (m). `errors` lists the pinch point's distance to each
+    target (m): how far the drawn gripper is from where the hand holds the toy."""
 
     def __init__(self, physics: mjcf.Physics):
-        from types import SimpleNamespace
-
         from egogym.sim.experts import GRASP_TILTS, ArmIK
 
         self.physics = physics
-        m = physics.model.ptr
-        self.ik = ArmIK(SimpleNamespace(spec=EGOMIMIC, physics=physics), "right")
+        self.ik = ArmIK(physics, EGOMIMIC, "right")
         self.tilt = GRASP_TILTS[0]
-        self.home = {a.name: np.array(a.home, float) for a in EGOMIMIC.arms}
-        self._qadr = {a.name: np.array([m.joint(f"{a.name}/{j}").qposadr[0] for j in a.joint_names])
-                      for a in EGOMIMIC.arms}
-        self._fadr = np.array([m.joint(f"right/{f}").qposadr[0] for f in ("left_finger", "right_finger")])
+        self.home = np.array(EGOMIMIC.arm("right").home, float)
+        self._qadr = arm_qpos_addresses(physics.model.ptr, EGOMIMIC)
+        for a in EGOMIMIC.arms:  # the left arm never moves from here
+            physics.data.ptr.qpos[self._qadr[a.name][0]] = a.home
         self.finger_open = EGOMIMIC.arm("right").gripper.finger_range[1]
-        bodies = [b for b in range(m.nbody) if m.body(b).name.split("/")[0] in {a.name for a in EGOMIMIC.arms}]
-        self.geoms = np.flatnonzero(np.isin(m.geom_bodyid, bodies))
-        self.q = self.home["right"].copy()
+        self.geoms = arm_geoms(physics.model.ptr, EGOMIMIC)
+        self.q = self.home.copy()
         self.errors: list[float] = []
 
     def reset(self) -> None:
-        self.q = self.home["right"].copy()
+        self.q = self.home.copy()
         self.errors = []
 
     def pose(self, target: np.ndarray, grip_axis: np.ndarray, close: float, finger_closed: float) -> None:
-        from dm_control.utils import inverse_kinematics as ik
+        from egogym.sim.experts import IKFailure
 
-        from egogym.sim.experts import IKFailure, _quiet_ik
-
-        phys, joints = self.ik.physics, self.ik.joints
-        q = None
-        for g in (grip_axis, -grip_axis):  # the gripper is symmetric: the sign nearer the last pose
-            phys.named.data.qpos[joints] = self.q
-            quat = geometry.mat_to_quat(self.ik.rotation(target, g, self.tilt))
-            with _quiet_ik():
-                res = ik.qpos_from_site_pose(phys, "right/pinch", target_pos=target, target_quat=quat,
-                                             joint_names=joints, tol=1e-10, max_steps=60, inplace=True)
-            cand = self.ik._wrap_near(np.array(phys.named.data.qpos[joints]), self.q) if res.success else None
-            if cand is not None and (q is None or np.abs(cand - self.q).sum() < np.abs(q - self.q).sum()):
-                q = cand
+        q = self.ik.follow(target, grip_axis, self.q, self.tilt)
         if q is None:
             try:
                 q = self.ik.solve(target, grip_axis, self.q)
             except IKFailure:
-                phys.named.data.qpos[joints] = self.q
-                with _quiet_ik():
-                    ik.qpos_from_site_pose(phys, "right/pinch", target_pos=target, joint_names=joints,
-                                           tol=1e-10, max_steps=60, inplace=True)
-                q = np.clip(np.array(phys.named.data.qpos[joints]), self.ik.lo, self.ik.hi)
+                q = self.ik.closest(target, self.q)
         self.q = q
+        joints, fingers = self._qadr["right"]
         d = self.physics.data.ptr
-        for name, home in self.home.items():
-            d.qpos[self._qadr[name]] = q if name == "right" else home
-        d.qpos[self._fadr] = self.finger_open + (finger_closed - self.finger_open) * float(np.clip(close, 0, 1))
-        phys.named.data.qpos[joints] = q
+        d.qpos[joints] = q
+        d.qpos[fingers] = self.finger_open + (finger_closed - self.finger_open) * float(np.clip(close, 0, 1))
+        phys = self.ik.physics  # the solver's copy, posed at q, gives the reached point
+        phys.named.data.qpos[self.ik.joints] = q
         mujoco.mj_kinematics(phys.model.ptr, phys.data.ptr)
         self.errors.append(float(np.linalg.norm(phys.named.data.site_xpos["right/pinch"] - target)))
 
@@ -750,10 +738,10 @@ class HumanDemonstrator:
                  "note": "frames are as the sensor sees them; rotate 90 degrees clockwise for upright"}
         (folder / "device_calibration.json").write_text(json.dumps(calib, indent=2))
         (folder / "recording.json").write_text(json.dumps({
-            "format": RECORDING_FORMAT, "version": RECORDING_VERSION, "source": "egogym.sim.human",
+            "format": RECORDING_FORMAT, "source": "egogym.sim.human",
             "seed": int(seed), "fps": c.fps, "frames": "frames", "masks": "masks", "hands": ["right"],
             "toy": p.toy, "start": p.episode.to_dict(), "task": c.task.describe(), "n_frames": n,
-            "head": c.head, "hand": c.hand, "motion": c.motion}, indent=2))
+            **recording_settings(c)}, indent=2))
         np.savez_compressed(folder / "truth.npz", t_ns=t_ns, palm_world=palm_w, wrist_world=wrist_w,
                             T_world_rgb=T_rgb, T_world_device=T_dev, K=K, tracked=conf >= 0,
                             toy_final=self.toy_pose(p.duration)[0], bowl=p.bowl)

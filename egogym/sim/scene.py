@@ -191,6 +191,21 @@ def attach_arms(parent: mjcf.Element, spec: RobotSpec) -> None:
         site.attach(_build_arm(arm, wrist))
 
 
+def arm_qpos_addresses(model: mujoco.MjModel, spec: RobotSpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per arm of `spec` in a model built with `attach_arms`: (qpos addresses of its 6 joints, of its
+    two finger slides)."""
+    return {a.name: (np.array([model.joint(f"{a.name}/{j}").qposadr[0] for j in a.joint_names]),
+                     np.array([model.joint(f"{a.name}/{f}").qposadr[0] for f in ("left_finger", "right_finger")]))
+            for a in spec.arms}
+
+
+def arm_geoms(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
+    """Ids of every geom of the arms of `spec` in a model built with `attach_arms` (what a mask of the arms covers)."""
+    names = {a.name for a in spec.arms}
+    bodies = [b for b in range(model.nbody) if model.body(b).name.split("/")[0] in names]
+    return np.flatnonzero(np.isin(model.geom_bodyid, bodies))
+
+
 def calibration_from_model(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec,
                            size: tuple[int, int]) -> Calibration:
     """Intrinsics and extrinsics of the compiled model at image size (height, width).

@@ -5,6 +5,7 @@ Categories: flags, files, checkpoints, configs, output paths (recordings are in
 tests/human/test_bad_recordings.py, which needs the simulated human)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -395,7 +396,10 @@ def test_a_failed_first_human_conversion_leaves_no_file_but_keeps_the_recordings
     out = tmp_path / "human.hdf5"
     rec = tmp_path / "human.hdf5.recordings" / "episode_000000"
     rec.mkdir(parents=True)
-    (rec / "recording.json").write_text("{}")  # as if simulated: the loop records nothing
+    from egogym.sim.human import HumanConfig, recording_settings
+
+    # as if simulated with this run's settings: the loop records nothing
+    (rec / "recording.json").write_text(json.dumps(recording_settings(HumanConfig())))
 
     def failing_convert(folders, path, **kw):
         Path(path).write_bytes(b"half-written")

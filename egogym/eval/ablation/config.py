@@ -71,12 +71,9 @@ class DataConfig:
         if (self.human_head, self.human_hand, self.human_motion) != ("natural", "human", "human"):
             from egogym.sim.human import HANDS, HEADS, MOTIONS  # the simulator, only for a config that asks for them
 
-            if self.human_head not in HEADS:
-                raise UserError(f"[data] human_head: {self.human_head!r}: use one of {', '.join(HEADS)}")
-            if self.human_hand not in HANDS:
-                raise UserError(f"[data] human_hand: {self.human_hand!r}: use one of {', '.join(HANDS)}")
-            if self.human_motion not in MOTIONS:
-                raise UserError(f"[data] human_motion: {self.human_motion!r}: use one of {', '.join(MOTIONS)}")
+            for key, choices in (("human_head", HEADS), ("human_hand", HANDS), ("human_motion", MOTIONS)):
+                if getattr(self, key) not in choices:
+                    raise UserError(f"[data] {key}: {getattr(self, key)!r}: use one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
