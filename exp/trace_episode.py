@@ -1,12 +1,13 @@
 """What a policy's arm does in one episode: pinch point, gripper command and toy, every 10 steps.
 
-    MUJOCO_GL=egl python exp/trace_episode.py RUN SEED [--drive pose_head_ik] [--steps 500]
+    MUJOCO_GL=egl python exp/trace_episode.py RUN SEED [--drive pose_head_ik] [--steps 500] [--task-options JSON]
 
 Prints world positions (cm) of the pinch point and the toy, the pinch-toy distance, the gripper
 command (0 closed .. 1 open) and, at each query, where the predicted chunk's first point and its
 lowest point lie. Tells a first chunk that reaches the toy from an episode that then grasps,
 lifts and carries it (issue 24: the positive control's first chunk reached, its episodes failed)."""
 import argparse
+import json
 
 import numpy as np
 import torch
@@ -21,9 +22,11 @@ p.add_argument("run")
 p.add_argument("seed", type=int)
 p.add_argument("--drive", default="pose_head_ik")
 p.add_argument("--steps", type=int, default=500)
+p.add_argument("--task-options", default="{}", help='task kwargs as JSON, e.g. \'{"toy_colours": ["blue"]}\'')
 args = p.parse_args()
 torch.set_num_threads(1)
-env = make_env(EvalConfig(policy=args.run, episodes=1, image_size=(64, 64), max_steps=args.steps))
+env = make_env(EvalConfig(policy=args.run, episodes=1, image_size=(64, 64), max_steps=args.steps,
+                          task_options=json.loads(args.task_options)))
 be = env.unwrapped.backend
 pol = load_policy(args.run, env.unwrapped, drive=args.drive)
 T_world_cam = geometry.invert(be.T_cam_world)

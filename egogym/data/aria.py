@@ -21,7 +21,9 @@ back into the RGB camera frame of time t,
     p_cam(t) = inv(T_world_rgb(t)) @ T_world_rgb(t+3k) @ p_rgb(t+3k),
 and the 10 knots are linearly interpolated to 100 points. Frames are dropped where any
 knot's hand is untracked, any chunk point falls outside the image (or behind the
-camera), or fewer than 30 future frames remain. One demo per recording.
+camera), or fewer than 30 future frames remain. One demo per recording. `--horizon robot`
+takes 40 knots (3.9 s, the robot chunk's span) and holds the last frame near the end
+(`schema.HUMAN_HORIZONS`).
 """
 from __future__ import annotations
 
@@ -59,19 +61,23 @@ class RecordingError(UserError):
 # =====================================================================================
 # frame math (pure numpy; property-tested in tests/human/test_frames.py)
 # =====================================================================================
-def knot_indices(t: int, stride: int = S.HUMAN_STRIDE_FRAMES, knots: int = S.HUMAN_KNOTS) -> np.ndarray:
-    """Frame indices t + stride * k, k = 0..knots-1."""
-    return t + stride * np.arange(knots)
+EGOMIMIC_HORIZON = S.HUMAN_HORIZONS["egomimic"]
+
+
+def knot_indices(t: int, horizon: S.HumanHorizon = EGOMIMIC_HORIZON, n_frames: int | None = None) -> np.ndarray:
+    """Frame indices t + stride * k, k = 0..knots-1; with `horizon.pad_end`, clipped at frame n_frames - 1."""
+    idx = t + horizon.stride * np.arange(horizon.knots)
+    return np.minimum(idx, n_frames - 1) if horizon.pad_end and n_frames is not None else idx
 
 
 def knots_in_frame_t(T_world_rgb: np.ndarray, p_rgb: np.ndarray, t: int,
-                     stride: int = S.HUMAN_STRIDE_FRAMES, knots: int = S.HUMAN_KNOTS) -> np.ndarray:
+                     horizon: S.HumanHorizon = EGOMIMIC_HORIZON) -> np.ndarray:
     """Future points expressed in the camera frame of time t.
 
     T_world_rgb: (N, 4, 4) camera poses per frame. p_rgb: (N, ..., 3) points in each
     frame's own camera frame (m). Returns (knots, ..., 3): inv(T_world_rgb[t]) @
     T_world_rgb[t+sk] @ p_rgb[t+sk]."""
-    idx = knot_indices(t, stride, knots)
+    idx = knot_indices(t, horizon, len(T_world_rgb))
     T_t_k = geometry.invert(T_world_rgb[t])[None] @ T_world_rgb[idx]  # (knots, 4, 4)
     p = p_rgb[idx]
     extra = p.ndim - 2
@@ -96,13 +102,14 @@ class ChunkResult:
 
 
 def palm_chunks(T_world_rgb: np.ndarray, p_rgb: np.ndarray, tracked: np.ndarray, K: np.ndarray,
-                image_size: tuple[int, int], stride: int = S.HUMAN_STRIDE_FRAMES, knots: int = S.HUMAN_KNOTS,
-                horizon: int = S.CHUNK, min_future: int = MIN_FUTURE_FRAMES) -> ChunkResult:
+                image_size: tuple[int, int], horizon: S.HumanHorizon = EGOMIMIC_HORIZON,
+                points: int = S.CHUNK, min_future: int = MIN_FUTURE_FRAMES) -> ChunkResult:
     """Palm action chunks of a recording (REFERENCE §2).
 
     T_world_rgb: (N, 4, 4) upright RGB camera poses (OpenCV frame) per frame.
     p_rgb: (N, h, 3) palm of each of h hands in that frame's camera frame (m); NaN allowed
       where untracked. tracked: (N, h) bool. K: 3x3 intrinsics at image_size (H, W).
+    horizon: the knots' schedule (`schema.HUMAN_HORIZONS`); points: chunk length.
     """
     N = len(T_world_rgb)
     p_rgb = np.asarray(p_rgb, float)
@@ -115,23 +122,23 @@ def palm_chunks(T_world_rgb: np.ndarray, p_rgb: np.ndarray, tracked: np.ndarray,
     keep, chunks = [], []
     dropped = {"too_short": 0, "untracked": 0, "out_of_image": 0}
     for t in range(N):
-        if N - 1 - t < min_future or t + stride * (knots - 1) > N - 1:
+        if N - 1 - t < min_future or (not horizon.pad_end and t + horizon.span_frames > N - 1):
             dropped["too_short"] += 1
             continue
-        idx = knot_indices(t, stride, knots)
+        idx = knot_indices(t, horizon, N)
         if not tracked[idx].all():
             dropped["untracked"] += 1
             continue
-        kn = knots_in_frame_t(T_world_rgb, p_rgb, t, stride, knots)  # (knots, h, 3)
-        ch = S.interpolate_chunk(kn.reshape(knots, nh * XYZ_PER_ARM), horizon).reshape(horizon, nh, XYZ_PER_ARM)
+        kn = knots_in_frame_t(T_world_rgb, p_rgb, t, horizon)  # (knots, h, 3)
+        ch = S.interpolate_chunk(kn.reshape(len(kn), nh * XYZ_PER_ARM), points).reshape(points, nh, XYZ_PER_ARM)
         uv = geometry.project(K, ch)
         if not (np.all(np.isfinite(uv)) and np.all(geometry.in_image(uv, h, w))):
             dropped["out_of_image"] += 1
             continue
         keep.append(t)
-        chunks.append(ch.reshape(horizon, nh * XYZ_PER_ARM))
+        chunks.append(ch.reshape(points, nh * XYZ_PER_ARM))
     keep_a = np.array(keep, dtype=np.int64)
-    ch_a = np.stack(chunks) if chunks else np.zeros((0, horizon, nh * XYZ_PER_ARM))
+    ch_a = np.stack(chunks) if chunks else np.zeros((0, points, nh * XYZ_PER_ARM))
     return ChunkResult(keep_a, ch_a, ch_a[:, 0, :].copy(), dropped)
 
 
@@ -395,7 +402,7 @@ def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 
 
 
 def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), masker=None,
-                      progress: bool = False, begin=None):
+                      progress: bool = False, begin=None, horizon: str = "egomimic"):
     """One recording -> (obs, actions, attrs) of a human demo (`DemoWriter.write_demo`).
 
     hands: "right" | "left" | "both", an `Arms` or hand names (laid out left before right, as
@@ -403,7 +410,8 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     `mask(image, points_uv) -> (H, W) bool` (SAM2, `egogym.data.sam2_masks`).
     begin: `DemoWriter.begin_demo` (a callable attrs -> DemoStream): each converted frame
     is appended to the stream as it is made (memory bounded by the stream's block, not by
-    the recording's length) and the committed demo's name is returned instead."""
+    the recording's length) and the committed demo's name is returned instead.
+    horizon: a name of `schema.HUMAN_HORIZONS` (the chunks' time span)."""
     from egogym.core.views import mask_and_line
 
     fr = rec.frames
@@ -425,7 +433,7 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     palm_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(palm_dev))
     wrist_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(wrist_dev))
     palm_rgb[~tracked] = np.nan
-    res = palm_chunks(T_world_rgb, palm_rgb, tracked, fr.K, fr.image_size)
+    res = palm_chunks(T_world_rgb, palm_rgb, tracked, fr.K, fr.image_size, S.HUMAN_HORIZONS[horizon])
     if len(res.keep) == 0:
         raise RecordingError(f"{rec.root}: no usable frame (of {len(fr)}: {res.dropped['too_short']} too close to the "
                              f"end, {res.dropped['untracked']} untracked, {res.dropped['out_of_image']} out of image)")
@@ -435,7 +443,7 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     M = len(res.keep)
     attrs = {"recording": str(rec.root), "frame_index": res.keep.tolist(), "n_frames": len(fr),
              "dropped": res.dropped, "hands": list(hands), "hands_file": str(rec.hands_file),
-             "T_device_rgb": fr.T_device_rgb.tolist(), "fps": _fps(fr.timestamps_ns)}
+             "T_device_rgb": fr.T_device_rgb.tolist(), "fps": _fps(fr.timestamps_ns), "horizon": horizon}
     if "seed" in rec.meta:
         attrs["seed"] = int(rec.meta["seed"])
     it = enumerate(res.keep)
@@ -474,6 +482,19 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     return obs, {"xyz_act": res.chunks}, attrs
 
 
+def _check_same_horizon(out: Path, horizon: str) -> None:
+    """Refuse to append chunks of another time span to a file (demos without the attribute are EgoMimic's)."""
+    if not out.exists():
+        return
+    import h5py
+
+    with h5py.File(out, "r") as f:
+        spans = {str(g.attrs.get("horizon", "egomimic")) for g in f.get(S.DATA, {}).values()}
+    if spans - {horizon}:
+        raise UserError(f"{out}: holds demos with --horizon {', '.join(sorted(spans))}; appending --horizon {horizon} "
+                        f"would mix chunk spans: give another --out")
+
+
 def _fps(t_ns: np.ndarray) -> float:
     return float(1e9 / np.median(np.diff(t_ns))) if len(t_ns) > 1 else 0.0
 
@@ -486,7 +507,7 @@ def human_calibration(K: np.ndarray, image_size: tuple[int, int], source: str) -
 def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[int, int] | None = None,
             hands: tuple[str, ...] = ("right",), masks: str = "auto", sam2_checkpoint: str | None = None,
             sam2_config: str | None = None, progress: bool = True, vrs_provider=None,
-            env_args: dict | None = None, log=None, masker=None) -> list[str]:
+            env_args: dict | None = None, log=None, masker=None, horizon: str = "egomimic") -> list[str]:
     """Convert recordings into `out` (created or appended). A recording that fails prints
     one line (`log`, default stderr) and the others still convert. Returns demo names.
 
@@ -494,7 +515,8 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
 
     masker: an object with `mask(image, points_uv)` used instead of building SAM2 from
     `sam2_checkpoint` (tests pass a fake with SAM2ImagePredictor's interface wrapped in
-    `Sam2HandMasker`). vrs_provider: factory path -> data_provider-like object."""
+    `Sam2HandMasker`). vrs_provider: factory path -> data_provider-like object.
+    horizon: the chunks' time span, a name of `schema.HUMAN_HORIZONS` (`--horizon`)."""
     from egogym.data.writer import DemoWriter
 
     log = log or (lambda s: print(s, file=sys.stderr))
@@ -502,8 +524,11 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
         hands = Arms.parse(hands).names  # the file's arms and its data's layout, one order (left first)
     except ValueError as e:
         raise UserError(f"--hands: {e}") from None
+    if horizon not in S.HUMAN_HORIZONS:
+        raise UserError(f"--horizon {horizon!r}: use one of {', '.join(S.HUMAN_HORIZONS)}")
     if masks not in ("auto", "recording", "sam2"):
         raise UserError(f"--masks {masks!r}: use auto, recording or sam2")
+    _check_same_horizon(Path(out), horizon)
     if masker is None and (masks == "sam2" or (masks == "auto" and sam2_checkpoint)):
         from egogym.data.sam2_masks import Sam2HandMasker
         masker = Sam2HandMasker.from_checkpoint(sam2_checkpoint, sam2_config)
@@ -524,7 +549,8 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
                                                                      "aria linear camera (egogym.core.spec)"),
                                     arms=hands, control_hz=30.0, image_size=rec.frames.image_size,
                                     env_args=env_args or {"source": "egogym convert aria"}, embodiment="human")
-            names.append(convert_recording(rec, hands, masker, progress=False, begin=writer.begin_demo))
+            names.append(convert_recording(rec, hands, masker, progress=False, begin=writer.begin_demo,
+                                           horizon=horizon))
         except UserError as e:
             log(f"egogym convert: skipped {path}: {e}")
         except (OSError, ValueError, KeyError) as e:
@@ -555,6 +581,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--sam2-checkpoint is given)")
     parser.add_argument("--sam2-checkpoint", default=None, help="SAM2 checkpoint (.pt) for --masks sam2; never downloaded")
     parser.add_argument("--sam2-config", default=None, help="SAM2 model config (default: sam2.1 hiera tiny)")
+    parser.add_argument("--horizon", choices=tuple(S.HUMAN_HORIZONS), default="egomimic",
+                        help="time span of the palm chunks: egomimic (0.9 s, EgoMimic's) or robot (3.9 s, the robot "
+                             "chunks' span, held at the recording's end as robot chunks are)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -568,6 +597,6 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, args.recordings, suffixes=(".hdf5", ".h5"))
     names = convert(args.recordings, args.out, image_size=tuple(args.image_size) if args.image_size else None,
                     hands=hands, masks=args.masks, sam2_checkpoint=args.sam2_checkpoint,
-                    sam2_config=args.sam2_config, progress=not args.no_progress)
+                    sam2_config=args.sam2_config, progress=not args.no_progress, horizon=args.horizon)
     print(f"{args.out}: wrote {len(names)} demo(s) from {len(args.recordings)} recording(s)")
     return 0

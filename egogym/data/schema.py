@@ -72,9 +72,27 @@ CHUNK = 100
 """Future points per action chunk."""
 ROBOT_STRIDE = 2
 """Robot chunks take every 2nd step at 50 Hz: t, t+2, ..., t+198 (a 4 s horizon)."""
-HUMAN_STRIDE_FRAMES = 3
-"""Human chunks: palm positions at t+3k, k=0..9, at 30 fps, interpolated to 100 points."""
-HUMAN_KNOTS = 10
+
+
+@dataclass(frozen=True)
+class HumanHorizon:
+    """How a human frame's chunk is cut from the 30 fps palm track: `knots` palm positions `stride`
+    frames apart from frame t, interpolated to CHUNK points. pad_end: near the recording's end, hold
+    the last frame (as robot chunks are clipped at the demo's end) instead of dropping the frame."""
+
+    stride: int
+    knots: int
+    pad_end: bool
+
+    @property
+    def span_frames(self) -> int:
+        return self.stride * (self.knots - 1)
+
+
+HUMAN_HORIZONS = {"egomimic": HumanHorizon(3, 10, False), "robot": HumanHorizon(3, 40, True)}
+"""egomimic: t+3k, k=0..9 (0.9 s, REFERENCE §1), frames without the whole span dropped; robot: t+3k,
+k=0..39 (3.9 s: the robot chunk's 3.96 s, `ROBOT_STRIDE` x 99 steps at 50 Hz, to within 2 frames), padded at
+the end as the robot's chunks are. EgoMimic's human chunks span a quarter of its robot chunks' time."""
 SUBSAMPLED = 10
 """EgoMimic's `actions_joints` / `actions_xyz` keep every 10th point of a chunk: (T, 10, D)."""
 
@@ -261,8 +279,8 @@ def prestack(per_step: np.ndarray, stride: int = ROBOT_STRIDE, horizon: int = CH
 
 
 def interpolate_chunk(knots: np.ndarray, horizon: int = CHUNK) -> np.ndarray:
-    """Human chunk: `knots` (K, D) at equal time spacing (EgoMimic: K=10 palm positions
-    at t+3k, 30 fps) linearly interpolated to (horizon, D), first and last knot kept."""
+    """Human chunk: `knots` (K, D) at equal time spacing (`HUMAN_HORIZONS`; EgoMimic: K=10 palm
+    positions at t+3k, 30 fps) linearly interpolated to (horizon, D), first and last knot kept."""
     knots = np.asarray(knots, dtype=np.float64)
     s = np.linspace(0.0, len(knots) - 1, horizon)
     return np.stack([np.interp(s, np.arange(len(knots)), knots[:, d]) for d in range(knots.shape[1])], axis=1)

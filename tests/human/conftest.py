@@ -43,15 +43,16 @@ def human_consts():
     return SIZE, SEEDS, truth_chunks
 
 
-def truth_chunks(truth, keep: np.ndarray) -> np.ndarray:
+def truth_chunks(truth, keep: np.ndarray, knots: int = 10) -> np.ndarray:
     """Ground-truth palm chunks (M, 100, 3) from the simulator's world positions and
-    camera poses: knots inv(T_world_rgb(t)) @ p_world(t+3k), interpolated to 100."""
+    camera poses: knots inv(T_world_rgb(t)) @ p_world(t+3k), k < knots (past the last
+    frame: the last frame), interpolated to 100."""
     from egogym.core import geometry
     from egogym.data.schema import interpolate_chunk
 
     out = []
     for t in keep:
-        idx = t + 3 * np.arange(10)
+        idx = np.minimum(t + 3 * np.arange(knots), len(truth["palm_world"]) - 1)
         kn = geometry.transform_points(geometry.invert(truth["T_world_rgb"][t]), truth["palm_world"][idx])
         out.append(interpolate_chunk(kn))
     return np.stack(out)

@@ -81,6 +81,23 @@ def test_frames_with_fewer_than_30_future_frames_are_dropped():
     assert res.dropped["too_short"] == 30
 
 
+def test_robot_horizon_spans_the_robot_chunk_and_holds_the_last_frame():
+    # 40 knots 3 frames apart (3.9 s at 30 fps, the robot chunk's 3.96 s); near the end the knots stop at the
+    # recording's last frame, as robot chunks stop at the demo's last step, so only the 30-frame rule drops frames.
+    from egogym.data import schema as S
+
+    T, p, tracked, K = _static_scene(200)
+    h = S.HUMAN_HORIZONS["robot"]
+    assert abs(h.span_frames / 30.0 - S.ROBOT_STRIDE * (S.CHUNK - 1) / 50.0) < 2 / 30.0
+    res = aria.palm_chunks(T, p, tracked, K, (96, 128), h)
+    assert res.keep.tolist() == list(range(0, 170))
+    first, last = res.chunks[0], res.chunks[-1]
+    np.testing.assert_allclose(first[0], p[0, 0])
+    np.testing.assert_allclose(first[-1], p[h.span_frames, 0])  # the whole span, seen from frame 0
+    np.testing.assert_allclose(last[-1], p[199, 0])  # frame 169: its knots past frame 199 hold frame 199
+    assert np.all(np.diff(last[:, 0]) >= 0)  # still a monotone path along the palm's motion
+
+
 def test_untracked_knot_drops_every_frame_that_needs_it():
     T, p, tracked, K = _static_scene(60)
     tracked[10] = False

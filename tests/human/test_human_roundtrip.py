@@ -37,6 +37,24 @@ def test_actions_match_the_simulated_truth_within_1mm(human_h5, sim_recordings, 
             np.testing.assert_allclose(g["obs"][S.EE_POSE][()], act[:, 0, :])
 
 
+def test_robot_horizon_chunks_span_four_seconds_and_a_file_keeps_one_horizon(sim_recordings, human_consts, tmp_path):
+    from egogym.cli import main
+
+    SIZE, SEEDS, truth_chunks = human_consts
+    out = tmp_path / "h.hdf5"
+    assert main(["convert", "aria", str(sim_recordings[0]), "--out", str(out), "--horizon", "robot",
+                 "--no-progress"]) == 0
+    f, (g,) = _demos(out)
+    with f:
+        assert g.attrs["horizon"] == "robot"
+        truth = np.load(sim_recordings[0] / "truth.npz")
+        keep = np.array(json.loads(g.attrs["frame_index"]))
+        assert keep[-1] == len(truth["palm_world"]) - 31  # only the 30-frame rule drops the end
+        err = np.abs(g[S.XYZ_ACT][()] - truth_chunks(truth, keep, knots=40)).max()
+        assert err < 1e-3, f"max error {err * 1000:.3f} mm"
+    assert main(["convert", "aria", str(sim_recordings[1]), "--out", str(out), "--no-progress"]) == 2
+
+
 def test_file_follows_the_human_schema(human_h5, human_consts):
     SIZE = human_consts[0]
     f, demos = _demos(human_h5)

@@ -16,6 +16,7 @@ from typing import Any
 
 from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
+from egogym.data.schema import HUMAN_HORIZONS
 from egogym.policies.config import DRIVES, NORMALIZATIONS, PRESETS
 
 BUILTIN = ("cpu", "recipe", "transfer")
@@ -52,6 +53,7 @@ class DataConfig:
     human_head: str = "natural"  # the simulated person's Aria: "natural" or "robot" (held at the robot's viewpoint: rung 1)
     human_hand: str = "human"  # what the person's images show: "human" or "robot" (the twin's arms at the hand: rung 2)
     human_motion: str = "human"  # how the person moves: "human" or "robot" (the expert's waypoints: rung 3)
+    human_horizon: str = "egomimic"  # the human chunks' span: "egomimic" (0.9 s) or "robot" (3.9 s: schema.HUMAN_HORIZONS)
 
     def __post_init__(self):
         if not self.robot:
@@ -68,6 +70,11 @@ class DataConfig:
         if self.human_demonstrator not in ("person", "robot"):
             raise UserError(f"[data] human_demonstrator: {self.human_demonstrator!r}: use \"person\" (the simulated "
                             f"human) or \"robot\" (the positive control: the robot's demos as human demos)")
+        if self.human_horizon not in HUMAN_HORIZONS:
+            raise UserError(f"[data] human_horizon: {self.human_horizon!r}: use one of {', '.join(HUMAN_HORIZONS)}")
+        if self.human_demonstrator == "robot" and self.human_horizon != "egomimic":
+            raise UserError("[data] human_horizon: the positive control's chunks are the robot's own; leave it out "
+                            "with human_demonstrator = \"robot\"")
         if (self.human_head, self.human_hand, self.human_motion) != ("natural", "human", "human"):
             from egogym.sim.human import HANDS, HEADS, MOTIONS  # the simulator, only for a config that asks for them
 
