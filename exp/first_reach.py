@@ -1,6 +1,6 @@
 """Where the first prediction of an evaluation episode reaches, against where the toy is.
 
-    MUJOCO_GL=egl python exp/first_reach.py RUN [RUN ...] [--episodes 200]
+    MUJOCO_GL=egl python exp/first_reach.py RUN [RUN ...] [--episodes 200] [--state X Y Z]
 
 For each run, on the evaluation seeds 100000+ (full distribution, 64x64, as the ablation
 evaluates): reset, one query, then the closest approach (xy, cm) of the predicted chunk's 100
@@ -41,6 +41,9 @@ p.add_argument("--domain", choices=("robot", "human"), default="robot",
                     "the palm), as a co-trained network reads a human frame")
 p.add_argument("--wrist", choices=("as_is", "black"), default="as_is",
                help="black: the wrist image replaced by zeros (does the robot pathway localize from it?)")
+p.add_argument("--state", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+               help="the robot's pinch state (`ee_pose`, m, Aria frame) replaced by this point: a pinch-state "
+                    "policy queried as if its hand were where the human demos' hands start")
 args = p.parse_args()
 torch.set_num_threads(1)
 for run in args.runs:
@@ -53,6 +56,8 @@ for run in args.runs:
         toy = np.asarray(info["start"]["toy_xy"], float)
         pol.reset()
         wk = pol.config.model.wrist_key
+        if args.state is not None:
+            obs = {**obs, "ee_pose": np.asarray(args.state, obs["ee_pose"].dtype)}
         if args.wrist == "black" and wk:
             obs = {**obs, wk: np.zeros_like(obs[wk])}
         joints, xyz = pol.predict_chunk(obs)
