@@ -73,6 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     human.add_argument("--motion", choices=("human", "robot"), default="human",
                        help="how the simulated person moves: human (one fast reach, oblique approach) or robot "
                             "(the scripted expert's waypoints and speed: isolates the motion gap)")
+    human.add_argument("--rest", choices=("person", "robot"), default="person",
+                       help="where the simulated person's hand rests before and after the task: person (by the "
+                            "body, at the table's near edge) or robot (where the twin's pinch point starts: "
+                            "isolates the start-state gap)")
     human.add_argument("--horizon", choices=tuple(S.HUMAN_HORIZONS), default="egomimic",
                        help="time span of the human chunks: egomimic (0.9 s, EgoMimic's) or robot (3.9 s, the "
                             "robot chunks' span: isolates the label-horizon gap)")

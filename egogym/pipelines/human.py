@@ -19,14 +19,15 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
                   resume: bool = False, recordings: str | Path | None = None, head: str = "natural", hand: str = "human",
-                  motion: str = "human", horizon: str = "egomimic",
+                  motion: str = "human", rest: str = "person", horizon: str = "egomimic",
                   task_options: dict | None = None, demonstrator: str = "person") -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
     ("natural", or "robot": the Aria held at the robot's viewpoint); hand: `HumanConfig.hand` ("human",
     or "robot": the twin's arms drawn in place of the person's); motion: `HumanConfig.motion` ("human", or
-    "robot": the palm along the scripted expert's waypoints); horizon: the chunks' time span, a name of
+    "robot": the palm along the scripted expert's waypoints); rest: `HumanConfig.rest` ("person", or
+    "robot": the hand rests where the robot's pinch point starts); horizon: the chunks' time span, a name of
     `schema.HUMAN_HORIZONS` ("egomimic" 0.9 s, or "robot" 3.9 s as the robot's chunks). task_options: options of the
     object_in_bowl declaration (placement and appearance axes, `egogym.tasks.ObjectInBowl`), so
     that human demos may cover what robot demos do not. demonstrator: "person" (the simulated
@@ -55,7 +56,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     check_output(out, existing_ok=resume, suffixes=(".hdf5", ".h5"))
     try:
         task = make_task("object_in_bowl", **(task_options or {}))
-        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, motion=motion, task=task)
+        config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, motion=motion,
+                             rest=rest, task=task)
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
     folders = []
@@ -94,17 +96,17 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
 
 
 def _check_reusable(folder: Path, config) -> None:
-    """Refuse to convert a kept recording made by an older simulator or with another head, hand or motion."""
+    """Refuse to convert a kept recording made by an older simulator or with another head, hand, motion or rest."""
     import json
 
-    from egogym.sim.human import recording_settings
+    from egogym.sim.human import UNRECORDED_SETTINGS, recording_settings
 
     try:
         rec = json.loads((folder / "recording.json").read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{folder / 'recording.json'}: unreadable ({e}); delete the folder to record it again") from None
     wanted = recording_settings(config)
-    made = {k: rec.get(k) for k in wanted}
+    made = {k: rec.get(k, UNRECORDED_SETTINGS.get(k)) for k in wanted}
     if made != wanted:
         say = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())  # noqa: E731
         raise UserError(f"{folder}: recorded with {say(made)}; this run records {say(wanted)}: give another "
@@ -153,6 +155,6 @@ def run(args) -> int:
                          progress=not getattr(args, "no_progress", False), resume=getattr(args, "resume", False),
                          recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"),
                          hand=getattr(args, "hand", "human"), motion=getattr(args, "motion", "human"),
-                         horizon=getattr(args, "horizon", "egomimic"),
+                         rest=getattr(args, "rest", "person"), horizon=getattr(args, "horizon", "egomimic"),
                          demonstrator=getattr(args, "demonstrator", "person"),
                          task_options=getattr(args, "task_options", None))

@@ -50,7 +50,7 @@ from PIL import Image
 from egogym.core import geometry
 from egogym.data import mps
 from egogym.core.spec import EGOMIMIC
-from egogym.sim.scene import FINGER_PAD_INSET, arm_geoms, arm_qpos_addresses, attach_arms, load_workcell
+from egogym.sim.scene import FINGER_PAD_INSET, add_torso, arm_geoms, arm_qpos_addresses, attach_arms, load_workcell
 from egogym.sim.tasks import PARKING, AppearanceSetter, build
 from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, aria_focal_px
 from egogym.tasks import HandOver, ObjectInBowl
@@ -58,9 +58,10 @@ from egogym.tasks.object_in_bowl import Episode
 from egogym.tasks.objects import BOWL_HEIGHT, TOYS
 
 RECORDING_FORMAT = "egogym-aria-recording"
-RECORDING_VERSION = 2
+RECORDING_VERSION = 3
 """2: the bowl is drawn where the episode puts it (version 1 left it at its default place) and the
-recording names its `head`, `hand` and `motion`."""
+recording names its `head`, `hand` and `motion`; 3: with hand="robot" the twin's torso crossbar is drawn too
+(the robot's Aria sees it at the bottom of every frame) and the recording names its `rest`."""
 
 
 def _rot(axis: str, angle: float) -> np.ndarray:
@@ -91,6 +92,9 @@ HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
 HEADS = ("natural", "robot")
 HANDS = ("human", "robot")
 MOTIONS = ("human", "robot")
+RESTS = ("person", "robot")
+UNRECORDED_SETTINGS = {"rest": "person"}
+"""Settings a recording made before they existed was made with (its `recording.json` lacks them)."""
 HIDDEN_GEOM_GROUP = 5
 """A geom group neither renderer draws (MuJoCo shows groups 0-2 by default)."""
 
@@ -110,7 +114,18 @@ def robot_aria_pose() -> np.ndarray:
 def recording_settings(config: "HumanConfig") -> dict:
     """What a recording made with `config` states about how it was made (in `recording.json`): a kept
     recording is reused only where these equal the run's."""
-    return {"version": RECORDING_VERSION, "head": config.head, "hand": config.hand, "motion": config.motion}
+    return {"version": RECORDING_VERSION, "head": config.head, "hand": config.hand, "motion": config.motion,
+            "rest": config.rest}
+
+
+def robot_rest_pinch() -> np.ndarray:
+    """World position (m) of the twin's right pinch point at its home pose: where every robot episode starts."""
+    from egogym.core.kinematics import pinch_in_base
+    from egogym.core.spec import EGOMIMIC
+
+    arm = EGOMIMIC.arm("right")
+    R = geometry.quat_to_mat(np.asarray(arm.mount_quat, float))
+    return np.asarray(arm.mount_pos, float) + R @ pinch_in_base(arm, np.asarray(arm.home, float))
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,11 @@ class HumanConfig:
       "robot": the palm follows the scripted expert's pick and place (`experts.pick_and_place_waypoints`:
       over the toy, straight down, lift 13 cm, to 2 cm over the rim; its durations, so its speed), held
       over the toy's centre as the hand holds it. It isolates the motion gap (rung 3).
+    rest: "person" (the hand rests by the body at the table's near edge before the reach and after
+      the retreat) or "robot": the palm rests where the twin's pinch point rests at its home pose
+      (`robot_rest_pinch`), the robot's start state, and with hand="robot" the drawn arm rests at
+      its home pose, so that a demo's first frames show what a robot episode's first frames show.
+      It isolates the start-state gap.
     shoulder_offset: right shoulder relative to the eye (m, world axes).
     tail_s: seconds recorded after the hand is back at rest (the converter needs 30
       future frames, 1 s, for every frame it keeps).
@@ -151,6 +171,7 @@ class HumanConfig:
     head: str = "natural"
     hand: str = "human"
     motion: str = "human"
+    rest: str = "person"
     shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
     tail_s: float = 1.2
     dropout: float = 0.01
@@ -171,6 +192,8 @@ class HumanConfig:
             raise ValueError(f"hand={self.hand!r}: choose from {HANDS}")
         if self.motion not in MOTIONS:
             raise ValueError(f"motion={self.motion!r}: choose from {MOTIONS}")
+        if self.rest not in RESTS:
+            raise ValueError(f"rest={self.rest!r}: choose from {RESTS}")
 
     @property
     def focal_px(self) -> float:
@@ -240,7 +263,8 @@ class EpisodePlan:
 # -------------------------------------------------------------------------------------
 def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
     """Work cell + the task's objects + the person's head (Aria) and right arm; with
-    `config.hand == "robot"` also the twin's two arms at their mounts (no torso)."""
+    `config.hand == "robot"` also the twin's torso (column and crossbar, without the Aria's post) and its
+    two arms at their mounts."""
     root = load_workcell()
     h, w = config.image_size
     gl = root.visual.__getattr__("global")
@@ -287,7 +311,7 @@ def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
     su.add("geom", name="sleeve_upper", type="capsule", fromto=[0, 0, 0, 0, 0, 1.0], size=[0.047],
            material="cloth", **nc)
     if config.hand == "robot":
-        attach_arms(root.worldbody.add("body", name="robot_arms"), EGOMIMIC)
+        attach_arms(add_torso(root, EGOMIMIC), EGOMIMIC)
     return root
 
 
@@ -321,10 +345,12 @@ class RobotHand:
         self.q = self.home.copy()
         self.errors = []
 
-    def pose(self, target: np.ndarray, grip_axis: np.ndarray, close: float, finger_closed: float) -> None:
+    def pose(self, target: np.ndarray, grip_axis: np.ndarray, close: float, finger_closed: float,
+             at_home: bool = False) -> None:
+        """at_home: the right arm at its home pose instead (`HumanConfig.rest == "robot"`, hand at rest)."""
         from egogym.sim.experts import IKFailure
 
-        q = self.ik.follow(target, grip_axis, self.q, self.tilt)
+        q = self.home.copy() if at_home else self.ik.follow(target, grip_axis, self.q, self.tilt)
         if q is None:
             try:
                 q = self.ik.solve(target, grip_axis, self.q)
@@ -454,6 +480,8 @@ class HumanDemonstrator:
         # Palm path. Rest: the hand lies near the table's near edge, in front of the body.
         rest0 = np.array([-0.10, shoulder[1] + rng.uniform(-0.03, 0.06), self.table_z + 0.035])
         rest1 = rest0 + np.array([rng.uniform(-0.02, 0.04), rng.uniform(-0.05, 0.05), 0.0])
+        if c.rest == "robot":  # after the draws above, so the rest of the episode is the person's
+            rest0 = rest1 = robot_rest_pinch()
         toward = toy_pos[:2] - shoulder[:2]
         toward /= np.linalg.norm(toward)
         # Grasp: palm just over the toy, a little on the person's side (oblique approach).
@@ -631,7 +659,9 @@ class HumanDemonstrator:
             self._grasp = (p, in_hand, np.asarray(axis, float), min(hx, hy) + FINGER_PAD_INSET)
             self.robot.reset()
         _, in_hand, axis, finger_closed = self._grasp
-        self.robot.pose(wrist + R_hand @ in_hand, axis, close, finger_closed)
+        resting = not p.segments[0].t1 <= t < p.segments[-1].t1
+        self.robot.pose(wrist + R_hand @ in_hand, axis, close, finger_closed,
+                        at_home=resting and self.config.rest == "robot")
 
     # ---- observations ------------------------------------------------------------------------
     def _make_renderer(self, segmentation: bool) -> mujoco.Renderer:

@@ -151,16 +151,8 @@ def build_robot_scene(spec: RobotSpec, offscreen_size: tuple[int, int] = ARIA_IM
     root.visual.__getattr__("global").offheight = max(offscreen_size[0], 480)
     root.visual.__getattr__("global").offwidth = max(offscreen_size[1], 640)
 
-    torso = root.worldbody.add("body", name="torso")
-    tx, ty, _ = spec.torso_pos
+    torso = add_torso(root, spec)
     mount_z = spec.arms[0].mount_pos[2]
-    torso.add("geom", type="box", size=[0.05, 0.08, mount_z / 2 + 0.06], pos=[tx, ty, mount_z / 2 + 0.06], material="torso")
-    # A connector from the column to a shoulder crossbar the arms hang from.
-    bar_x = float(np.mean([a.mount_pos[0] for a in spec.arms]))
-    half_span = max(abs(a.mount_pos[1]) for a in spec.arms) + 0.06
-    torso.add("geom", type="box", size=[(bar_x - tx) / 2, 0.04, 0.025], pos=[(bar_x + tx) / 2, ty, mount_z + 0.025],
-              material="torso")
-    torso.add("geom", type="box", size=[0.035, half_span, 0.025], pos=[bar_x, ty, mount_z + 0.025], material="torso")
     # The Aria's post, rising from the crossbar behind the lens.
     for cam in spec.cameras:
         if cam.parent == "torso":
@@ -180,6 +172,22 @@ def build_robot_scene(spec: RobotSpec, offscreen_size: tuple[int, int] = ARIA_IM
 
     attach_arms(torso, spec)
     return root
+
+
+def add_torso(root: mjcf.RootElement, spec: RobotSpec) -> mjcf.Element:
+    """The torso body (at the world origin): a column and the shoulder crossbar the arms hang from,
+    which the robot's Aria sees at the bottom of its image. Returns the body (arms and cameras go in it)."""
+    torso = root.worldbody.add("body", name="torso")
+    tx, ty, _ = spec.torso_pos
+    mount_z = spec.arms[0].mount_pos[2]
+    torso.add("geom", type="box", size=[0.05, 0.08, mount_z / 2 + 0.06], pos=[tx, ty, mount_z / 2 + 0.06], material="torso")
+    # A connector from the column to a shoulder crossbar the arms hang from.
+    bar_x = float(np.mean([a.mount_pos[0] for a in spec.arms]))
+    half_span = max(abs(a.mount_pos[1]) for a in spec.arms) + 0.06
+    torso.add("geom", type="box", size=[(bar_x - tx) / 2, 0.04, 0.025], pos=[(bar_x + tx) / 2, ty, mount_z + 0.025],
+              material="torso")
+    torso.add("geom", type="box", size=[0.035, half_span, 0.025], pos=[bar_x, ty, mount_z + 0.025], material="torso")
+    return torso
 
 
 def attach_arms(parent: mjcf.Element, spec: RobotSpec) -> None:

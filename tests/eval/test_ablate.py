@@ -50,6 +50,8 @@ def test_a_folder_of_an_older_config_resumes_when_only_new_defaults_differ(tmp_p
                                                                 "human_demonstrator": "robot"})), tmp_path)
     with pytest.raises(UserError, match=r"\[data\] human_demonstrator: 'robots'"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_demonstrator": "robots"}))
+    with pytest.raises(UserError, match=r"\[data\] human_rest: 'robots': use one of person, robot"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_rest": "robots"}))
     with pytest.raises(UserError, match=r"\[data\] human_horizon: 'robots': use one of egomimic, robot"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_horizon": "robots"}))
     with pytest.raises(UserError, match=r"\[data\] human_horizon: the positive control's chunks are the robot's own"):

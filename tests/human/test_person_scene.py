@@ -59,8 +59,9 @@ def test_kept_recordings_of_another_hand_are_refused_in_one_line(tmp_path):
 
     rec = tmp_path / "recs"
     assert collect_human(1, 0, tmp_path / "a.hdf5", (32, 32), progress=False, recordings=rec) == 0
-    with pytest.raises(UserError, match=r"episode_000000: recorded with version 2, head natural, hand human, motion human; "
-                                        r"this run records version 2, head natural, hand robot, motion human"):
+    with pytest.raises(UserError, match=r"episode_000000: recorded with version 3, head natural, hand human, motion human, "
+                                        r"rest person; this run records version 3, head natural, hand robot, "
+                                        r"motion human, rest person"):
         collect_human(1, 0, tmp_path / "b.hdf5", (32, 32), progress=False, recordings=rec, hand="robot")
     assert not (tmp_path / "b.hdf5").exists()
 
@@ -84,3 +85,33 @@ def test_robot_motion_follows_the_experts_waypoints_over_the_toy():
         np.testing.assert_allclose(descent.a[:2], descent.b[:2])  # straight down onto the toy
         h.set_time(p.duration)
         assert np.linalg.norm(h.toy_pose(p.duration)[0][:2] - p.bowl[:2]) < BOWL_RADIUS
+
+
+def test_with_every_rung_the_first_frame_is_the_robots():
+    """Head, hand, motion and rest all the robot's: the person's first frame shows what the robot env's
+    first frame shows for the same seed (torso crossbar, arms at home, toy and bowl where the episode
+    puts them); with the person's rest the right arm is drawn at the hand by the body instead. The
+    palm (the label's point 0) is the robot's home pinch point."""
+    import gymnasium as gym
+
+    import egogym  # noqa: F401
+    from egogym.sim.human import robot_rest_pinch
+
+    size = (48, 64)
+    env = gym.make("egogym/ObjectInBowl-v0", image_size=size)
+    robot = {s: env.reset(seed=s)[0]["front_img_1"].astype(float) for s in (3, 4)}
+    env.close()
+    diff = {}
+    for rest in ("person", "robot"):
+        cfg = HumanConfig(image_size=size, head="robot", hand="robot", motion="robot", rest=rest)
+        with HumanDemonstrator(cfg) as h:
+            for s in (3, 4):
+                p = h.plan_episode(s)
+                h.set_time(0.0)
+                img = np.rot90(h.render_sensor()[0], k=-1).astype(float)
+                diff[rest, s] = np.abs(img - robot[s]).mean()
+                if rest == "robot":
+                    np.testing.assert_allclose(h.palm_target(0.0), robot_rest_pinch(), atol=1e-9)
+                    np.testing.assert_allclose(p.segments[-1].b, robot_rest_pinch(), atol=1e-9)
+    for s in (3, 4):
+        assert diff["robot", s] < 4.0 < diff["person", s], diff

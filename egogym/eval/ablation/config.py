@@ -53,6 +53,7 @@ class DataConfig:
     human_head: str = "natural"  # the simulated person's Aria: "natural" or "robot" (held at the robot's viewpoint: rung 1)
     human_hand: str = "human"  # what the person's images show: "human" or "robot" (the twin's arms at the hand: rung 2)
     human_motion: str = "human"  # how the person moves: "human" or "robot" (the expert's waypoints: rung 3)
+    human_rest: str = "person"  # where the person's hand rests: "person" or "robot" (the twin's start pose)
     human_horizon: str = "egomimic"  # the human chunks' span: "egomimic" (0.9 s) or "robot" (3.9 s: schema.HUMAN_HORIZONS)
 
     def __post_init__(self):
@@ -75,10 +76,12 @@ class DataConfig:
         if self.human_demonstrator == "robot" and self.human_horizon != "egomimic":
             raise UserError("[data] human_horizon: the positive control's chunks are the robot's own; leave it out "
                             "with human_demonstrator = \"robot\"")
-        if (self.human_head, self.human_hand, self.human_motion) != ("natural", "human", "human"):
-            from egogym.sim.human import HANDS, HEADS, MOTIONS  # the simulator, only for a config that asks for them
+        if (self.human_head, self.human_hand, self.human_motion, self.human_rest) != ("natural", "human", "human",
+                                                                                        "person"):
+            from egogym.sim.human import HANDS, HEADS, MOTIONS, RESTS  # the simulator, only when asked for
 
-            for key, choices in (("human_head", HEADS), ("human_hand", HANDS), ("human_motion", MOTIONS)):
+            for key, choices in (("human_head", HEADS), ("human_hand", HANDS), ("human_motion", MOTIONS),
+                                 ("human_rest", RESTS)):
                 if getattr(self, key) not in choices:
                     raise UserError(f"[data] {key}: {getattr(self, key)!r}: use one of {', '.join(choices)}")
 
