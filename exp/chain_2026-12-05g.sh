@@ -6,7 +6,7 @@ cd /work/main
 export OMP_NUM_THREADS=1 MUJOCO_GL=egl
 A=/work/ablations
 R=docs/results
-while pgrep -f "egogym ablate exp/transfer_(person_v2|horizon).toml" > /dev/null; do sleep 20; done
+while pgrep -f "egogym ablate exp/transfer_(person_v2|horizon).toml|allrungs_pre" > /dev/null; do sleep 20; done
 mkdir -p $A/transfer_allrungs/data $A/transfer_allrungs/cells
 cp -n $A/transfer_person_v2/data/robot_200.* $A/transfer_allrungs/data/
 cp -rn $A/transfer_person_v2/cells/r200_h0_base_s0 $A/transfer_allrungs/cells/
