@@ -99,14 +99,14 @@ def _check_reusable(folder: Path, config) -> None:
     """Refuse to convert a kept recording made by an older simulator or with another head, hand, motion or rest."""
     import json
 
-    from egogym.sim.human import UNRECORDED_SETTINGS, recording_settings
+    from egogym.sim.human import recording_settings
 
     try:
         rec = json.loads((folder / "recording.json").read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{folder / 'recording.json'}: unreadable ({e}); delete the folder to record it again") from None
     wanted = recording_settings(config)
-    made = {k: rec.get(k, UNRECORDED_SETTINGS.get(k)) for k in wanted}
+    made = {k: rec.get(k) for k in wanted}  # a version-2 recording has no rest: its version refuses it anyway
     if made != wanted:
         say = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())  # noqa: E731
         raise UserError(f"{folder}: recorded with {say(made)}; this run records {say(wanted)}: give another "

@@ -93,8 +93,6 @@ HEADS = ("natural", "robot")
 HANDS = ("human", "robot")
 MOTIONS = ("human", "robot")
 RESTS = ("person", "robot")
-UNRECORDED_SETTINGS = {"rest": "person"}
-"""Settings a recording made before they existed was made with (its `recording.json` lacks them)."""
 HIDDEN_GEOM_GROUP = 5
 """A geom group neither renderer draws (MuJoCo shows groups 0-2 by default)."""
 
@@ -121,7 +119,6 @@ def recording_settings(config: "HumanConfig") -> dict:
 def robot_rest_pinch() -> np.ndarray:
     """World position (m) of the twin's right pinch point at its home pose: where every robot episode starts."""
     from egogym.core.kinematics import pinch_in_base
-    from egogym.core.spec import EGOMIMIC
 
     arm = EGOMIMIC.arm("right")
     R = geometry.quat_to_mat(np.asarray(arm.mount_quat, float))
