@@ -23,7 +23,8 @@ and the 10 knots are linearly interpolated to 100 points. Frames are dropped whe
 knot's hand is untracked, any chunk point falls outside the image (or behind the
 camera), or fewer than 30 future frames remain. One demo per recording. `--horizon robot`
 takes 40 knots (3.9 s, the robot chunk's span) and holds the last frame near the end
-(`schema.HUMAN_HORIZONS`).
+(`schema.HUMAN_HORIZONS`). `--point grip` follows the point the hand holds (`grip_point`, from the
+palm, the wrist and the palm normal MPS gives) instead of the palm centre.
 """
 from __future__ import annotations
 
@@ -62,6 +63,25 @@ class RecordingError(UserError):
 # frame math (pure numpy; property-tested in tests/human/test_frames.py)
 # =====================================================================================
 EGOMIMIC_HORIZON = S.HUMAN_HORIZONS["egomimic"]
+
+GRIP_IN_HAND = (0.047, 0.021)
+"""Where a palm-down grasp holds an object, from the palm centre (m): along the hand (wrist to palm)
+and along the palm normal. Measured on the simulated hand: the toy's centre at the grasp, median over
+40 seeds of each motion (`HumanConfig.motion`), 9 mm from either motion's own point. A real hand's
+differs with its size; this is the simulated person's calibration, not a measured human constant."""
+
+
+def grip_point(palm: np.ndarray, wrist: np.ndarray, palm_normal: np.ndarray,
+               offset: tuple[float, float] = GRIP_IN_HAND) -> np.ndarray:
+    """The point the hand holds (m, the inputs' frame), shape (..., 3) like the inputs: the palm
+    centre moved offset[0] along the hand (unit wrist-to-palm) and offset[1] along the palm normal
+    made perpendicular to the hand. NaN where any input is NaN (untracked, or no normals in the file)."""
+    palm, wrist, n = (np.asarray(a, float) for a in (palm, wrist, palm_normal))
+    along = palm - wrist
+    along = along / np.linalg.norm(along, axis=-1, keepdims=True)
+    n = n - np.sum(n * along, axis=-1, keepdims=True) * along
+    n = n / np.linalg.norm(n, axis=-1, keepdims=True)
+    return palm + offset[0] * along + offset[1] * n
 
 
 def knot_indices(t: int, horizon: S.HumanHorizon = EGOMIMIC_HORIZON, n_frames: int | None = None) -> np.ndarray:
@@ -376,11 +396,11 @@ def open_recording(path: str | Path, image_size: tuple[int, int] | None = None,
 
 
 def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 5_000):
-    """Palm and wrist of `hands` at each frame, in the device frame of the hand sample.
+    """Palm, wrist and palm normal of `hands` at each frame, in the device frame of the hand sample.
 
     Each frame takes the hand-tracking row nearest in time (within tolerance_us);
     frames without one count as untracked. Returns (palm_dev (N,h,3), wrist_dev (N,h,3),
-    tracked (N,h), t_hand_us (N,)) with NaN where untracked."""
+    normal_dev (N,h,3), tracked (N,h), t_hand_us (N,)) with NaN where untracked."""
     t_frames_us = np.round(rec.frames.timestamps_ns / 1000).astype(np.int64)
     N = len(t_frames_us)
     any_track = rec.hands[hands[0]]
@@ -391,6 +411,7 @@ def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 
     close = np.abs(t_h[j] - t_frames_us) <= tolerance_us
     palm = np.full((N, len(hands), 3), np.nan)
     wrist = np.full((N, len(hands), 3), np.nan)
+    normal = np.full((N, len(hands), 3), np.nan)
     tracked = np.zeros((N, len(hands)), bool)
     for k, side in enumerate(hands):
         tr = rec.hands[side]
@@ -398,11 +419,12 @@ def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 
         tracked[:, k] = ok
         palm[ok, k] = tr.palm_device[j[ok]]
         wrist[ok, k] = tr.wrist_device[j[ok]]
-    return palm, wrist, tracked, t_h[j]
+        normal[ok, k] = tr.palm_normal_device[j[ok]]
+    return palm, wrist, normal, tracked, t_h[j]
 
 
 def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), masker=None,
-                      progress: bool = False, begin=None, horizon: str = "egomimic"):
+                      progress: bool = False, begin=None, horizon: str = "egomimic", point: str = "palm"):
     """One recording -> (obs, actions, attrs) of a human demo (`DemoWriter.write_demo`).
 
     hands: "right" | "left" | "both", an `Arms` or hand names (laid out left before right, as
@@ -411,12 +433,20 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     begin: `DemoWriter.begin_demo` (a callable attrs -> DemoStream): each converted frame
     is appended to the stream as it is made (memory bounded by the stream's block, not by
     the recording's length) and the committed demo's name is returned instead.
-    horizon: a name of `schema.HUMAN_HORIZONS` (the chunks' time span)."""
+    horizon: a name of `schema.HUMAN_HORIZONS` (the chunks' time span). point: a name of
+    `schema.HUMAN_LABEL_POINTS`, the point of the hand the chunks follow."""
     from egogym.core.views import mask_and_line
 
     fr = rec.frames
     hands = Arms.parse(hands).names
-    palm_dev, wrist_dev, tracked, t_hand_us = align_hands(rec, hands)
+    palm_dev, wrist_dev, normal_dev, tracked, t_hand_us = align_hands(rec, hands)
+    if point == "grip":
+        if not np.isfinite(normal_dev[tracked]).all():
+            raise RecordingError(f"{rec.hands_file}: palm normals (n*_palm_device) missing where the hand is tracked; "
+                                 f"--point grip needs them: re-export with MPS hand tracking v2, or use --point palm")
+        label_dev = grip_point(palm_dev, wrist_dev, normal_dev)
+    else:
+        label_dev = palm_dev
     t_frames_us = np.round(fr.timestamps_ns / 1000).astype(np.int64)
     lo, hi = rec.trajectory.t_us[0], rec.trajectory.t_us[-1]
     inside = (t_frames_us >= lo) & (t_frames_us <= hi) & (t_hand_us >= lo) & (t_hand_us <= hi)
@@ -432,8 +462,9 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     T_rgb_from_hand = geometry.invert(T_world_rgb) @ T_world_dev_hand  # (N, 4, 4)
     palm_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(palm_dev))
     wrist_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(wrist_dev))
-    palm_rgb[~tracked] = np.nan
-    res = palm_chunks(T_world_rgb, palm_rgb, tracked, fr.K, fr.image_size, S.HUMAN_HORIZONS[horizon])
+    label_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(label_dev))
+    label_rgb[~tracked] = np.nan
+    res = palm_chunks(T_world_rgb, label_rgb, tracked, fr.K, fr.image_size, S.HUMAN_HORIZONS[horizon])
     if len(res.keep) == 0:
         raise RecordingError(f"{rec.root}: no usable frame (of {len(fr)}: {res.dropped['too_short']} too close to the "
                              f"end, {res.dropped['untracked']} untracked, {res.dropped['out_of_image']} out of image)")
@@ -443,7 +474,8 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     M = len(res.keep)
     attrs = {"recording": str(rec.root), "frame_index": res.keep.tolist(), "n_frames": len(fr),
              "dropped": res.dropped, "hands": list(hands), "hands_file": str(rec.hands_file),
-             "T_device_rgb": fr.T_device_rgb.tolist(), "fps": _fps(fr.timestamps_ns), "horizon": horizon}
+             "T_device_rgb": fr.T_device_rgb.tolist(), "fps": _fps(fr.timestamps_ns), "horizon": horizon,
+             "point": point}
     if "seed" in rec.meta:
         attrs["seed"] = int(rec.meta["seed"])
     it = enumerate(res.keep)
@@ -482,17 +514,21 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     return obs, {"xyz_act": res.chunks}, attrs
 
 
-def _check_same_horizon(out: Path, horizon: str) -> None:
-    """Refuse to append chunks of another time span to a file (demos without the attribute are EgoMimic's)."""
+def _check_same_labels(out: Path, horizon: str, point: str) -> None:
+    """Refuse to append chunks of another time span or label point to a file (demos without the
+    attributes are EgoMimic's: 0.9 s of the palm)."""
     if not out.exists():
         return
     import h5py
 
     with h5py.File(out, "r") as f:
-        spans = {str(g.attrs.get("horizon", "egomimic")) for g in f.get(S.DATA, {}).values()}
-    if spans - {horizon}:
-        raise UserError(f"{out}: holds demos with --horizon {', '.join(sorted(spans))}; appending --horizon {horizon} "
-                        f"would mix chunk spans: give another --out")
+        demos = list(f.get(S.DATA, {}).values())
+        held = {"--horizon": ({str(g.attrs.get("horizon", "egomimic")) for g in demos}, horizon),
+                "--point": ({str(g.attrs.get("point", "palm")) for g in demos}, point)}
+    for flag, (there, wanted) in held.items():
+        if there - {wanted}:
+            raise UserError(f"{out}: holds demos with {flag} {', '.join(sorted(there))}; appending {flag} {wanted} "
+                            f"would mix labels: give another --out")
 
 
 def _fps(t_ns: np.ndarray) -> float:
@@ -507,7 +543,8 @@ def human_calibration(K: np.ndarray, image_size: tuple[int, int], source: str) -
 def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[int, int] | None = None,
             hands: tuple[str, ...] = ("right",), masks: str = "auto", sam2_checkpoint: str | None = None,
             sam2_config: str | None = None, progress: bool = True, vrs_provider=None,
-            env_args: dict | None = None, log=None, masker=None, horizon: str = "egomimic") -> list[str]:
+            env_args: dict | None = None, log=None, masker=None, horizon: str = "egomimic",
+            point: str = "palm") -> list[str]:
     """Convert recordings into `out` (created or appended). A recording that fails prints
     one line (`log`, default stderr) and the others still convert. Returns demo names.
 
@@ -516,7 +553,8 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
     masker: an object with `mask(image, points_uv)` used instead of building SAM2 from
     `sam2_checkpoint` (tests pass a fake with SAM2ImagePredictor's interface wrapped in
     `Sam2HandMasker`). vrs_provider: factory path -> data_provider-like object.
-    horizon: the chunks' time span, a name of `schema.HUMAN_HORIZONS` (`--horizon`)."""
+    horizon: the chunks' time span, a name of `schema.HUMAN_HORIZONS` (`--horizon`); point: the hand's
+    point the chunks follow, a name of `schema.HUMAN_LABEL_POINTS` (`--point`)."""
     from egogym.data.writer import DemoWriter
 
     log = log or (lambda s: print(s, file=sys.stderr))
@@ -526,9 +564,11 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
         raise UserError(f"--hands: {e}") from None
     if horizon not in S.HUMAN_HORIZONS:
         raise UserError(f"--horizon {horizon!r}: use one of {', '.join(S.HUMAN_HORIZONS)}")
+    if point not in S.HUMAN_LABEL_POINTS:
+        raise UserError(f"--point {point!r}: use one of {', '.join(S.HUMAN_LABEL_POINTS)}")
     if masks not in ("auto", "recording", "sam2"):
         raise UserError(f"--masks {masks!r}: use auto, recording or sam2")
-    _check_same_horizon(Path(out), horizon)
+    _check_same_labels(Path(out), horizon, point)
     if masker is None and (masks == "sam2" or (masks == "auto" and sam2_checkpoint)):
         from egogym.data.sam2_masks import Sam2HandMasker
         masker = Sam2HandMasker.from_checkpoint(sam2_checkpoint, sam2_config)
@@ -550,7 +590,7 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
                                     arms=hands, control_hz=30.0, image_size=rec.frames.image_size,
                                     env_args=env_args or {"source": "egogym convert aria"}, embodiment="human")
             names.append(convert_recording(rec, hands, masker, progress=False, begin=writer.begin_demo,
-                                           horizon=horizon))
+                                           horizon=horizon, point=point))
         except UserError as e:
             log(f"egogym convert: skipped {path}: {e}")
         except (OSError, ValueError, KeyError) as e:
@@ -584,6 +624,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--horizon", choices=tuple(S.HUMAN_HORIZONS), default="egomimic",
                         help="time span of the palm chunks: egomimic (0.9 s, EgoMimic's) or robot (3.9 s, the robot "
                              "chunks' span, held at the recording's end as robot chunks are)")
+    parser.add_argument("--point", choices=S.HUMAN_LABEL_POINTS, default="palm",
+                        help="the hand's point the chunks follow: palm (the palm centre, EgoMimic's) or grip (the point "
+                             "a palm-down grasp holds, from the palm normal: the robot pinch point's counterpart)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -597,6 +640,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, args.recordings, suffixes=(".hdf5", ".h5"))
     names = convert(args.recordings, args.out, image_size=tuple(args.image_size) if args.image_size else None,
                     hands=hands, masks=args.masks, sam2_checkpoint=args.sam2_checkpoint,
-                    sam2_config=args.sam2_config, progress=not args.no_progress, horizon=args.horizon)
+                    sam2_config=args.sam2_config, progress=not args.no_progress, horizon=args.horizon,
+                    point=args.point)
     print(f"{args.out}: wrote {len(names)} demo(s) from {len(args.recordings)} recording(s)")
     return 0

@@ -137,6 +137,8 @@ class HandTrack:
     palm_device, wrist_device: (N, 3) positions (m) in the device frame at t_us; NaN
       where not tracked.
     confidence: (N,) float, -1 where not tracked.
+    palm_normal_device: (N, 3) unit normal out of the palm (device frame); NaN where not
+      tracked or where the file has no normals (MPS writes them from version 2 of hand tracking).
     """
 
     t_us: np.ndarray
@@ -144,6 +146,7 @@ class HandTrack:
     palm_device: np.ndarray
     wrist_device: np.ndarray
     confidence: np.ndarray
+    palm_normal_device: np.ndarray
 
 
 # ---------------------------------------------------------------------------------
@@ -265,7 +268,8 @@ def read_closed_loop(path: str | Path) -> Trajectory:
 def _hand_tracks(path: Path, rows: list, palm_wrist) -> dict[str, "HandTrack"]:
     """Per-hand arrays from projectaria_tools' hand-tracking rows, after checking that it
     read every row of `path` (its readers skip bad rows silently). palm_wrist(hand) ->
-    (palm, wrist) positions in the device frame (m)."""
+    (palm, wrist) positions in the device frame (m); the palm normal is read from the row's
+    `wrist_and_palm_normal_device` (absent: NaN)."""
     n_rows = _count_rows(path)
     if len(rows) != n_rows or not rows:
         raise MpsError(f"{path}: projectaria_tools read {len(rows)} of {n_rows} rows; check the rows' values")
@@ -275,14 +279,17 @@ def _hand_tracks(path: Path, rows: list, palm_wrist) -> dict[str, "HandTrack"]:
     for side in HANDS:
         n = len(rows)
         tracked, conf = np.zeros(n, bool), np.full(n, -1.0)
-        palm, wrist = np.full((n, 3), np.nan), np.full((n, 3), np.nan)
+        palm, wrist, normal = (np.full((n, 3), np.nan) for _ in range(3))
         for i, r in enumerate(rows):
             h = getattr(r, f"{side}_hand")
             if h is None or h.confidence < 0:
                 continue
             tracked[i], conf[i] = True, float(h.confidence)
             palm[i], wrist[i] = (np.asarray(v, float) for v in palm_wrist(h))
-        out[side] = HandTrack(t, tracked, palm, wrist, conf)
+            normals = h.wrist_and_palm_normal_device
+            if normals is not None:
+                normal[i] = np.asarray(normals.palm_normal_device, float)
+        out[side] = HandTrack(t, tracked, palm, wrist, conf, normal)
     return out
 
 

@@ -93,6 +93,10 @@ HUMAN_HORIZONS = {"egomimic": HumanHorizon(3, 10, False), "robot": HumanHorizon(
 """egomimic: t+3k, k=0..9 (0.9 s, REFERENCE §1), frames without the whole span dropped; robot: t+3k,
 k=0..39 (3.9 s: the robot chunk's 3.96 s, `ROBOT_STRIDE` x 99 steps at 50 Hz, to within 2 frames), padded at
 the end as the robot's chunks are. EgoMimic's human chunks span a quarter of its robot chunks' time."""
+
+HUMAN_LABEL_POINTS = ("palm", "grip")
+"""The point of the hand a human chunk follows: "palm" (MPS's palm centre, EgoMimic's label) or "grip" (the point
+a palm-down grasp holds, the hand's counterpart of the robot's pinch point: `egogym.data.aria.grip_point`)."""
 SUBSAMPLED = 10
 """EgoMimic's `actions_joints` / `actions_xyz` keep every 10th point of a chunk: (T, 10, D)."""
 

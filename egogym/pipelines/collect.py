@@ -80,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     human.add_argument("--horizon", choices=tuple(S.HUMAN_HORIZONS), default="egomimic",
                        help="time span of the human chunks: egomimic (0.9 s, EgoMimic's) or robot (3.9 s, the "
                             "robot chunks' span: isolates the label-horizon gap)")
+    human.add_argument("--point", choices=S.HUMAN_LABEL_POINTS, default="palm",
+                       help="the hand's point the human chunks follow: palm (EgoMimic's) or grip (the point the hand "
+                            "holds, the robot pinch point's counterpart: isolates the label-point gap)")
     human.add_argument("--demonstrator", choices=("person", "robot"), default="person",
                        help="person: the simulated Aria wearer; robot: the positive control of the human-data "
                             "ladder (the scripted robot's demos stored as human demos: egogym.pipelines.positive_control)")

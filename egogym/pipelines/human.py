@@ -20,7 +20,7 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
                   resume: bool = False, recordings: str | Path | None = None, head: str = "natural", hand: str = "human",
                   motion: str = "human", rest: str = "person", horizon: str = "egomimic",
-                  task_options: dict | None = None, demonstrator: str = "person") -> int:
+                  point: str = "palm", task_options: dict | None = None, demonstrator: str = "person") -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
@@ -28,7 +28,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     or "robot": the twin's arms drawn in place of the person's); motion: `HumanConfig.motion` ("human", or
     "robot": the palm along the scripted expert's waypoints); rest: `HumanConfig.rest` ("person", or
     "robot": the hand rests where the robot's pinch point starts); horizon: the chunks' time span, a name of
-    `schema.HUMAN_HORIZONS` ("egomimic" 0.9 s, or "robot" 3.9 s as the robot's chunks). task_options: options of the
+    `schema.HUMAN_HORIZONS` ("egomimic" 0.9 s, or "robot" 3.9 s as the robot's chunks); point: the hand's point
+    the chunks follow, a name of `schema.HUMAN_LABEL_POINTS` ("palm", or "grip": the point the hand holds). task_options: options of the
     object_in_bowl declaration (placement and appearance axes, `egogym.tasks.ObjectInBowl`), so
     that human demos may cover what robot demos do not. demonstrator: "person" (the simulated
     Aria wearer) or "robot", the ladder's positive control (`egogym.pipelines.positive_control`:
@@ -37,9 +38,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     if demonstrator not in DEMONSTRATORS:
         raise UserError(f"--demonstrator {demonstrator!r}: use one of {', '.join(DEMONSTRATORS)}")
     if demonstrator == "robot":
-        if horizon != "egomimic":
-            raise UserError("--horizon: the positive control's chunks are the robot's own (3.96 s); "
-                            "leave --horizon out with --demonstrator robot")
+        if (horizon, point) != ("egomimic", "palm"):
+            raise UserError("--horizon, --point: the positive control's chunks are the robot's own (its pinch point "
+                            "over 3.96 s); leave them out with --demonstrator robot")
         return _collect_positive_control(episodes, seed, out, image_size, progress, resume, task_options)
     from egogym.data.aria import convert
     from egogym.sim.human import HumanConfig, HumanDemonstrator, recording_settings
@@ -85,11 +86,11 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     # A first conversion that fails before a demo is written leaves no file to block the rerun
     # (the recordings, the finished work, stay in rec_root and are not simulated again).
     with removed_if_failed(out, keep=lambda: _holds_demos(out)):
-        names = convert(folders, out, progress=progress, horizon=horizon, env_args={
+        names = convert(folders, out, progress=progress, horizon=horizon, point=point, env_args={
             "source": "egogym collect --embodiment human", "task": "object_in_bowl",
             "task_options": dict(task_options or {}), "seed": seed,
             "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
-            "horizon": horizon,
+            "horizon": horizon, "point": point,
             **recording_settings(config)})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
     return 0
@@ -156,5 +157,6 @@ def run(args) -> int:
                          recordings=getattr(args, "recordings", None), head=getattr(args, "head", "natural"),
                          hand=getattr(args, "hand", "human"), motion=getattr(args, "motion", "human"),
                          rest=getattr(args, "rest", "person"), horizon=getattr(args, "horizon", "egomimic"),
+                         point=getattr(args, "point", "palm"),
                          demonstrator=getattr(args, "demonstrator", "person"),
                          task_options=getattr(args, "task_options", None))

@@ -54,9 +54,13 @@ def test_a_folder_of_an_older_config_resumes_when_only_new_defaults_differ(tmp_p
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_rest": "robots"}))
     with pytest.raises(UserError, match=r"\[data\] human_horizon: 'robots': use one of egomimic, robot"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_horizon": "robots"}))
-    with pytest.raises(UserError, match=r"\[data\] human_horizon: the positive control's chunks are the robot's own"):
-        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_horizon": "robot",
-                                            "human_demonstrator": "robot"}))
+    with pytest.raises(UserError, match=r"\[data\] human_point: 'pinch': use one of palm, grip"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_point": "pinch"}))
+    for labels in ({"human_horizon": "robot"}, {"human_point": "grip"}):
+        with pytest.raises(UserError, match=r"\[data\] human_horizon, human_point: the positive control's chunks "
+                                            r"are the robot's own"):
+            config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_demonstrator": "robot",
+                                                **labels}))
 
 
 def test_config_errors_are_one_line():

@@ -153,3 +153,21 @@ def test_slerp_halves_a_rotation_about_one_axis():
     Rm = slerp_rotations(R0[None], R1[None], np.array([0.5]))[0]
     np.testing.assert_allclose(Rm, [[np.cos(a / 2), -np.sin(a / 2), 0], [np.sin(a / 2), np.cos(a / 2), 0], [0, 0, 1]],
                                atol=1e-9)
+
+
+@given(q=quat, palm=vec3, hand_len=st.floats(0.03, 0.1), tilt=st.floats(-1.2, 1.2))
+def test_grip_point_sits_at_the_offset_in_the_hands_own_frame_however_the_hand_turns(q, palm, hand_len, tilt):
+    # The hand's frame from its pose: x from wrist to palm, z the palm normal (tilted toward x as MPS's
+    # normals need not be perpendicular); the grip is offset (a, 0, b) in it, wherever the hand points.
+    R = geometry.quat_to_mat(q)
+    wrist = palm - hand_len * R[:, 0]
+    normal = np.cos(tilt) * R[:, 2] + np.sin(tilt) * R[:, 0]
+    g = aria.grip_point(palm, wrist, normal)
+    a, b = aria.GRIP_IN_HAND
+    np.testing.assert_allclose(R.T @ (g - palm), [a, 0.0, b], atol=1e-9)
+
+
+def test_grip_point_is_nan_where_the_hand_is_untracked():
+    palm = np.array([[0.0, 0.0, 0.5], [np.nan] * 3])
+    g = aria.grip_point(palm, palm - [0.06, 0, 0], np.array([[0.0, 0.0, -1.0], [np.nan] * 3]))
+    assert np.isfinite(g[0]).all() and np.isnan(g[1]).all()

@@ -55,6 +55,31 @@ def test_robot_horizon_chunks_span_four_seconds_and_a_file_keeps_one_horizon(sim
     assert main(["convert", "aria", str(sim_recordings[1]), "--out", str(out), "--no-progress"]) == 2
 
 
+def test_grip_point_labels_reach_the_toy_where_the_palm_stays_5_cm_off(sim_recordings, human_consts, tmp_path):
+    from egogym.cli import main
+    from egogym.sim.human import HumanConfig, HumanDemonstrator
+
+    SIZE, SEEDS, _ = human_consts
+    out = tmp_path / "grip.hdf5"
+    assert main(["convert", "aria", str(sim_recordings[0]), "--out", str(out), "--point", "grip",
+                 "--no-progress"]) == 0
+    with HumanDemonstrator(HumanConfig(image_size=SIZE)) as h:  # the recording's own episode
+        plan = h.plan_episode(SEEDS[0])
+        toy, grasp = h.toy_pose(plan.t_grasp)[0], round(plan.t_grasp * h.config.fps)
+    truth = np.load(sim_recordings[0] / "truth.npz")
+    f, (g,) = _demos(out)
+    with f:
+        assert g.attrs["point"] == "grip"
+        keep = np.array(json.loads(g.attrs["frame_index"]))
+        i = int(np.argmin(np.abs(keep - grasp)))
+        assert abs(keep[i] - grasp) <= 2, "the frames around the grasp were dropped"
+        grip_world = geometry.transform_points(truth["T_world_rgb"][keep[i]], g["obs"][S.EE_POSE][i])
+    assert np.linalg.norm(grip_world - toy) < 0.015
+    assert np.linalg.norm(truth["palm_world"][keep[i]] - toy) > 0.04
+    # A file keeps one label point: appending palm chunks is refused.
+    assert main(["convert", "aria", str(sim_recordings[1]), "--out", str(out), "--no-progress"]) == 2
+
+
 def test_file_follows_the_human_schema(human_h5, human_consts):
     SIZE = human_consts[0]
     f, demos = _demos(human_h5)

@@ -35,7 +35,8 @@ def test_wrist_and_palm_round_trip_with_untracked_rows(tmp_path):
     palm = rng.normal(size=(n, 3))
     conf = np.ones(n)
     conf[[3, 7]] = -1.0
-    nrm = np.tile([0.0, 0.0, 1.0], (n, 1))
+    nrm = rng.normal(size=(n, 3))
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
     path = tmp_path / mps.WRIST_PALM_FILE
     mps.write_wrist_and_palm(path, 500 + 33_333 * np.arange(n),
                              {"right": dict(palm=palm, wrist=palm + 0.05, palm_normal=nrm, wrist_normal=nrm,
@@ -46,7 +47,8 @@ def test_wrist_and_palm_round_trip_with_untracked_rows(tmp_path):
     assert r.tracked.tolist() == (conf >= 0).tolist()
     np.testing.assert_allclose(r.palm_device[r.tracked], palm[r.tracked], atol=1e-8)
     np.testing.assert_allclose(r.wrist_device[r.tracked], palm[r.tracked] + 0.05, atol=1e-8)
-    assert np.isnan(r.palm_device[3]).all()
+    np.testing.assert_allclose(r.palm_normal_device[r.tracked], nrm[r.tracked], atol=1e-8)
+    assert np.isnan(r.palm_device[3]).all() and np.isnan(r.palm_normal_device[3]).all()
     assert not hands["left"].tracked.any()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
-from egogym.data.schema import HUMAN_HORIZONS
+from egogym.data.schema import HUMAN_HORIZONS, HUMAN_LABEL_POINTS
 from egogym.policies.config import DRIVES, NORMALIZATIONS, PRESETS
 
 BUILTIN = ("cpu", "recipe", "transfer")
@@ -55,6 +55,7 @@ class DataConfig:
     human_motion: str = "human"  # how the person moves: "human" or "robot" (the expert's waypoints: rung 3)
     human_rest: str = "person"  # where the person's hand rests: "person" or "robot" (the twin's start pose)
     human_horizon: str = "egomimic"  # the human chunks' span: "egomimic" (0.9 s) or "robot" (3.9 s: schema.HUMAN_HORIZONS)
+    human_point: str = "palm"  # the hand's point the human chunks follow: "palm" or "grip" (schema.HUMAN_LABEL_POINTS)
 
     def __post_init__(self):
         if not self.robot:
@@ -73,9 +74,11 @@ class DataConfig:
                             f"human) or \"robot\" (the positive control: the robot's demos as human demos)")
         if self.human_horizon not in HUMAN_HORIZONS:
             raise UserError(f"[data] human_horizon: {self.human_horizon!r}: use one of {', '.join(HUMAN_HORIZONS)}")
-        if self.human_demonstrator == "robot" and self.human_horizon != "egomimic":
-            raise UserError("[data] human_horizon: the positive control's chunks are the robot's own; leave it out "
-                            "with human_demonstrator = \"robot\"")
+        if self.human_point not in HUMAN_LABEL_POINTS:
+            raise UserError(f"[data] human_point: {self.human_point!r}: use one of {', '.join(HUMAN_LABEL_POINTS)}")
+        if self.human_demonstrator == "robot" and (self.human_horizon, self.human_point) != ("egomimic", "palm"):
+            raise UserError("[data] human_horizon, human_point: the positive control's chunks are the robot's own; "
+                            "leave them out with human_demonstrator = \"robot\"")
         if (self.human_head, self.human_hand, self.human_motion, self.human_rest) != ("natural", "human", "human",
                                                                                         "person"):
             from egogym.sim.human import HANDS, HEADS, MOTIONS, RESTS  # the simulator, only when asked for
