@@ -135,6 +135,7 @@ class ModelInputs:
     proprio: torch.Tensor  # (B, 7k) robot joint positions or (B, 3k) human palm xyz, normalized
     actions: torch.Tensor | None  # (B, 100, 7k + 3k) robot [joints, xyz] or (B, 100, 3k) human, normalized
     pad_mask: torch.Tensor | None  # (B, 100) True = padding
+    wrist_keep: torch.Tensor | None = None  # (B,) bool, robot only: False = read without the wrist camera (train.wrist_dropout)
 
     @property
     def size(self) -> int:

@@ -153,6 +153,7 @@ class TrainConfig:
     early_repeat: int = 1  # ... are drawn this many times as often as the others (1: uniform over frames)
     early_human: bool = False  # the human demos' first early_steps frames too (False: EgoMimic-era runs, robot frames only)
     proprio_dropout: float = 0.0  # probability that a robot training sample's joint positions are replaced by their mean (0 normalized)
+    wrist_dropout: float = 0.0  # probability that a robot training sample is read without its wrist camera (its tokens masked out), as every human sample is
     normalization: str = "per_domain"  # NORMALIZATIONS: "per_domain" (EgoMimic: each domain its own statistics) or "shared" (one set over both)
     # Bridges between the domains' trunk features (`policies.align`; co-training only, 0 = off):
     ot_weight: float = 0.0  # weight of EgoBridge's action-conditioned Sinkhorn divergence between the two batches' trunk features
@@ -183,8 +184,9 @@ class TrainConfig:
         if self.early_steps < 0 or self.early_repeat < 1:
             raise ConfigError(f"train.early_steps={self.early_steps}, train.early_repeat={self.early_repeat}: "
                               f"give early_steps >= 0 and early_repeat >= 1")
-        if not 0.0 <= self.proprio_dropout < 1.0:
-            raise ConfigError(f"train.proprio_dropout={self.proprio_dropout}: must be in [0, 1)")
+        for name in ("proprio_dropout", "wrist_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1)")
         if self.normalization not in NORMALIZATIONS:
             raise ConfigError(f"train.normalization={self.normalization!r}: {_nearest(self.normalization, NORMALIZATIONS)}")
         for name in ("ot_weight", "ot_action_scale", "adversarial_weight"):
@@ -286,6 +288,9 @@ class Config:
     def __post_init__(self):
         if self.chunk_stride_steps < 1:
             raise ConfigError(f"chunk_stride_steps={self.chunk_stride_steps}: must be at least 1")
+        if self.train.wrist_dropout > 0 and not self.model.wrist_key:
+            raise ConfigError(f"train.wrist_dropout={self.train.wrist_dropout}: the model reads no wrist camera "
+                              f"(model.wrist_key is empty); leave it at 0")
 
     # ---- (de)serialisation ---------------------------------------------------------
     def to_dict(self) -> dict:

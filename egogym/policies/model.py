@@ -258,8 +258,8 @@ class EgoACT(nn.Module):
         return mu, logvar
 
     def forward(self, domain: str, images: dict[str, Tensor], proprio: Tensor, actions: Tensor | None = None,
-                pad_mask: Tensor | None = None, noise: Tensor | None = None, features: bool = False
-                ) -> dict[str, Tensor]:
+                pad_mask: Tensor | None = None, noise: Tensor | None = None, features: bool = False,
+                wrist_keep: Tensor | None = None) -> dict[str, Tensor]:
         """Predict chunks for one domain's batch.
 
         images: {"front": (B,3,H,W), "wrist": (B,3,H,W) robot only}, floats in [0, 1].
@@ -268,6 +268,9 @@ class EgoACT(nn.Module):
         actions: (B, chunk, 7k+3k) robot / (B, chunk, 3k) human normalized ground truth,
         given in training (the style encoder reads it); None at inference (z = 0).
         noise: (B, latent) standard normal draws for the reparameterisation (drawn here if None).
+        wrist_keep: (B,) bool, robot batches with a wrist camera: where False, the sample's wrist-camera
+        tokens are masked out of every attention (encoder and decoder), so it is read with the human's
+        camera set (`train.wrist_dropout`); None keeps every sample's.
         features: also return the pooled trunk features the bridges align (`config.ALIGN_TOKENS`):
         "features_queries" (B, hidden), the decoder's outputs averaged over the queries, and
         "features_memory" (B, hidden), the encoder's outputs at the front camera's tokens, averaged.
@@ -289,8 +292,13 @@ class EgoACT(nn.Module):
         tokens = [torch.stack([self.latent_in(z), self.proprio_in[self.input_of[domain]](proprio)], dim=1) + self.token_pos]
         for cam in self.cameras[domain]:
             tokens.append(self.image_tokens(cam, images[cam]))
-        memory = self.encoder(torch.cat(tokens, dim=1))
-        feats = self.decoder(self.queries.expand(B, -1, -1), memory)  # (B, queries, hidden)
+        hide = None  # (B, tokens) True = left out of attention
+        if wrist_keep is not None and "wrist" in self.cameras[domain]:
+            n_wrist = tokens[-1].shape[1]  # the wrist camera's tokens come last
+            hide = torch.zeros(B, sum(t.shape[1] for t in tokens), dtype=torch.bool, device=proprio.device)
+            hide[:, -n_wrist:] = ~wrist_keep.to(device=proprio.device, dtype=torch.bool)[:, None]
+        memory = self.encoder(torch.cat(tokens, dim=1), src_key_padding_mask=hide)
+        feats = self.decoder(self.queries.expand(B, -1, -1), memory, memory_key_padding_mask=hide)  # (B, queries, hidden)
         out["xyz"] = torch.einsum("cq,bqd->bcd", self.interp, self.pose_head(feats))
         if domain == "robot":
             out["joints"] = torch.einsum("cq,bqd->bcd", self.interp, self.joint_head(feats))

@@ -51,7 +51,8 @@ def domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tens
 def _domain_loss(model: EgoACT, inp: ModelInputs, train: TrainConfig, noise: Tensor | None = None,
                  features: bool = False) -> tuple[Tensor, dict[str, float], dict[str, Tensor]]:
     """`domain_loss`, and the model's outputs (with the pooled trunk features when `features`)."""
-    out = model(inp.domain, inp.images, inp.proprio, inp.actions, inp.pad_mask, noise=noise, features=features)
+    out = model(inp.domain, inp.images, inp.proprio, inp.actions, inp.pad_mask, noise=noise, features=features,
+                wrist_keep=inp.wrist_keep)
     out = {k: v.float() for k, v in out.items()}  # bf16 under CUDA autocast: the loss in fp32 (no-op on the CPU)
     kl = kl_divergence(out["mu"], out["logvar"])
     dj = model.dim_joints

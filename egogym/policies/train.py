@@ -293,6 +293,9 @@ class Trainer:
         if p > 0 and (domain == "robot" or self.cfg.model.robot_state == "pinch"):
             keep = (torch.rand(G, generator=g) >= p)[self.rank * B:(self.rank + 1) * B].to(dev)
             inp.proprio = inp.proprio * keep[:, None].to(inp.proprio.dtype)
+        pw = self.cfg.train.wrist_dropout
+        if pw > 0 and domain == "robot":  # drawn after the above: runs without it keep their stream
+            inp.wrist_keep = (torch.rand(G, generator=g) >= pw)[self.rank * B:(self.rank + 1) * B].to(dev)
         return inp, noise
 
     def train_step(self, step: int) -> dict[str, float]:

@@ -102,6 +102,11 @@ def test_early_frames_are_oversampled_and_proprio_dropout_zeroes_whole_samples(t
     inp, _ = t._batch("robot", 0)
     zero = (inp.proprio == 0).all(1)
     assert ((inp.proprio != 0).all(1) | zero).all()  # a sample keeps all its joints or none
+    assert inp.wrist_keep is None  # wrist dropout off: every sample keeps its wrist camera
+    t = Trainer(base.with_overrides({"train.wrist_dropout": "0.5"}), data, stats, tmp_path / "c", 1, progress=False)
+    inp, _ = t._batch("robot", 0)
+    assert inp.wrist_keep.dtype == torch.bool and 0 < int(inp.wrist_keep.sum()) < len(inp.wrist_keep)
+    assert t._batch("robot", 0)[0].wrist_keep.tolist() == inp.wrist_keep.tolist()  # drawn from (seed, step)
     with pytest.raises(ConfigError):
         SMOKE.with_overrides({"train.proprio_dropout": "1.0"})
     with pytest.raises(ConfigError):

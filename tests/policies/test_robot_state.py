@@ -53,3 +53,25 @@ def test_a_pinch_policy_reads_the_pinch_point_not_the_joints(tiny_files, tmp_pat
     moved = pol.predict_chunk({**obs, "ee_pose": np.array([0.1, 0.1, 0.4])})
     np.testing.assert_array_equal(xyz, same[1])
     assert not np.allclose(xyz, moved[1])
+
+
+def test_a_robot_sample_without_its_wrist_camera_is_read_as_a_human_sample_is():
+    """`train.wrist_dropout`: a robot sample whose wrist tokens are masked out gets the prediction the
+    model gives it with the human's camera set (front only), the others theirs with the wrist; with the
+    pinch state that is the human pathway's prediction for the same image and state."""
+    cfg = SMOKE.with_overrides({"model.robot_state": "pinch"}).model
+    torch.manual_seed(0)
+    m = EgoACT(cfg, "right", ("robot", "human")).eval()
+    front, wrist, state = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32), torch.randn(3, 3)
+    images = {"front": front, "wrist": wrist}
+    keep = torch.tensor([True, False, True])
+    mixed = m("robot", images, state, wrist_keep=keep)["xyz"]
+    full = m("robot", images, state)["xyz"]
+    as_human = m("human", {"front": front}, state)["xyz"]
+    torch.testing.assert_close(mixed[keep], full[keep])
+    torch.testing.assert_close(mixed[~keep], as_human[~keep])
+    assert not torch.allclose(full[~keep], as_human[~keep])  # the wrist camera does change the prediction
+    with pytest.raises(ConfigError, match="train.wrist_dropout=0.5: the model reads no wrist camera"):
+        SMOKE.with_overrides({"train.wrist_dropout": "0.5", "model.wrist_key": ""})
+    with pytest.raises(ConfigError, match=r"train.wrist_dropout=1.0: must be in \[0, 1\)"):
+        SMOKE.with_overrides({"train.wrist_dropout": "1.0"})
