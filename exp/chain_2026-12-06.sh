@@ -1,0 +1,21 @@
+#!/bin/bash
+# session 2026-12-06 (first), in the order it runs: the literature's bridges (EgoBridge's OT with and without
+# pinch_early, DANN) on the realistic person after the bowl fix, 3 seeds; then 800 realistic human demos (EgoMimic
+# and pinch_early, 3 seeds). Rerun to resume: each grid keeps its finished cells, the copies skip what is there.
+cd /work/main
+export OMP_NUM_THREADS=1 MUJOCO_GL=egl
+A=/work/ablations
+R=docs/results
+run() {  # run NAME [CELLS...]: restore saved cells, share transfer_person_v2's data, copy reference cells, run
+  local name=$1; shift
+  [ -d $R/${name}_cells ] && exp/ablation_cells.sh restore $A/$name $R/${name}_cells
+  mkdir -p $A/$name/data $A/$name/cells
+  cp -n $A/transfer_person_v2/data/robot_200.* $A/$name/data/ 2>/dev/null
+  [ -e $A/$name/data/human_recordings ] || cp -rl $A/transfer_person_v2/data/human_recordings $A/$name/data/
+  for c in "$@"; do cp -rn $c $A/$name/cells/; done
+  .venv/bin/egogym ablate exp/$name.toml --out $A/$name --jobs 2 >> $A/$name.log 2>&1
+}
+cp -n $A/transfer_person_v2/data/human_200.* $A/transfer_person_bridges/data/ 2>/dev/null \
+  || { mkdir -p $A/transfer_person_bridges/data && cp -n $A/transfer_person_v2/data/human_200.* $A/transfer_person_bridges/data/; }
+run transfer_person_bridges $A/transfer/cells/r200_h0_base_s? $A/transfer_person_v2/cells/r200_h200_base_s?
+run transfer_person_800 $A/transfer/cells/r200_h0_base_s?
