@@ -267,9 +267,10 @@ class TemporalEnsemble:
             raise ConfigError(f"execution.m={self.m}: must not be negative")
 
 
-DRIVES = ("joint_head", "pose_head_ik")
+DRIVES = ("joint_head", "pose_head_ik", "human_pose_ik")
 """Which head places the arm at evaluation (`egogym.policies.policy.EgoPolicy`): EgoMimic's joint
-head, or the pose head through position IK (the joint head's wrist and gripper kept)."""
+head; the pose head through position IK (the joint head's wrist and gripper kept); or the pose head
+read as the human domain (front camera only, the human's statistics) through the same IK."""
 
 Execution = Union[FirstK, TemporalEnsemble]
 EXECUTIONS = {"first_k": FirstK, "temporal_ensemble": TemporalEnsemble}

@@ -6,6 +6,8 @@ of `--policy` (`parse_policy`) and the torch-free policies (`HoldPolicy`, `Repla
     replay:FILE.hdf5[:demo_N]    the demo's recorded joint actions, one per step
     pose-ik:RUN_DIR              a training run with its pose head placing the arm through IK
                                  (`egogym.policies.policy.EgoPolicy`, drive="pose_head_ik")
+    human-ik:RUN_DIR             a co-trained run whose pose head, reading the robot's scene as the
+                                 human domain, places the arm through IK (drive="human_pose_ik")
     ws://HOST:PORT[?k=K&stride=S&timeout=T&reconnect=R]
                                  a policy served in openpi's websocket protocol (`egogym serve`,
                                  openpi's serve_policy.py); see `egogym.policies.remote`
@@ -295,6 +297,22 @@ class PoseIkRun(TrainedRun):
     drive: ClassVar[str] = "pose_head_ik"
 
 
+@dataclass(frozen=True)
+class HumanIkRun(TrainedRun):
+    """A co-trained run whose pose head reads the robot's scene as the human domain (front camera
+    only, the human's statistics) and places the arm through IK (drive "human_pose_ik")."""
+
+    syntax: ClassVar[str] = "human-ik:RUN_DIR"
+    what: ClassVar[str] = "the run's pose head, read as the human domain, placing the arm through IK"
+    PREFIX: ClassVar[str] = "human-ik:"
+    drive: ClassVar[str] = "human_pose_ik"
+
+
+def trained_run_kind(drive: str) -> type[TrainedRun]:
+    """The kind of a training run evaluated with `drive` (`egogym.policies.config.DRIVES`)."""
+    return next(k for k in (TrainedRun, PoseIkRun, HumanIkRun) if k.drive == drive)
+
+
 # ---- remote ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -380,7 +398,7 @@ class LeRobotRun(PolicySpec):
 
 # ---- the registry and the parser ---------------------------------------------------------
 
-KINDS: tuple[type[PolicySpec], ...] = (Scripted, Hold, Replay, PoseIkRun, Remote, LeRobotRun, TrainedRun)
+KINDS: tuple[type[PolicySpec], ...] = (Scripted, Hold, Replay, PoseIkRun, HumanIkRun, Remote, LeRobotRun, TrainedRun)
 """Every kind, in the order `parse_policy` tries them (`TrainedRun`, claiming any text, last)."""
 
 

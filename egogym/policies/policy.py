@@ -48,6 +48,10 @@ class EgoPolicy:
         position IK on the waist, shoulder and elbow (`egogym.core.kinematics.position_ik`,
         warm-started point to point), while the joint head's wrist joints and gripper are
         kept. The ablation of issue 16: can human data reach where robot data did not?
+      - "human_pose_ik": as "pose_head_ik", but the xyz chunk is the human domain's prediction
+        for the robot's observation: the front camera alone and the pinch point (`ee_pose`) in
+        and out of the human's statistics, as a human sample is read in training. Co-trained
+        checkpoints only. Issue 24: the human pathway localizes the toy where the robot's does not.
     """
 
     def __init__(self, path: str | Path, env, execution: Execution | None = None, drive: str = "joint_head",
@@ -69,7 +73,8 @@ class EgoPolicy:
         space = getattr(env, "observation_space", None)
         if space is not None:
             keys = list(space.spaces)
-            for k in dict.fromkeys([mc.front_key, mc.wrist_key, JOINT_POSITIONS, mc.proprio_key("robot")]):
+            for k in dict.fromkeys([mc.front_key, mc.wrist_key, JOINT_POSITIONS, mc.proprio_key("robot"),
+                                    *([mc.proprio_key("human")] if drive == "human_pose_ik" else [])]):
                 if k and k not in keys:
                     raise CheckpointError(f"{ck.path}: the model reads {k!r} but the env observes {keys}"
                                           + (": wrap the env so it adds the masked / line Aria image"
@@ -82,9 +87,12 @@ class EgoPolicy:
         robot = getattr(env, "robot", None)
         self.arm_specs = tuple(robot.arm(a) for a in arms) if robot is not None else ()
         self.calibration = getattr(env, "calibration", None)
-        if drive == "pose_head_ik" and (self.calibration is None or not self.arm_specs or any(
+        if drive == "human_pose_ik" and "human" not in self.model.domains:
+            raise CheckpointError(f"{ck.path}: drive='human_pose_ik' reads the human domain; this run was trained "
+                                  f"on {list(self.model.domains)} only: evaluate it with drive='joint_head'")
+        if drive != "joint_head" and (self.calibration is None or not self.arm_specs or any(
                 a.name not in self.calibration.T_cam_base for a in self.arm_specs)):
-            raise CheckpointError(f"{ck.path}: drive='pose_head_ik' needs the env's calibration (T_cam_base of "
+            raise CheckpointError(f"{ck.path}: drive={drive!r} needs the env's calibration (T_cam_base of "
                                   f"every arm) to take the pose head's chunk into the arms' base frames")
         self.last_ik_error_m: float | None = None  # largest IK residual of the last query (pose_head_ik)
         self.execution = execution or self.config.execution
@@ -129,14 +137,30 @@ class EgoPolicy:
             out = self.model("robot", images, self.normalizer.normalize("robot", key, q))
         joints = self.normalizer.unnormalize("robot", "actions_joints_act", out["joints"].float())[0].cpu().numpy()
         xyz = self.normalizer.unnormalize("robot", "actions_xyz_act", out["xyz"].float())[0].cpu().numpy()
+        if self.drive == "human_pose_ik":
+            xyz = self.predict_human_xyz(obs)
         return joints.astype(np.float64), xyz.astype(np.float64)
+
+    @torch.no_grad()
+    def predict_human_xyz(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """(100, 3k) pinch-point chunk (m, Aria frame of t) that the human domain predicts for the
+        robot's observation: the front camera only, `ee_pose` normalized and the chunk unnormalized
+        with the human's statistics."""
+        mc, dev = self.config.model, self.device
+        images = {"front": images_to_tensor(torch.as_tensor(obs[mc.front_key][None]).to(dev), mc.image_size,
+                                            mc.front_crop)}
+        key = mc.proprio_key("human")
+        q = torch.as_tensor(np.asarray(obs[key], np.float32))[None].to(dev)
+        with autocast(dev):
+            out = self.model("human", images, self.normalizer.normalize("human", key, q))
+        return self.normalizer.unnormalize("human", "actions_xyz_act", out["xyz"].float())[0].cpu().numpy()
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Joint targets for this control step (7 per arm: 6 joints in rad, gripper in [0, 1])."""
         if self._step % self.hold == 0:
             if self.executor.needs_query():
                 joints, xyz = self.predict_chunk(obs)
-                if self.drive == "pose_head_ik":
+                if self.drive != "joint_head":
                     joints = self._joints_from_pose_head(joints, xyz)
                 self.executor.add(joints)
                 self.last_chunk_joints, self.last_chunk_xyz = joints, xyz

@@ -119,6 +119,21 @@ def test_drive_cells_follow_their_base_cell():
     assert cells[-1].name == "r110_h0_pose_ik_s1"  # equal episodes, last seed: last
 
 
+def test_human_pathway_drive_cells_only_for_co_trained_runs():
+    """The human_pose_ik drive reads the human domain: robot-only cells get no such drive cell, and
+    the runner evaluates each drive cell with its own kind of policy."""
+    from egogym.eval.ablation.plan import drive_named
+    from egogym.policies.kinds import trained_run_kind
+
+    cfg = config_from_dict(small_config(data={"robot": [10], "human": [0, 100]}, train={"seeds": [0]},
+                                        eval={"drives": ["joint_head", "pose_head_ik", "human_pose_ik"]}))
+    names = [c.name for c in plan_cells(cfg)]
+    assert names == ["r10_h0_base_s0", "r10_h0_pose_ik_s0", "r10_h100_base_s0", "r10_h100_pose_ik_s0",
+                     "r10_h100_human_ik_s0"]
+    assert [trained_run_kind(drive_named(v)).for_run("R").text for v in ("base", "pose_ik", "abl_human_ik")] == [
+        "R", "pose-ik:R", "human-ik:R"]
+
+
 def test_parallel_tasks_follow_the_plan_order():
     """--jobs: a waiting cell's data goes before a later cell that could start; drive cells
     wait for their base; a busy chain is not started twice."""

@@ -12,14 +12,15 @@ import pytest
 from egogym.core.errors import UserError
 from egogym.eval.config import EvalConfig
 from egogym.policies import kinds
-from egogym.policies.kinds import (KINDS, Hold, LeRobotRun, PoseIkRun, Remote, Replay, Scripted, TrainedRun,
+from egogym.policies.kinds import (KINDS, Hold, LeRobotRun, HumanIkRun, PoseIkRun, Remote, Replay, Scripted, TrainedRun,
                                    kinds_help, parse_policy)
 
 
 def examples(tmp_path) -> dict[type, str]:
     """One `--policy` text per kind, written as its `syntax` documents it."""
     return {Scripted: "scripted", Hold: "hold", Replay: f"replay:{tmp_path / 'robot.hdf5'}:demo_2",
-            PoseIkRun: f"pose-ik:{tmp_path / 'run'}", TrainedRun: str(tmp_path / "run"),
+            PoseIkRun: f"pose-ik:{tmp_path / 'run'}", HumanIkRun: f"human-ik:{tmp_path / 'run'}",
+            TrainedRun: str(tmp_path / "run"),
             Remote: "ws://127.0.0.1:1?connect=0.2&k=10",  # nothing listens on port 1: described as unknown
             LeRobotRun: f"lerobot:{tmp_path / 'pretrained_model'}"}
 

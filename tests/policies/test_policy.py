@@ -119,6 +119,36 @@ def test_pose_head_ik_drive_follows_the_pose_head_with_the_joint_heads_wrist(run
         load_policy(run, env, drive="nope")
 
 
+def test_human_pose_ik_drive_places_the_arm_at_the_human_domains_chunk(run, tmp_path):
+    """drive="human_pose_ik": the pose-head chunk it executes is the human domain's prediction for the
+    robot's observation (front camera only, `ee_pose` through the human's statistics), wrist joints and
+    gripper the joint head's; a run without a human domain is refused."""
+    import torch
+
+    from egogym.policies.batch import images_to_tensor
+
+    env = FakeEnv()
+    env.observation_space.spaces["ee_pose"] = gym.spaces.Box(-2, 2, (3,), np.float64)
+    pol = load_policy(run, env, drive="human_pose_ik")
+    obs = env.obs(np.random.default_rng(4))
+    pol.act(obs)
+    mc, norm = pol.config.model, pol.normalizer
+    with torch.no_grad():
+        front = images_to_tensor(torch.as_tensor(obs[mc.front_key][None]), mc.image_size, mc.front_crop)
+        q = norm.normalize("human", "ee_pose", torch.as_tensor(obs["ee_pose"], dtype=torch.float32)[None])
+        want = norm.unnormalize("human", "actions_xyz_act", pol.model("human", {"front": front}, q)["xyz"])[0].numpy()
+    np.testing.assert_allclose(pol.last_chunk_xyz, want, rtol=1e-5, atol=1e-6)
+    robot_xyz = load_policy(run, env).predict_chunk(obs)[1]
+    assert not np.allclose(pol.last_chunk_xyz, robot_xyz)  # not the robot pathway's chunk
+    head = load_policy(run, env).predict_chunk(obs)[0]
+    np.testing.assert_array_equal(pol.last_chunk_joints[:25, 3:], head[:25, 3:])
+    robot_only = train_synthetic_run(tmp_path / "robot_only", cotrain=False)
+    with pytest.raises(CheckpointError, match="human_pose_ik.*joint_head"):
+        load_policy(robot_only, env, drive="human_pose_ik")
+    with pytest.raises(CheckpointError, match="ee_pose"):
+        load_policy(run, FakeEnv(), drive="human_pose_ik")
+
+
 @pytest.mark.parametrize("preset_name", ["cpu", "smoke"])
 def test_every_preset_trains_a_synthetic_run_the_benchmarks_use(tmp_path, preset_name):
     # bench/eval_throughput.py trains the cpu preset on synthetic data: its recipe options

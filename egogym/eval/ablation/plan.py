@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 from egogym.eval.ablation.config import AblationConfig
 
-DRIVE_VARIANTS = {"pose_head_ik": "pose_ik"}
+DRIVE_VARIANTS = {"pose_head_ik": "pose_ik", "human_pose_ik": "human_ik"}
 """The variant name of a base cell evaluated with another drive (egogym.policies.config.DRIVES)."""
+HUMAN_DRIVES = ("human_pose_ik",)  # drives that read the human domain: co-trained cells only
 HUMAN_DEMOS_PER_HOUR = 1400  # REFERENCE §6
 ROBOT_DEMOS_PER_HOUR = 135  # REFERENCE §6
 
@@ -43,6 +44,12 @@ def drive_variant(trained: str, drive: str) -> str:
     """The variant name of the cell that evaluates the run of variant `trained` with `drive`:
     "pose_ik" for the base run, "<ablation>_pose_ik" for an ablation's."""
     return DRIVE_VARIANTS[drive] if trained == "base" else f"{trained}_{DRIVE_VARIANTS[drive]}"
+
+
+def drive_named(variant: str) -> str:
+    """The drive (egogym.policies.config.DRIVES) a cell of this variant is evaluated with."""
+    suffix = drive_of(variant)
+    return next((d for d, v in DRIVE_VARIANTS.items() if v == suffix), "joint_head")
 
 
 def drive_of(variant: str) -> str:
@@ -83,7 +90,7 @@ def plan_cells(cfg: AblationConfig) -> list[Cell]:
                     add(Cell(n + m, 0, s, role="equal_episodes"), r)
         for c in [c for c in cells.values() if c.seed == s and c.variant == "base"]:
             for d in cfg.eval.drives:
-                if d != "joint_head":
+                if d != "joint_head" and (c.human or d not in HUMAN_DRIVES):
                     add(Cell(c.robot, c.human, s, variant=drive_variant("base", d), role="drive"), row[c.name])
         for a in cfg.ablations:
             r = cfg.data.robot.index(max(cfg.data.robot))

@@ -317,6 +317,8 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
             continue
         # an ablation's robot-only reference is the grid's under the same drive unless it has its own
         same = v if v in COMPARED_VARIANTS or (n, 0, v) in g else drive_of(v)
+        if (n, 0, same) not in g:  # a drive robot-only runs cannot take (the human pathway): EgoMimic's execution
+            same = "base"
         refs = [("robot-only, same robot demos", (n, 0, same))]
         refs.append(("equal time (robot-only)", (equal_time_robot(n, m), 0, same)))
         refs.append(("equal episodes (robot-only)", (n + m, 0, same)))

@@ -19,12 +19,12 @@ from egogym.core.errors import UserError
 from egogym.core.provenance import machine
 from egogym.data.commands import split_file
 from egogym.eval.ablation.config import AblationConfig, config_from_dict
-from egogym.eval.ablation.plan import Cell, collection_hours, plan_cells
+from egogym.eval.ablation.plan import Cell, collection_hours, drive_named, plan_cells
 from egogym.eval.ablation.report import write_report
 from egogym.eval.config import EvalConfig
 from egogym.eval.loop import evaluate
 from egogym.eval.metrics import summarize
-from egogym.policies.kinds import PoseIkRun, TrainedRun
+from egogym.policies.kinds import trained_run_kind
 
 CELL_FILE = "cell.json"
 VALID_FRACTION, SPLIT_SEED = 0.1, 0  # every data file's train/valid split (the recipe's, docs/POLICIES.md)
@@ -119,7 +119,7 @@ def run_cell(cfg_dict: dict, cell_dict: dict, out_dir: str, progress: bool = Fal
     cdir.mkdir(parents=True, exist_ok=True)
     data = root / "data"
     run_dir = root / "cells" / cell.base.name / "run"  # a drive cell evaluates its base cell's run
-    policy = (PoseIkRun if cell.role == "drive" else TrainedRun).for_run(run_dir).text
+    policy = trained_run_kind(drive_named(cell.variant)).for_run(run_dir).text
     t0 = time.perf_counter()
     human = ["--human", str(data / f"human_{cell.human}.hdf5")] if cell.human else []
     argv = ["train", "--preset", cfg.train.preset, "--robot", str(data / f"robot_{cell.robot}.hdf5"), *human,
