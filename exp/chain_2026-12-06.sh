@@ -6,12 +6,12 @@ cd /work/main
 export OMP_NUM_THREADS=1 MUJOCO_GL=egl
 A=/work/ablations
 R=docs/results
-run() {  # run NAME [CELLS...]: restore saved cells, share transfer_person_v2's data, copy reference cells, run
+run() {  # run NAME [CELLS...]: restore saved cells, share transfer_person_v2's robot data, copy reference cells, run
+  # (its human recordings are version 2, which collection refuses to extend: transfer_person_800 records its own)
   local name=$1; shift
   [ -d $R/${name}_cells ] && exp/ablation_cells.sh restore $A/$name $R/${name}_cells
   mkdir -p $A/$name/data $A/$name/cells
   cp -n $A/transfer_person_v2/data/robot_200.* $A/$name/data/ 2>/dev/null
-  [ -e $A/$name/data/human_recordings ] || cp -rl $A/transfer_person_v2/data/human_recordings $A/$name/data/
   for c in "$@"; do cp -rn $c $A/$name/cells/; done
   .venv/bin/egogym ablate exp/$name.toml --out $A/$name --jobs 2 >> $A/$name.log 2>&1
 }
