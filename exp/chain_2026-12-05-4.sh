@@ -3,18 +3,7 @@
 # wrist dropout on the top of the ladder and on the realistic person (3 seeds each), the label-point rung (seed 0),
 # and the quick start's two policies on 200 held-out in-region seeds. Rerun to resume: each grid keeps its
 # finished cells, the copies skip what is there.
-cd /work/main
-export OMP_NUM_THREADS=1 MUJOCO_GL=egl
-A=/work/ablations
-R=docs/results
-run() {  # run NAME [CELLS...]: as in exp/chain_2026-12-05e.sh
-  local name=$1; shift
-  [ -d $R/${name}_cells ] && exp/ablation_cells.sh restore $A/$name $R/${name}_cells
-  mkdir -p $A/$name/data $A/$name/cells
-  cp -n $A/transfer_person_v2/data/robot_200.* $A/$name/data/ 2>/dev/null
-  for c in "$@"; do cp -rn $c $A/$name/cells/; done
-  .venv/bin/egogym ablate exp/$name.toml --out $A/$name --jobs 2 >> $A/$name.log 2>&1
-}
+source "$(dirname "$0")/grid_run.sh"  # run NAME [CELLS...]
 while pgrep -f "egogym ablate exp/transfer_allrungs.toml" > /dev/null; do sleep 30; done  # a start of this script before the wrist-dropout arms
 run transfer_allrungs $A/transfer/cells/r200_h0_base_s*
 run transfer_person_v2 $A/transfer/cells/r200_h0_*

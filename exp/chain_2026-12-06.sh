@@ -2,19 +2,7 @@
 # session 2026-12-06 (first), in the order it runs: the literature's bridges (EgoBridge's OT with and without
 # pinch_early, DANN) on the realistic person after the bowl fix, 3 seeds; 800 realistic human demos (EgoMimic and
 # pinch_early, 3 seeds); then the label-point rung (every rung + grip) at seeds 1-2. Rerun to resume: each grid keeps its finished cells, the copies skip what is there.
-cd /work/main
-export OMP_NUM_THREADS=1 MUJOCO_GL=egl
-A=/work/ablations
-R=docs/results
-run() {  # run NAME [CELLS...]: restore saved cells, share transfer_person_v2's robot data, copy reference cells, run
-  # (its human recordings are version 2, which collection refuses to extend: transfer_person_800 records its own)
-  local name=$1; shift
-  [ -d $R/${name}_cells ] && exp/ablation_cells.sh restore $A/$name $R/${name}_cells
-  mkdir -p $A/$name/data $A/$name/cells
-  cp -n $A/transfer_person_v2/data/robot_200.* $A/$name/data/ 2>/dev/null
-  for c in "$@"; do cp -rn $c $A/$name/cells/; done
-  .venv/bin/egogym ablate exp/$name.toml --out $A/$name --jobs 2 >> $A/$name.log 2>&1
-}
+source "$(dirname "$0")/grid_run.sh"  # run NAME [CELLS...]
 while pgrep -f "egogym ablate exp/transfer_person_bridges.toml" > /dev/null; do sleep 30; done  # a first start
 cp -n $A/transfer_person_v2/data/human_200.* $A/transfer_person_bridges/data/ 2>/dev/null \
   || { mkdir -p $A/transfer_person_bridges/data && cp -n $A/transfer_person_v2/data/human_200.* $A/transfer_person_bridges/data/; }

@@ -271,6 +271,8 @@ DRIVES = ("joint_head", "pose_head_ik", "human_pose_ik")
 """Which head places the arm at evaluation (`egogym.policies.policy.EgoPolicy`): EgoMimic's joint
 head; the pose head through position IK (the joint head's wrist and gripper kept); or the pose head
 read as the human domain (front camera only, the human's statistics) through the same IK."""
+HUMAN_DRIVES = ("human_pose_ik",)
+"""Drives that read the human domain: co-trained runs only."""
 
 Execution = Union[FirstK, TemporalEnsemble]
 EXECUTIONS = {"first_k": FirstK, "temporal_ensemble": TemporalEnsemble}

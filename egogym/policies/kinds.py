@@ -310,7 +310,7 @@ class HumanIkRun(TrainedRun):
 
 def trained_run_kind(drive: str) -> type[TrainedRun]:
     """The kind of a training run evaluated with `drive` (`egogym.policies.config.DRIVES`)."""
-    return next(k for k in (TrainedRun, PoseIkRun, HumanIkRun) if k.drive == drive)
+    return next(k for k in KINDS if issubclass(k, TrainedRun) and k.drive == drive)
 
 
 # ---- remote ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import torch
 
 from egogym.policies.batch import images_to_tensor
 from egogym.policies.checkpoint import CheckpointError, load_checkpoint
-from egogym.policies.config import DRIVES, Execution, FirstK
+from egogym.policies.config import DRIVES, HUMAN_DRIVES, Execution, FirstK
 from egogym.policies.device import autocast, resolve_device
 from egogym.policies.execution import make_executor
 from egogym.core import geometry
@@ -74,7 +74,7 @@ class EgoPolicy:
         if space is not None:
             keys = list(space.spaces)
             for k in dict.fromkeys([mc.front_key, mc.wrist_key, JOINT_POSITIONS, mc.proprio_key("robot"),
-                                    *([mc.proprio_key("human")] if drive == "human_pose_ik" else [])]):
+                                    *([mc.proprio_key("human")] if drive in HUMAN_DRIVES else [])]):
                 if k and k not in keys:
                     raise CheckpointError(f"{ck.path}: the model reads {k!r} but the env observes {keys}"
                                           + (": wrap the env so it adds the masked / line Aria image"
@@ -87,8 +87,8 @@ class EgoPolicy:
         robot = getattr(env, "robot", None)
         self.arm_specs = tuple(robot.arm(a) for a in arms) if robot is not None else ()
         self.calibration = getattr(env, "calibration", None)
-        if drive == "human_pose_ik" and "human" not in self.model.domains:
-            raise CheckpointError(f"{ck.path}: drive='human_pose_ik' reads the human domain; this run was trained "
+        if drive in HUMAN_DRIVES and "human" not in self.model.domains:
+            raise CheckpointError(f"{ck.path}: drive={drive!r} reads the human domain; this run was trained "
                                   f"on {list(self.model.domains)} only: evaluate it with drive='joint_head'")
         if drive != "joint_head" and (self.calibration is None or not self.arm_specs or any(
                 a.name not in self.calibration.T_cam_base for a in self.arm_specs)):
@@ -137,18 +137,16 @@ class EgoPolicy:
             out = self.model("robot", images, self.normalizer.normalize("robot", key, q))
         joints = self.normalizer.unnormalize("robot", "actions_joints_act", out["joints"].float())[0].cpu().numpy()
         xyz = self.normalizer.unnormalize("robot", "actions_xyz_act", out["xyz"].float())[0].cpu().numpy()
-        if self.drive == "human_pose_ik":
-            xyz = self.predict_human_xyz(obs)
+        if self.drive in HUMAN_DRIVES:
+            xyz = self._human_xyz(images["front"], obs)
         return joints.astype(np.float64), xyz.astype(np.float64)
 
-    @torch.no_grad()
-    def predict_human_xyz(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+    def _human_xyz(self, front: torch.Tensor, obs: dict[str, np.ndarray]) -> np.ndarray:
         """(100, 3k) pinch-point chunk (m, Aria frame of t) that the human domain predicts for the
-        robot's observation: the front camera only, `ee_pose` normalized and the chunk unnormalized
-        with the human's statistics."""
+        robot's observation: the front camera (`front`, as `predict_chunk` prepared it) only,
+        `ee_pose` normalized and the chunk unnormalized with the human's statistics."""
         mc, dev = self.config.model, self.device
-        images = {"front": images_to_tensor(torch.as_tensor(obs[mc.front_key][None]).to(dev), mc.image_size,
-                                            mc.front_crop)}
+        images = {"front": front}
         key = mc.proprio_key("human")
         q = torch.as_tensor(np.asarray(obs[key], np.float32))[None].to(dev)
         with autocast(dev):

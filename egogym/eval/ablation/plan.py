@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from egogym.eval.ablation.config import AblationConfig
+from egogym.policies.config import HUMAN_DRIVES
 
 DRIVE_VARIANTS = {"pose_head_ik": "pose_ik", "human_pose_ik": "human_ik"}
 """The variant name of a base cell evaluated with another drive (egogym.policies.config.DRIVES)."""
-HUMAN_DRIVES = ("human_pose_ik",)  # drives that read the human domain: co-trained cells only
 HUMAN_DEMOS_PER_HOUR = 1400  # REFERENCE §6
 ROBOT_DEMOS_PER_HOUR = 135  # REFERENCE §6
 

@@ -11,7 +11,8 @@ from egogym.core.outputs import write_text_atomic
 from egogym.core.errors import UserError
 from egogym.core.provenance import CPU_FEATURES
 from egogym.eval.ablation.config import AblationConfig
-from egogym.eval.ablation.plan import DRIVE_VARIANTS, HUMAN_DEMOS_PER_HOUR, drive_of, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
+from egogym.policies.config import HUMAN_DRIVES
+from egogym.eval.ablation.plan import DRIVE_VARIANTS, HUMAN_DEMOS_PER_HOUR, drive_named, drive_of, ROBOT_DEMOS_PER_HOUR, collection_hours, equal_time_robot
 from egogym.eval.metrics import between_runs_test, paired_comparison, two_proportion_test, wilson_interval
 
 
@@ -317,7 +318,7 @@ def write_report(cfg: AblationConfig, results: list[dict], out_dir: Path, extra:
             continue
         # an ablation's robot-only reference is the grid's under the same drive unless it has its own
         same = v if v in COMPARED_VARIANTS or (n, 0, v) in g else drive_of(v)
-        if (n, 0, same) not in g:  # a drive robot-only runs cannot take (the human pathway): EgoMimic's execution
+        if drive_named(same) in HUMAN_DRIVES:  # robot-only runs have no human pathway: EgoMimic's execution
             same = "base"
         refs = [("robot-only, same robot demos", (n, 0, same))]
         refs.append(("equal time (robot-only)", (equal_time_robot(n, m), 0, same)))
