@@ -70,9 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="what the simulated person's images show doing the task: human (hand, forearm, sleeve) "
                             "or robot (the twin's arms, the right one posed by IK at the hand: isolates the "
                             "appearance gap)")
-    human.add_argument("--motion", choices=("human", "robot"), default="human",
-                       help="how the simulated person moves: human (one fast reach, oblique approach) or robot "
-                            "(the scripted expert's waypoints and speed: isolates the motion gap)")
+    human.add_argument("--motion", choices=("human", "robot", "replay"), default="human",
+                       help="how the simulated person moves: human (one fast reach, oblique approach), robot "
+                            "(the scripted expert's waypoints and speed: isolates the motion gap) or replay (the "
+                            "hand's grip point on the expert's own executed pinch path for the same seed: with "
+                            "--point grip the labels are the robot's; isolates the action gap; needs --rest robot)")
     human.add_argument("--rest", choices=("person", "robot"), default="person",
                        help="where the simulated person's hand rests before and after the task: person (by the "
                             "body, at the table's near edge) or robot (where the twin's pinch point starts: "

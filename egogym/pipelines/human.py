@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from egogym.core.bounds import MAX_EPISODES, check_int, check_seeds
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output, removed_if_failed
@@ -26,7 +28,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
     ("natural", or "robot": the Aria held at the robot's viewpoint); hand: `HumanConfig.hand` ("human",
     or "robot": the twin's arms drawn in place of the person's); motion: `HumanConfig.motion` ("human", or
-    "robot": the palm along the scripted expert's waypoints); rest: `HumanConfig.rest` ("person", or
+    "robot": the palm along the scripted expert's waypoints, or "replay": the hand's grip point along the
+    expert's own executed pinch point for the same seed, `expert_pinch_track`; needs rest "robot"); rest: `HumanConfig.rest` ("person", or
     "robot": the hand rests where the robot's pinch point starts); horizon: the chunks' time span, a name of
     `schema.HUMAN_HORIZONS` ("egomimic" 0.9 s, or "robot" 3.9 s as the robot's chunks); point: the hand's point
     the chunks follow, a name of `schema.HUMAN_LABEL_POINTS` ("palm", or "grip": the point the hand holds). task_options: options of the
@@ -66,14 +69,17 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     if progress:
         from tqdm import tqdm
         it = tqdm(it, desc="simulate human", unit="ep", file=sys.stderr)
+    replay = _ExpertReplay(task) if motion == "replay" else None
     with HumanDemonstrator(config) as human:
         for i in it:
             folder = rec_root / f"episode_{seed + i:06d}"
             if (folder / "recording.json").is_file():
                 _check_reusable(folder, config)
             else:
-                human.record_episode(seed + i, folder)
+                human.record_episode(seed + i, folder, track=replay and replay.track(seed + i))
             folders.append(folder)
+    if replay is not None:
+        replay.close()
     if out.exists():  # --resume: convert only the episodes the file does not hold yet
         import h5py
 
@@ -112,6 +118,62 @@ def _check_reusable(folder: Path, config) -> None:
         say = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())  # noqa: E731
         raise UserError(f"{folder}: recorded with {say(made)}; this run records {say(wanted)}: give another "
                         f"--recordings folder, or delete this one to record it again")
+
+
+REPLAY_MAX_STEPS = 1000
+"""Control steps the expert gets to score its first point in a replayed episode (20 s at 50 Hz)."""
+
+
+class _ExpertReplay:
+    """The scripted expert on the robot env of `task` (no cameras), for `HumanConfig.motion == "replay"`."""
+
+    def __init__(self, task):
+        from egogym.env import EgoEnv
+        from egogym.sim.experts import make_expert
+
+        self.env = EgoEnv(task=task, cameras=())
+        self.expert = make_expert(self.env)
+
+    def track(self, seed: int):
+        return expert_pinch_track(self.env, self.expert, seed)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS):
+    """Run `expert` on the robot env `env` from reset(seed) until the task's first point (or `max_steps`)
+    and return what its arm did as a `egogym.sim.human.PinchTrack`: the executed pinch point (m, world)
+    after every control step (t = k / control_hz s, k = 0 at reset) and when its gripper command closes
+    and opens (s; past the end where it never does)."""
+    from egogym.sim.experts import CLOSED, OPEN
+    from egogym.sim.human import PinchTrack
+
+    base = env.unwrapped
+    arm, hz = base.arms.names[-1], base.robot.control_hz
+    obs, _ = env.reset(seed=seed)
+    expert.reset()
+    points, grips = [base.backend.pinch_world(arm)], [OPEN]
+    for _ in range(max_steps):
+        obs, _, terminated, truncated, info = env.step(expert.act(obs))
+        points.append(base.backend.pinch_world(arm))
+        grips.append(float(info["applied_action"][-1]))
+        if info["success"] or terminated or truncated:
+            break
+    g, t = np.asarray(grips), np.arange(len(points)) / hz
+    never = t[-1] + 1.0
+    eps = 1e-6
+
+    def first(mask, after=0):
+        k = np.flatnonzero(mask[after:])
+        return int(k[0]) + after if len(k) else None
+
+    k0 = first(g < OPEN - eps)
+    k1 = first(g <= CLOSED + eps, k0 or 0) if k0 is not None else None
+    k2 = first(g > CLOSED + eps, k1) if k1 is not None else None
+    k3 = first(g >= OPEN - eps, k2) if k2 is not None else None
+    span = lambda a, b: (t[a - 1], t[b]) if a is not None and b is not None else (never, never + 0.3)  # noqa: E731
+    return PinchTrack(t, np.asarray(points), span(k0, k1), span(k2, k3))
 
 
 def _holds_demos(path: Path) -> bool:

@@ -49,6 +49,7 @@ from PIL import Image
 
 from egogym.core import geometry
 from egogym.data import mps
+from egogym.data.aria import grip_point
 from egogym.core.spec import EGOMIMIC
 from egogym.sim.scene import FINGER_PAD_INSET, add_torso, arm_geoms, arm_qpos_addresses, attach_arms, load_workcell
 from egogym.sim.tasks import PARKING, AppearanceSetter, build
@@ -83,6 +84,10 @@ T_DEVICE_RGB_SENSOR = T_DEVICE_RGB_UPRIGHT @ geometry.make_transform(R_UPRIGHT_F
 UPPER_ARM = 0.30
 FOREARM = 0.27
 WRIST_TO_PALM = 0.065  # wrist joint to palm centre, along the hand
+PALM_IN_HAND = np.array([WRIST_TO_PALM, 0.0, -0.006])
+"""The palm centre in the hand frame (m; x along the hand, z off the back of the hand: the palm faces -z)."""
+GRIP_IN_HAND_FRAME = grip_point(PALM_IN_HAND, np.zeros(3), np.array([0.0, 0.0, -1.0]))
+"""The point the converter's `--point grip` labels (`aria.grip_point`), in the hand frame (m)."""
 SKIN_TONES = ((0.87, 0.69, 0.57), (0.76, 0.57, 0.45), (0.55, 0.38, 0.28), (0.93, 0.78, 0.68), (0.42, 0.29, 0.21))
 CLOTH_COLOURS = ((0.55, 0.13, 0.20), (0.30, 0.40, 0.28), (0.80, 0.74, 0.62), (0.62, 0.36, 0.62), (0.85, 0.55, 0.20))
 HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
@@ -91,7 +96,7 @@ HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
 
 HEADS = ("natural", "robot")
 HANDS = ("human", "robot")
-MOTIONS = ("human", "robot")
+MOTIONS = ("human", "robot", "replay")
 RESTS = ("person", "robot")
 HIDDEN_GEOM_GROUP = 5
 """A geom group neither renderer draws (MuJoCo shows groups 0-2 by default)."""
@@ -148,7 +153,12 @@ class HumanConfig:
     motion: "human" (the person's own: one fast bell-shaped reach, oblique approach, low carry) or
       "robot": the palm follows the scripted expert's pick and place (`experts.pick_and_place_waypoints`:
       over the toy, straight down, lift 13 cm, to 2 cm over the rim; its durations, so its speed), held
-      over the toy's centre as the hand holds it. It isolates the motion gap (rung 3).
+      over the toy's centre as the hand holds it. It isolates the motion gap (rung 3). Or "replay":
+      the point the hand holds (`aria.GRIP_IN_HAND` from the palm) follows the scripted expert's own
+      executed pinch point for the same seed, control step by control step (a `PinchTrack`, which
+      `plan_episode` / `record_episode` take; `egogym.pipelines.human` runs the expert), its fingers
+      closing and opening when the expert's gripper command does: with `--point grip` the labels are
+      the robot's own up to that calibration. It isolates the action gap; it needs rest="robot".
     rest: "person" (the hand rests by the body at the table's near edge before the reach and after
       the retreat) or "robot": the palm rests where the twin's pinch point rests at its home pose
       (`robot_rest_pinch`), the robot's start state, and with hand="robot" the drawn arm rests at
@@ -191,6 +201,8 @@ class HumanConfig:
             raise ValueError(f"motion={self.motion!r}: choose from {MOTIONS}")
         if self.rest not in RESTS:
             raise ValueError(f"rest={self.rest!r}: choose from {RESTS}")
+        if self.motion == "replay" and self.rest != "robot":
+            raise ValueError("motion='replay' starts where the robot's pinch point does: give rest='robot'")
 
     @property
     def focal_px(self) -> float:
@@ -230,6 +242,30 @@ class Segment:
         return self.a + (self.b - self.a) * m + self.bump * np.sin(np.pi * m)
 
 
+@dataclass(frozen=True)
+class PinchTrack:
+    """A robot episode's executed pinch point, for `HumanConfig.motion == "replay"`: positions p (n, 3)
+    (m, world) at times t (n,) (s from the episode's start, increasing), linear between samples and held
+    past either end; close_s / open_s: when the gripper command moves from open to closed and back
+    (s, (start, end); past the end where it never does)."""
+
+    t: np.ndarray
+    p: np.ndarray
+    close_s: tuple[float, float]
+    open_s: tuple[float, float]
+
+    @property
+    def t0(self) -> float:
+        return float(self.t[0])
+
+    @property
+    def t1(self) -> float:
+        return float(self.t[-1])
+
+    def at(self, t: float) -> np.ndarray:
+        return np.array([np.interp(t, self.t, self.p[:, k]) for k in range(3)])
+
+
 @dataclass
 class EpisodePlan:
     """Everything one episode's motion is computed from (drawn from the seed)."""
@@ -253,6 +289,7 @@ class EpisodePlan:
     skin: tuple[float, float, float]
     cloth: tuple[float, float, float]
     rest_drop: np.ndarray  # (3,) toy's resting place in the bowl
+    track: PinchTrack | None = None  # motion="replay": the point the hand holds follows it
 
 
 # -------------------------------------------------------------------------------------
@@ -285,7 +322,7 @@ def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
              material="skin", **nc)
     hand.add("geom", name="hand_heel", type="capsule", fromto=[0.0, -0.025, 0, 0.0, 0.025, 0], size=[0.016],
              material="skin", **nc)
-    hand.add("site", name="palm_center", pos=[WRIST_TO_PALM, 0, -0.006], size=[0.004], rgba=[1, 0, 0, 0], group=4)
+    hand.add("site", name="palm_center", pos=PALM_IN_HAND.tolist(), size=[0.004], rgba=[1, 0, 0, 0], group=4)
     hand.add("site", name="wrist", pos=[0, 0, 0], size=[0.004], rgba=[1, 0, 0, 0], group=4)
     for i, (y, length) in enumerate(((0.028, 0.072), (0.009, 0.080), (-0.010, 0.075), (-0.028, 0.060))):
         f = hand.add("body", name=f"finger{i}", pos=[0.084, y, 0])
@@ -459,11 +496,14 @@ class HumanDemonstrator:
         self.close()
 
     # ---- planning ------------------------------------------------------------------------
-    def plan_episode(self, seed: int) -> EpisodePlan:
+    def plan_episode(self, seed: int, track: PinchTrack | None = None) -> EpisodePlan:
         """Draw one episode from `seed`: the task's episode (`sample_episode`, the very draw the
         robot's env makes for this seed: placement and appearance), then the person's body,
-        timing, path shapes, gaze schedule, head sway and colours from the same generator."""
+        timing, path shapes, gaze schedule, head sway and colours from the same generator.
+        track: motion="replay" only (and needed there): the robot's executed pinch point for this seed."""
         c = self.config
+        if (track is not None) != (c.motion == "replay"):
+            raise ValueError(f"motion={c.motion!r}: a PinchTrack is given with motion='replay', and only there")
         rng = np.random.default_rng(seed)
         episode = c.task.sample_episode(rng)
         toy, toy_yaw = episode.toy, episode.toy_yaw
@@ -502,6 +542,10 @@ class HumanDemonstrator:
         if c.motion == "robot":  # the same draws above, so the rest of the episode is the person's
             segments, t_close, t_open, t_reached, t_carry, t_back = _expert_motion(
                 segments[0], rest1, toy_pos, toy, bowl, grasp - toy_pos)
+        if track is not None:  # the hand idles nowhere: it moves when the robot does
+            segments = [Segment(track.t0, track.t1, track.p[0], track.p[-1], np.zeros(3))]  # the span; points: track
+            t_close, t_open = track.close_s, track.open_s
+            t_reached, t_carry, t_back = t_close[0], t_close[1], t_open[1]
         duration = segments[-1].t1 + c.tail_s
         # Gaze leads the hand: on the toy before the reach, on the bowl during the carry.
         centre = np.array([0.18, -0.18, self.table_z])
@@ -517,17 +561,29 @@ class HumanDemonstrator:
         self.plan = EpisodePlan(episode, toy, toy_pos, toy_yaw, bowl, eye, shoulder, segments, t_close, t_open,
                                 float(np.mean(t_close)), float(np.mean(t_open)), t_reached, gaze, sway, duration,
                                 SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
-                                CLOTH_COLOURS[int(rng.integers(len(CLOTH_COLOURS)))], rest_drop)
+                                CLOTH_COLOURS[int(rng.integers(len(CLOTH_COLOURS)))], rest_drop, track)
         return self.plan
 
     # ---- kinematics as functions of time ----------------------------------------------------
     def palm_target(self, t: float) -> np.ndarray:
         """Planned palm centre (m, world) at time t (s)."""
         p = self.plan
+        if p.track is not None:
+            return self._palm_holding(p.track.at(t), t)
         for seg in p.segments:
             if t <= seg.t1:
                 return seg.at(t)
         return p.segments[-1].at(t)
+
+    def _palm_holding(self, grip: np.ndarray, t: float) -> np.ndarray:
+        """The palm centre (m, world) that puts the hand's grip point (`GRIP_IN_HAND_FRAME`) at `grip`
+        at time t. The hand's rotation depends on the palm (it points away from the shoulder), so a
+        fixed point: each pass moves the palm by the change of a rotation a few degrees off."""
+        palm = grip
+        for _ in range(4):
+            R = self._hand_rotation(palm, t)
+            palm = grip - R @ (GRIP_IN_HAND_FRAME - PALM_IN_HAND)
+        return palm
 
     def _lean(self, palm: np.ndarray) -> np.ndarray:
         """Torso lean (m, world) needed for the palm to be within the arm's reach."""
@@ -541,8 +597,13 @@ class HumanDemonstrator:
     def hand_frame(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(R_world_hand (3,3), wrist position (3,)) at time t: fingers along the reach
         direction pitched down (more so when grasping), palm facing the table."""
-        p = self.plan
         palm = self.palm_target(t)
+        R = self._hand_rotation(palm, t)
+        return R, palm - R @ PALM_IN_HAND
+
+    def _hand_rotation(self, palm: np.ndarray, t: float) -> np.ndarray:
+        """R_world_hand (3,3) of a palm at `palm` (m, world) at time t."""
+        p = self.plan
         shoulder = p.shoulder + self._lean(palm)
         fwd = np.array([*(palm - shoulder)[:2], 0.0])
         fwd /= max(np.linalg.norm(fwd), 1e-9)
@@ -553,9 +614,7 @@ class HumanDemonstrator:
         y -= x * (x @ y)
         y /= np.linalg.norm(y)
         z = np.cross(x, y)
-        R = np.stack([x, y, z], axis=1)
-        palm_local = np.array([WRIST_TO_PALM, 0, -0.006])
-        return R, palm - R @ palm_local
+        return np.stack([x, y, z], axis=1)
 
     def head_pose(self, t: float | np.ndarray) -> np.ndarray:
         """T_world_device at time(s) t: (4,4), or (N,4,4) for an array of times."""
@@ -656,6 +715,11 @@ class HumanDemonstrator:
             self._grasp = (p, in_hand, np.asarray(axis, float), min(hx, hy) + FINGER_PAD_INSET)
             self.robot.reset()
         _, in_hand, axis, finger_closed = self._grasp
+        if p.track is not None:  # the robot's own pinch point, where the hand holds; its home pose until it moves
+            target = p.track.at(t)
+            self.robot.pose(target, axis, close, finger_closed,
+                            at_home=t < p.t_grasp and bool(np.linalg.norm(target - p.track.p[0]) < 1e-3))
+            return
         resting = not p.segments[0].t1 <= t < p.segments[-1].t1
         self.robot.pose(wrist + R_hand @ in_hand, axis, close, finger_closed,
                         at_home=resting and self.config.rest == "robot")
@@ -696,15 +760,16 @@ class HumanDemonstrator:
         return geometry.make_transform(R_mj @ geometry.R_CV_FROM_MJ, m.cam_pos[self.cam_id])
 
     # ---- recording ----------------------------------------------------------------------------
-    def record_episode(self, seed: int, folder: str | Path, t0_ns: int = 1_000_000_000) -> Path:
+    def record_episode(self, seed: int, folder: str | Path, t0_ns: int = 1_000_000_000,
+                       track: PinchTrack | None = None) -> Path:
         """Simulate the episode of `seed` and write it as an Aria-style recording in `folder`.
 
-        t0_ns: device timestamp of the first frame (ns). Returns the folder."""
+        t0_ns: device timestamp of the first frame (ns). track: as `plan_episode`'s. Returns the folder."""
         c = self.config
+        p = self.plan_episode(seed, track)
         folder = Path(folder)
         (folder / "frames").mkdir(parents=True, exist_ok=True)
         (folder / "masks").mkdir(parents=True, exist_ok=True)
-        p = self.plan_episode(seed)
         rng = np.random.default_rng([seed, 7])
         m = self.model
         self._look.apply(p.toy, p.episode.appearance)

@@ -115,3 +115,51 @@ def test_with_every_rung_the_first_frame_is_the_robots():
                     np.testing.assert_allclose(p.segments[-1].b, robot_rest_pinch(), atol=1e-9)
     for s in (3, 4):
         assert diff["robot", s] < 4.0 < diff["person", s], diff
+
+
+def test_replay_puts_the_grip_label_on_the_experts_executed_pinch_point(tmp_path):
+    """motion="replay": the scripted expert runs the robot env of the same seed; the person's grip point
+    (what `--point grip` labels) then follows the robot's executed pinch point frame by frame, the drawn
+    arm's pinch point too, the arm starts at home, and the toy ends in the bowl. Converted, the human
+    demo's ee_pose is the robot's pinch point in the robot's Aria frame."""
+    import h5py
+
+    from egogym.core import geometry
+    from egogym.data import schema as S
+    from egogym.pipelines.human import _ExpertReplay, collect_human
+    from egogym.sim.human import robot_aria_pose, robot_rest_pinch
+    from egogym.tasks import make_task
+
+    seed = 5
+    replay = _ExpertReplay(make_task("object_in_bowl"))
+    track = replay.track(seed)
+    replay.close()
+    np.testing.assert_allclose(track.p[0], robot_rest_pinch(), atol=1e-3)
+    assert track.t[0] < track.close_s[0] < track.close_s[1] < track.open_s[0] < track.open_s[1] < track.t1
+    out = tmp_path / "h.hdf5"
+    assert collect_human(1, seed, out, (32, 32), progress=False, head="robot", hand="robot", motion="replay",
+                         rest="robot", point="grip", horizon="robot") == 0
+    with h5py.File(out, "r") as f:
+        ee = f[S.DATA]["demo_0"][S.OBS][S.EE_POSE][()]
+        rec, kept = (f[S.DATA]["demo_0"].attrs[k] for k in ("recording", "frame_index"))
+    truth = np.load(f"{rec}/truth.npz")
+    times = (truth["t_ns"][json.loads(kept)] - truth["t_ns"][0]) * 1e-9
+    expected = geometry.transform_points(geometry.invert(robot_aria_pose()), np.stack([track.at(t) for t in times]))
+    np.testing.assert_allclose(ee, expected, atol=2e-3)
+    cfg = HumanConfig(image_size=(32, 32), head="robot", hand="robot", motion="replay", rest="robot")
+    with HumanDemonstrator(cfg) as h:
+        p = h.plan_episode(seed, track)
+        h.set_time(0.0)
+        np.testing.assert_allclose(h.robot.q, h.robot.home)
+        for t in np.linspace(0.0, track.t1, 40):
+            h.set_time(t)
+            np.testing.assert_allclose(h.physics.named.data.site_xpos["right/pinch"], track.at(t), atol=1e-3)
+        assert np.linalg.norm(h.toy_pose(p.duration)[0][:2] - p.bowl[:2]) < BOWL_RADIUS
+
+
+def test_replay_is_refused_without_its_track_or_the_robots_rest():
+    with pytest.raises(ValueError, match="motion='replay' starts where the robot's pinch point does: give rest='robot'"):
+        HumanConfig(motion="replay")
+    with HumanDemonstrator(HumanConfig(image_size=(32, 32), motion="replay", rest="robot")) as h:
+        with pytest.raises(ValueError, match="a PinchTrack is given with motion='replay', and only there"):
+            h.plan_episode(0)
