@@ -161,19 +161,22 @@ def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS
         if info["success"] or terminated or truncated:
             break
     g, t = np.asarray(grips), np.arange(len(points)) / hz
-    never = t[-1] + 1.0
-    eps = 1e-6
+    # The gripper command's first move from open to closed, then back: (start, end) times of each.
+    moves, k = [], 0
+    for leaves, arrives in ((g < OPEN - 1e-6, g <= CLOSED + 1e-6), (g > CLOSED + 1e-6, g >= OPEN - 1e-6)):
+        a = _first(leaves, k)
+        b = _first(arrives, a)
+        moves.append((t[a - 1], t[b]) if b is not None else (t[-1] + 1.0, t[-1] + 1.3))  # never: past the end
+        k = b
+    return PinchTrack(t, np.asarray(points), *moves)
 
-    def first(mask, after=0):
-        k = np.flatnonzero(mask[after:])
-        return int(k[0]) + after if len(k) else None
 
-    k0 = first(g < OPEN - eps)
-    k1 = first(g <= CLOSED + eps, k0 or 0) if k0 is not None else None
-    k2 = first(g > CLOSED + eps, k1) if k1 is not None else None
-    k3 = first(g >= OPEN - eps, k2) if k2 is not None else None
-    span = lambda a, b: (t[a - 1], t[b]) if a is not None and b is not None else (never, never + 0.3)  # noqa: E731
-    return PinchTrack(t, np.asarray(points), span(k0, k1), span(k2, k3))
+def _first(mask: np.ndarray, start: int | None) -> int | None:
+    """The first index >= start where mask holds (None where none does, or start is None)."""
+    if start is None:
+        return None
+    k = np.flatnonzero(mask[start:])
+    return int(k[0]) + start if len(k) else None
 
 
 def _holds_demos(path: Path) -> bool:
