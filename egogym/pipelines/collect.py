@@ -66,10 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     human.add_argument("--head", choices=("natural", "robot"), default="natural",
                        help="the simulated person's head: natural (sways, turns to look) or robot (the Aria held "
                             "at the robot's viewpoint: isolates the viewpoint gap)")
-    human.add_argument("--hand", choices=("human", "robot"), default="human",
-                       help="what the simulated person's images show doing the task: human (hand, forearm, sleeve) "
-                            "or robot (the twin's arms, the right one posed by IK at the hand: isolates the "
-                            "appearance gap)")
+    human.add_argument("--hand", choices=("human", "robot", "replay"), default="human",
+                       help="what the simulated person's images show doing the task: human (hand, forearm, sleeve), "
+                            "robot (the twin's arms, the right one posed by IK at the hand: isolates the "
+                            "appearance gap) or replay (with --motion replay: the robot's own arms and toy as the "
+                            "expert's episode had them)")
     human.add_argument("--motion", choices=("human", "robot", "replay"), default="human",
                        help="how the simulated person moves: human (one fast reach, oblique approach), robot "
                             "(the scripted expert's waypoints and speed: isolates the motion gap) or replay (the "

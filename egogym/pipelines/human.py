@@ -144,20 +144,29 @@ class _ExpertReplay:
 def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS):
     """Run `expert` on the robot env `env` from reset(seed) until the task's first point (or `max_steps`)
     and return what its arm did as a `egogym.sim.human.PinchTrack`: the executed pinch point (m, world)
-    after every control step (t = k / control_hz s, k = 0 at reset) and when its gripper command closes
-    and opens (s; past the end where it never does)."""
+    after every control step (t = k / control_hz s, k = 0 at reset), both arms' joints and finger slides
+    and the toy's pose at the same steps (what `HumanConfig.hand == "replay"` draws), and when its gripper
+    command closes and opens (s; past the end where it never does)."""
     from egogym.sim.experts import CLOSED, OPEN
     from egogym.sim.human import PinchTrack
+    from egogym.sim.scene import arm_qpos_addresses
 
     base = env.unwrapped
     arm, hz = base.arms.names[-1], base.robot.control_hz
     obs, _ = env.reset(seed=seed)
     expert.reset()
-    points, grips = [base.backend.pinch_world(arm)], [OPEN]
+    physics = base.backend.physics
+    qadr = np.concatenate([np.concatenate(a) for a in arm_qpos_addresses(physics.model.ptr, base.robot).values()])
+    toy_adr = physics.model.ptr.joint(f"toy_{base.backend.sim_task.toy}").qposadr[0]
+    qpos = lambda: physics.data.ptr.qpos  # noqa: E731
+    points, grips, arm_q, toy_q = [base.backend.pinch_world(arm)], [OPEN], [qpos()[qadr].copy()], [
+        qpos()[toy_adr:toy_adr + 7].copy()]
     for _ in range(max_steps):
         obs, _, terminated, truncated, info = env.step(expert.act(obs))
         points.append(base.backend.pinch_world(arm))
         grips.append(float(info["applied_action"][-1]))
+        arm_q.append(qpos()[qadr].copy())
+        toy_q.append(qpos()[toy_adr:toy_adr + 7].copy())
         if info["success"] or terminated or truncated:
             break
     g, t = np.asarray(grips), np.arange(len(points)) / hz
@@ -168,7 +177,7 @@ def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS
         b = _first(arrives, a)
         moves.append((t[a - 1], t[b]) if b is not None else (t[-1] + 1.0, t[-1] + 1.3))  # never: past the end
         k = b
-    return PinchTrack(t, np.asarray(points), *moves)
+    return PinchTrack(t, np.asarray(points), *moves, np.asarray(arm_q), np.asarray(toy_q))
 
 
 def _first(mask: np.ndarray, start: int | None) -> int | None:

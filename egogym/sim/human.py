@@ -39,6 +39,7 @@ nanoseconds (frames) and microseconds (MPS).
 from __future__ import annotations
 
 import json
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,10 +60,12 @@ from egogym.tasks.object_in_bowl import Episode
 from egogym.tasks.objects import BOWL_HEIGHT, TOYS
 
 RECORDING_FORMAT = "egogym-aria-recording"
-RECORDING_VERSION = 3
+RECORDING_VERSION = 4
 """2: the bowl is drawn where the episode puts it (version 1 left it at its default place) and the
 recording names its `head`, `hand` and `motion`; 3: with hand="robot" the twin's torso crossbar is drawn too
-(the robot's Aria sees it at the bottom of every frame) and the recording names its `rest`."""
+(the robot's Aria sees it at the bottom of every frame) and the recording names its `rest`; 4: the camera
+clips near objects where the robot's does (version 3 cut the crossbar's near edge off: with head="robot" the
+bottom 5% of every frame differed from the robot's)."""
 
 
 def _rot(axis: str, angle: float) -> np.ndarray:
@@ -95,23 +98,28 @@ HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
 
 
 HEADS = ("natural", "robot")
-HANDS = ("human", "robot")
+HANDS = ("human", "robot", "replay")
 MOTIONS = ("human", "robot", "replay")
 RESTS = ("person", "robot")
 HIDDEN_GEOM_GROUP = 5
 """A geom group neither renderer draws (MuJoCo shows groups 0-2 by default)."""
 
 
-def robot_aria_pose() -> np.ndarray:
-    """T_world_rgb (4x4, OpenCV axes, m) of the twin's Aria camera (`front_img_1`) at rest."""
-    from egogym.core.spec import EGOMIMIC
+@functools.cache
+def _robot_scene() -> tuple[np.ndarray, float]:
+    """(T_world_rgb of the twin's Aria at rest, the robot scene's extent (m)), from its compiled model."""
     from egogym.core.views import FRONT
     from egogym.sim.scene import build_robot_scene, camera_element_name, camera_pose
 
     physics = mjcf.Physics.from_mjcf_model(build_robot_scene(EGOMIMIC))
     m, d = physics.model.ptr, physics.data.ptr
     mujoco.mj_forward(m, d)
-    return camera_pose(m, d, m.camera(camera_element_name(EGOMIMIC, FRONT)).id)
+    return camera_pose(m, d, m.camera(camera_element_name(EGOMIMIC, FRONT)).id), float(m.stat.extent)
+
+
+def robot_aria_pose() -> np.ndarray:
+    """T_world_rgb (4x4, OpenCV axes, m) of the twin's Aria camera (`front_img_1`) at rest."""
+    return _robot_scene()[0].copy()
 
 
 def recording_settings(config: "HumanConfig") -> dict:
@@ -149,7 +157,10 @@ class HumanConfig:
       point is where the hand holds the toy, approaching from above as the robot does, its fingers
       closing as the hand's do (`RobotHand`). The sim counterpart of editing human video with a
       rendered robot (Phantom, Masquerade): it isolates the appearance gap. Labels (the palm's
-      track) and masks (now the arms') are written as for the hand.
+      track) and masks (now the arms') are written as for the hand. Or "replay" (with motion="replay"
+      only): the scene replays the robot's own episode: both arms at the joints and finger slides the
+      robot had and the toy where it was, step by step (the `PinchTrack`'s), instead of the arm posed by
+      IK at the hand and the toy carried in the hand: the robot's images up to the scene's rendering.
     motion: "human" (the person's own: one fast bell-shaped reach, oblique approach, low carry) or
       "robot": the palm follows the scripted expert's pick and place (`experts.pick_and_place_waypoints`:
       over the toy, straight down, lift 13 cm, to 2 cm over the rim; its durations, so its speed), held
@@ -203,6 +214,8 @@ class HumanConfig:
             raise ValueError(f"rest={self.rest!r}: choose from {RESTS}")
         if self.motion == "replay" and self.rest != "robot":
             raise ValueError("motion='replay' starts where the robot's pinch point does: give rest='robot'")
+        if self.hand == "replay" and self.motion != "replay":
+            raise ValueError("hand='replay' draws the robot's recorded episode: give motion='replay'")
 
     @property
     def focal_px(self) -> float:
@@ -253,6 +266,8 @@ class PinchTrack:
     p: np.ndarray
     close_s: tuple[float, float]
     open_s: tuple[float, float]
+    arm_qpos: np.ndarray | None = None  # (n, 8 per arm of EGOMIMIC, in its order): 6 joints (rad), 2 finger slides (m)
+    toy_qpos: np.ndarray | None = None  # (n, 7): the toy's free joint, centre (m, world) and quaternion (w, x, y, z)
 
     @property
     def t0(self) -> float:
@@ -263,7 +278,18 @@ class PinchTrack:
         return float(self.t[-1])
 
     def at(self, t: float) -> np.ndarray:
-        return np.array([np.interp(t, self.t, self.p[:, k]) for k in range(3)])
+        return self._lerp(self.p, t)
+
+    def arm_qpos_at(self, t: float) -> np.ndarray:
+        return self._lerp(self.arm_qpos, t)
+
+    def toy_at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """The toy's centre (m, world) and unit quaternion at time t (s)."""
+        q = self._lerp(self.toy_qpos, t)
+        return q[:3], q[3:] / np.linalg.norm(q[3:])  # samples 20 ms apart: the normalised blend is the slerp
+
+    def _lerp(self, values: np.ndarray, t: float) -> np.ndarray:
+        return np.array([np.interp(t, self.t, values[:, k]) for k in range(values.shape[1])])
 
 
 @dataclass
@@ -344,7 +370,7 @@ def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
     su = root.worldbody.add("body", name="sleeve_upper", mocap=True)
     su.add("geom", name="sleeve_upper", type="capsule", fromto=[0, 0, 0, 0, 0, 1.0], size=[0.047],
            material="cloth", **nc)
-    if config.hand == "robot":
+    if config.hand in ("robot", "replay"):
         attach_arms(add_torso(root, EGOMIMIC), EGOMIMIC)
     return root
 
@@ -368,9 +394,11 @@ class RobotHand:
         self.tilt = GRASP_TILTS[0]
         self.home = np.array(EGOMIMIC.arm("right").home, float)
         self._qadr = arm_qpos_addresses(physics.model.ptr, EGOMIMIC)
-        for a in EGOMIMIC.arms:  # the left arm never moves from here
-            physics.data.ptr.qpos[self._qadr[a.name][0]] = a.home
         self.finger_open = EGOMIMIC.arm("right").gripper.finger_range[1]
+        for a in EGOMIMIC.arms:  # the left arm never moves from here: home, fingers open as the robot starts
+            joints, fingers = self._qadr[a.name]
+            physics.data.ptr.qpos[joints] = a.home
+            physics.data.ptr.qpos[fingers] = a.gripper.finger_range[1]
         self.geoms = arm_geoms(physics.model.ptr, EGOMIMIC)
         self.q = self.home.copy()
         self.errors: list[float] = []
@@ -378,6 +406,14 @@ class RobotHand:
     def reset(self) -> None:
         self.q = self.home.copy()
         self.errors = []
+
+    def set_qpos(self, arm_qpos: np.ndarray) -> None:
+        """Both arms at `arm_qpos` (8 per arm of EGOMIMIC, in its order: 6 joints, rad; 2 finger slides, m)."""
+        q = np.asarray(arm_qpos, float).reshape(len(EGOMIMIC.arms), 8)
+        for a, qa in zip(EGOMIMIC.arms, q):
+            joints, fingers = self._qadr[a.name]
+            self.physics.data.ptr.qpos[joints] = qa[:6]
+            self.physics.data.ptr.qpos[fingers] = qa[6:]
 
     def pose(self, target: np.ndarray, grip_axis: np.ndarray, close: float, finger_closed: float,
              at_home: bool = False) -> None:
@@ -454,6 +490,9 @@ class HumanDemonstrator:
         self.physics = mjcf.Physics.from_mjcf_model(root)
         self.model, self.data = self.physics.model.ptr, self.physics.data.ptr
         m = self.model
+        # MuJoCo clips at znear x the model's extent; the person's scene is larger than the robot's, so
+        # without this the robot's crossbar, 4-6 cm from its Aria, is cut off at the image's bottom.
+        m.stat.extent = _robot_scene()[1]
         self.cam_id = m.camera("aria_rgb").id
         self._mocap = {n: int(m.body_mocapid[m.body(n).id]) for n in ("head", "hand", "forearm", "sleeve_lower",
                                                                          "sleeve_upper", "bowl")}
@@ -468,7 +507,7 @@ class HumanDemonstrator:
         self.hand_geoms = np.array([g for g in range(m.ngeom) if (m.geom(g).name or "").startswith(HAND_GEOM_PREFIXES)])
         self._skin_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("skin").id]
         self._cloth_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("cloth").id]
-        self.robot = RobotHand(self.physics) if config.hand == "robot" else None
+        self.robot = RobotHand(self.physics) if config.hand in ("robot", "replay") else None
         if self.robot is not None:
             m.geom_group[self.hand_geoms] = HIDDEN_GEOM_GROUP  # the person's arm is still posed (labels), not drawn
             self.hand_geoms = self.robot.geoms  # masks: the arms, as in robot data
@@ -642,6 +681,8 @@ class HumanDemonstrator:
     def toy_pose(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Toy centre (m, world) and quaternion (w, x, y, z) at time t."""
         p = self.plan
+        if self.config.hand == "replay":
+            return p.track.toy_at(t)
         q0 = np.array([np.cos(p.toy_yaw / 2), 0, 0, np.sin(p.toy_yaw / 2)])
         if t < p.t_grasp:
             return p.toy_pos, q0
@@ -707,6 +748,9 @@ class HumanDemonstrator:
         from egogym.sim.experts import grip_axis_for
 
         p = self.plan
+        if self.config.hand == "replay":
+            self.robot.set_qpos(p.track.arm_qpos_at(t))
+            return
         if self._grasp is None or self._grasp[0] is not p:
             R_g, w_g = self.hand_frame(p.t_grasp)
             in_hand = R_g.T @ (p.toy_pos - w_g)
