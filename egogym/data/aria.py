@@ -64,6 +64,12 @@ class RecordingError(UserError):
 # =====================================================================================
 EGOMIMIC_HORIZON = S.HUMAN_HORIZONS["egomimic"]
 
+ARM_LINE_FILE = "arm_line.npz"
+"""Optional file of a recording whose frames show a robot arm in place of the hand (a video edited with a
+rendered arm, or the simulated person with `--hand robot`): per hand name, (N frames, K, 3) points along the
+drawn arm (m, device frame at each frame's time; NaN where none is drawn). The red line of
+`front_img_1_line` then runs along the arm the frame shows, as on robot data, instead of along the hand."""
+
 GRIP_IN_HAND = (0.047, 0.021)
 """Where a palm-down grasp holds an object, from the palm centre (m): along the hand (wrist to palm)
 and along the palm normal. Measured on the simulated hand: the toy's centre at the grasp, median over
@@ -357,6 +363,7 @@ class AriaRecording:
     hands: dict[str, mps.HandTrack]
     hands_file: Path
     meta: dict
+    arm_lines: dict[str, np.ndarray] | None = None  # `ARM_LINE_FILE`'s arrays, where the recording has one
 
     @property
     def name(self) -> str:
@@ -392,7 +399,14 @@ def open_recording(path: str | Path, image_size: tuple[int, int] | None = None,
             meta = json.loads((root / "recording.json").read_text())
         except ValueError as e:  # JSONDecodeError and UnicodeDecodeError alike: name the file
             raise RecordingError(f"{root / 'recording.json'}: not JSON ({str(e)[:120]}); rewrite or delete it") from None
-    return AriaRecording(root, frames, trajectory, hands, hands_file, meta)
+    arm_lines = None
+    if (root / ARM_LINE_FILE).is_file():
+        with np.load(root / ARM_LINE_FILE) as z:
+            arm_lines = {k: z[k] for k in z.files}
+        bad = {k: v.shape for k, v in arm_lines.items() if v.ndim != 3 or v.shape[0] != len(frames) or v.shape[2] != 3}
+        if bad:
+            raise RecordingError(f"{root / ARM_LINE_FILE}: arrays {bad}; expected (frames={len(frames)}, K, 3) per hand")
+    return AriaRecording(root, frames, trajectory, hands, hands_file, meta, arm_lines)
 
 
 def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 5_000):
@@ -483,10 +497,18 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
         from tqdm import tqdm
         it = tqdm(it, total=M, desc=rec.name, leave=False, file=sys.stderr)
 
+    T_rgb_device = geometry.invert(fr.T_device_rgb)
+
+    def line_points(t: int, k: int, side: str) -> np.ndarray:
+        """Pixels of the red line of hand k at frame t: along the drawn arm where the recording has one."""
+        if rec.arm_lines is not None and side in rec.arm_lines:
+            return geometry.project(fr.K, geometry.transform_points(T_rgb_device, rec.arm_lines[side][t]))
+        return hand_line_points(palm_rgb[t, k], wrist_rgb[t, k], fr.K)
+
     def frames():
         for m, t in it:
             img = fr.image(int(t))
-            per_hand = [hand_line_points(palm_rgb[t, k], wrist_rgb[t, k], fr.K) for k in range(len(hands))]
+            per_hand = [line_points(t, k, side) for k, side in enumerate(hands)]
             pts = np.vstack([np.vstack([p, [[np.nan, np.nan]]]) for p in per_hand])[:-1]  # NaN row between hands
             if masker is not None:
                 prompts = np.vstack([p[1:] for p in per_hand])  # wrist and palm of each hand

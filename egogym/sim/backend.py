@@ -8,8 +8,8 @@ from dm_control import mjcf
 from egogym.core import geometry
 from egogym.core.arms import Arms
 from egogym.core.spec import Calibration, RobotSpec, command_bounds
-from egogym.sim.scene import (body_pose, build_robot_scene, calibration_from_model, camera_element_name, camera_pose,
-                              own_renderers)
+from egogym.sim.scene import (arm_keypoints, body_pose, build_robot_scene, calibration_from_model,
+                              camera_element_name, camera_pose, own_renderers)
 from egogym.core.protocols import Score
 from egogym.core.views import DERIVED_VIEWS, FRONT, FRONT_LINE, FRONT_MASKED, join_polylines, mask_and_line
 from egogym.sim.tasks import realise
@@ -156,11 +156,8 @@ class SimBackend:
         return geometry.transform_points(self.T_cam_world, pts).reshape(-1)
 
     def arm_keypoints(self, arm: str) -> np.ndarray:
-        """(8, 3) points along an arm's links (m, world): base, each joint, then the pinch
-        point. The red line of `front_img_1_line` is drawn through their projections."""
-        ids = [self.model.body(f"{arm}/base_link").id] + [
-            self.model.body(f"{arm}/{j.body}").id for j in self.spec.arm(arm).joints]
-        return np.concatenate([self.data.xpos[ids], self.pinch_world(arm)[None]], axis=0)
+        """(8, 3) points along an arm's links (m, world): `scene.arm_keypoints`."""
+        return arm_keypoints(self.model, self.data, self.spec, arm)
 
     def to_camera(self, points_world: np.ndarray) -> np.ndarray:
         """Points (..., 3) from the world into the Aria camera frame (OpenCV)."""

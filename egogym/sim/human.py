@@ -50,9 +50,10 @@ from PIL import Image
 
 from egogym.core import geometry
 from egogym.data import mps
-from egogym.data.aria import grip_point
+from egogym.data.aria import ARM_LINE_FILE, grip_point
 from egogym.core.spec import EGOMIMIC
-from egogym.sim.scene import FINGER_PAD_INSET, add_torso, arm_geoms, arm_qpos_addresses, attach_arms, load_workcell
+from egogym.sim.scene import (FINGER_PAD_INSET, add_torso, arm_geoms, arm_keypoints, arm_qpos_addresses, attach_arms,
+                              load_workcell)
 from egogym.sim.tasks import PARKING, AppearanceSetter, build
 from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, aria_focal_px
 from egogym.tasks import HandOver, ObjectInBowl
@@ -60,12 +61,13 @@ from egogym.tasks.object_in_bowl import Episode
 from egogym.tasks.objects import BOWL_HEIGHT, TOYS
 
 RECORDING_FORMAT = "egogym-aria-recording"
-RECORDING_VERSION = 4
+RECORDING_VERSION = 5
 """2: the bowl is drawn where the episode puts it (version 1 left it at its default place) and the
 recording names its `head`, `hand` and `motion`; 3: with hand="robot" the twin's torso crossbar is drawn too
 (the robot's Aria sees it at the bottom of every frame) and the recording names its `rest`; 4: the camera
 clips near objects where the robot's does (version 3 cut the crossbar's near edge off: with head="robot" the
-bottom 5% of every frame differed from the robot's)."""
+bottom 5% of every frame differed from the robot's); 5: with the twin's arm drawn the recording carries the
+arm's keypoints (`aria.ARM_LINE_FILE`), so the red line runs along the arm the frames show, as on robot data."""
 
 
 def _rot(axis: str, angle: float) -> np.ndarray:
@@ -832,6 +834,7 @@ class HumanDemonstrator:
         palm_w, wrist_w, T_rgb, T_dev = (np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 4, 4)),
                                           np.zeros((n, 4, 4)))
         palm_n, conf = np.zeros((n, 3)), np.ones(n)
+        arm_w = np.zeros((n, 8, 3))  # the drawn right arm's keypoints (hand="robot" or "replay")
         for i in range(n):
             t = (t_ns[i] - t0_ns) * 1e-9
             self.set_time(t)
@@ -841,6 +844,8 @@ class HumanDemonstrator:
             palm_w[i] = self.data.site_xpos[self.palm_site]
             wrist_w[i] = self.data.site_xpos[self.wrist_site]
             palm_n[i] = -self.data.site_xmat[self.palm_site].reshape(3, 3)[:, 2]
+            if self.robot is not None:
+                arm_w[i] = arm_keypoints(m, self.data, EGOMIMIC, "right")
             T_rgb[i] = self.T_world_rgb_upright()
             T_dev[i] = self.head_pose(t)
             uv = geometry.project(K, geometry.transform_points(geometry.invert(T_rgb[i]), palm_w[i]))
@@ -863,6 +868,8 @@ class HumanDemonstrator:
                 "wrist_normal": np.einsum("nij,nj->ni", R_dev_inv, palm_n),
                 "confidence": conf}
         mps.write_wrist_and_palm(mps_dir / "hand_tracking" / mps.WRIST_PALM_FILE, t_us_frames, {"right": hand})
+        if self.robot is not None:
+            np.savez_compressed(folder / ARM_LINE_FILE, right=geometry.transform_points(T_dev_inv[:, None], arm_w))
         with (folder / "frames" / "timestamps.csv").open("w") as f:
             f.write("frame_index,capture_timestamp_ns\n")
             f.writelines(f"{i},{int(tn)}\n" for i, tn in enumerate(t_ns))

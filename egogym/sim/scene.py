@@ -207,6 +207,13 @@ def arm_qpos_addresses(model: mujoco.MjModel, spec: RobotSpec) -> dict[str, tupl
             for a in spec.arms}
 
 
+def arm_keypoints(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec, arm: str) -> np.ndarray:
+    """(8, 3) points along an arm's links (m, world) in a model built with `attach_arms`: its base, each
+    joint's body, then the pinch point. The red line of `front_img_1_line` is drawn through them."""
+    ids = [model.body(f"{arm}/base_link").id] + [model.body(f"{arm}/{j.body}").id for j in spec.arm(arm).joints]
+    return np.concatenate([data.xpos[ids], data.site_xpos[model.site(f"{arm}/pinch").id][None]], axis=0)
+
+
 def arm_geoms(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
     """Ids of every geom of the arms of `spec` in a model built with `attach_arms` (what a mask of the arms covers)."""
     names = {a.name for a in spec.arms}

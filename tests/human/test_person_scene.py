@@ -59,8 +59,8 @@ def test_kept_recordings_of_another_hand_are_refused_in_one_line(tmp_path):
 
     rec = tmp_path / "recs"
     assert collect_human(1, 0, tmp_path / "a.hdf5", (32, 32), progress=False, recordings=rec) == 0
-    with pytest.raises(UserError, match=r"episode_000000: recorded with version 4, head natural, hand human, motion human, "
-                                        r"rest person; this run records version 4, head natural, hand robot, "
+    with pytest.raises(UserError, match=r"episode_000000: recorded with version 5, head natural, hand human, motion human, "
+                                        r"rest person; this run records version 5, head natural, hand robot, "
                                         r"motion human, rest person"):
         collect_human(1, 0, tmp_path / "b.hdf5", (32, 32), progress=False, recordings=rec, hand="robot")
     assert not (tmp_path / "b.hdf5").exists()
@@ -165,25 +165,42 @@ def test_replay_is_refused_without_its_track_or_the_robots_rest():
             h.plan_episode(0)
 
 
-def test_the_replay_hand_shows_the_robots_own_images():
+def test_the_replay_hand_shows_the_robots_own_images(tmp_path):
     """hand="replay": the person's scene redraws the expert's episode (both arms' joints and fingers, the
-    toy), so with the robot's head its frames are the robot env's own frames of that seed, to a few pixels."""
+    toy), so with the robot's head its frames are the robot env's own frames of that seed, to a few pixels;
+    converted, the policy's input (the masked frame with the red line, here along the drawn arm) is the
+    robot env's too."""
+    import h5py
+
+    from egogym.data import schema as S
     from egogym.env import EgoEnv
-    from egogym.pipelines.human import expert_pinch_track
+    from egogym.pipelines.human import collect_human, expert_pinch_track
     from egogym.sim.experts import make_expert
     from egogym.tasks import make_task
 
     size, seed = (48, 64), 11
-    env = EgoEnv(task=make_task("object_in_bowl"), image_size=size, cameras=("front_img_1",))
+    env = EgoEnv(task=make_task("object_in_bowl"), image_size=size, cameras=(S.FRONT, S.FRONT_LINE))
     expert = make_expert(env)
     track = expert_pinch_track(env, expert, seed)
     obs, _ = env.reset(seed=seed)
     expert.reset()
-    frames = [obs["front_img_1"]]
+    frames, lines = [obs[S.FRONT]], [obs[S.FRONT_LINE]]
     for _ in range(len(track.t) - 1):
         obs, *_ = env.step(expert.act(obs))
-        frames.append(obs["front_img_1"])
+        frames.append(obs[S.FRONT])
+        lines.append(obs[S.FRONT_LINE])
     env.close()
+    out = tmp_path / "h.hdf5"
+    assert collect_human(1, seed, out, size, progress=False, head="robot", hand="replay", motion="replay",
+                         rest="robot", point="grip", horizon="robot") == 0
+    with h5py.File(out, "r") as f:
+        g = f[S.DATA]["demo_0"]
+        kept, human_lines = json.loads(g.attrs["frame_index"]), g[S.OBS][S.FRONT_LINE][()]
+    hz = 50 // 10  # frame i at 30 fps is robot step 5 i / 3: compare where that is whole
+    pairs = [(m, i * hz // 3) for m, i in enumerate(kept) if i % 3 == 0 and i * hz // 3 < len(lines)]
+    assert len(pairs) > 10
+    for m, k in pairs:
+        assert np.abs(human_lines[m].astype(float) - lines[k]).mean() < 0.5, (m, k)
     cfg = HumanConfig(image_size=size, head="robot", hand="replay", motion="replay", rest="robot")
     with HumanDemonstrator(cfg) as h:
         h.plan_episode(seed, track)
