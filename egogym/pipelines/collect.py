@@ -86,6 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     human.add_argument("--point", choices=S.HUMAN_LABEL_POINTS, default="palm",
                        help="the hand's point the human chunks follow: palm (EgoMimic's) or grip (the point the hand "
                             "holds, the robot pinch point's counterpart: isolates the label-point gap)")
+    human.add_argument("--tracking-dropout", type=float, default=None, metavar="P",
+                       help="probability per frame that the simulated hand tracking loses the hand (default 0.01; "
+                            "0: perfect tracking, every frame kept)")
     human.add_argument("--demonstrator", choices=("person", "robot"), default="person",
                        help="person: the simulated Aria wearer; robot: the positive control of the human-data "
                             "ladder (the scripted robot's demos stored as human demos: egogym.pipelines.positive_control)")

@@ -22,7 +22,8 @@ from egogym.core.spec import ARIA_IMAGE_SIZE
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
                   resume: bool = False, recordings: str | Path | None = None, head: str = "natural", hand: str = "human",
                   motion: str = "human", rest: str = "person", horizon: str = "egomimic",
-                  point: str = "palm", task_options: dict | None = None, demonstrator: str = "person") -> int:
+                  point: str = "palm", task_options: dict | None = None, demonstrator: str = "person",
+                  tracking_dropout: float | None = None) -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
@@ -37,7 +38,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     that human demos may cover what robot demos do not. demonstrator: "person" (the simulated
     Aria wearer) or "robot", the ladder's positive control (`egogym.pipelines.positive_control`:
     the scripted robot's demos, `POSITIVE_CONTROL_STEPS` long, stored as human demos; recorded
-    into `<out>.robot.hdf5`, which --resume continues). Returns the exit code."""
+    into `<out>.robot.hdf5`, which --resume continues). tracking_dropout: probability per frame that hand
+    tracking loses the hand (`HumanConfig.dropout`; None: the simulator's default, `TRACKING_DROPOUT`).
+    Returns the exit code."""
     if demonstrator not in DEMONSTRATORS:
         raise UserError(f"--demonstrator {demonstrator!r}: use one of {', '.join(DEMONSTRATORS)}")
     if demonstrator == "robot":
@@ -61,7 +64,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     try:
         task = make_task("object_in_bowl", **(task_options or {}))
         config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, motion=motion,
-                             rest=rest, task=task)
+                             rest=rest, task=task,
+                             **({} if tracking_dropout is None else {"dropout": float(tracking_dropout)}))
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
     folders = []
@@ -233,4 +237,5 @@ def run(args) -> int:
                          rest=getattr(args, "rest", "person"), horizon=getattr(args, "horizon", "egomimic"),
                          point=getattr(args, "point", "palm"),
                          demonstrator=getattr(args, "demonstrator", "person"),
+                         tracking_dropout=getattr(args, "tracking_dropout", None),
                          task_options=getattr(args, "task_options", None))

@@ -103,6 +103,9 @@ HEADS = ("natural", "robot")
 HANDS = ("human", "robot", "replay")
 MOTIONS = ("human", "robot", "replay")
 RESTS = ("person", "robot")
+TRACKING_DROPOUT = 0.01
+"""Probability per frame that the simulated hand tracking loses the hand (`HumanConfig.dropout`'s default). With
+the robot's 3.9 s horizon (40 knots) a third of the frames lose a knot and are dropped by the converter."""
 HIDDEN_GEOM_GROUP = 5
 """A geom group neither renderer draws (MuJoCo shows groups 0-2 by default)."""
 
@@ -128,7 +131,7 @@ def recording_settings(config: "HumanConfig") -> dict:
     """What a recording made with `config` states about how it was made (in `recording.json`): a kept
     recording is reused only where these equal the run's."""
     return {"version": RECORDING_VERSION, "head": config.head, "hand": config.hand, "motion": config.motion,
-            "rest": config.rest}
+            "rest": config.rest, "dropout": config.dropout}
 
 
 def robot_rest_pinch() -> np.ndarray:
@@ -194,7 +197,7 @@ class HumanConfig:
     rest: str = "person"
     shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
     tail_s: float = 1.2
-    dropout: float = 0.01
+    dropout: float = TRACKING_DROPOUT
 
     def __post_init__(self):
         h, w = self.image_size

@@ -56,6 +56,10 @@ def test_a_folder_of_an_older_config_resumes_when_only_new_defaults_differ(tmp_p
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_horizon": "robots"}))
     with pytest.raises(UserError, match=r"\[data\] human_point: 'pinch': use one of palm, grip"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_point": "pinch"}))
+    with pytest.raises(UserError, match=r"\[data\] human_tracking_dropout: 0.7: give a probability in \[0, 0.5\)"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_tracking_dropout": 0.7}))
+    assert config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_tracking_dropout": 0})
+                            ).data.human_tracking_dropout == 0
     for labels in ({"human_horizon": "robot"}, {"human_point": "grip"}):
         with pytest.raises(UserError, match=r"\[data\] human_horizon, human_point: the positive control's chunks "
                                             r"are the robot's own"):

@@ -60,8 +60,8 @@ def test_kept_recordings_of_another_hand_are_refused_in_one_line(tmp_path):
     rec = tmp_path / "recs"
     assert collect_human(1, 0, tmp_path / "a.hdf5", (32, 32), progress=False, recordings=rec) == 0
     with pytest.raises(UserError, match=r"episode_000000: recorded with version 5, head natural, hand human, motion human, "
-                                        r"rest person; this run records version 5, head natural, hand robot, "
-                                        r"motion human, rest person"):
+                                        r"rest person, dropout 0.01; this run records version 5, head natural, hand "
+                                        r"robot, motion human, rest person, dropout 0.01"):
         collect_human(1, 0, tmp_path / "b.hdf5", (32, 32), progress=False, recordings=rec, hand="robot")
     assert not (tmp_path / "b.hdf5").exists()
 
@@ -210,3 +210,20 @@ def test_the_replay_hand_shows_the_robots_own_images(tmp_path):
             assert np.abs(img - frames[k]).mean() < 0.3, k  # what else moved (bowl, distractors) is not replayed
     with pytest.raises(ValueError, match="hand='replay' draws the robot's recorded episode: give motion='replay'"):
         HumanConfig(hand="replay")
+
+
+def test_perfect_tracking_keeps_every_frame_a_whole_chunk_reaches(tmp_path):
+    """`tracking_dropout=0`: no frame is lost to hand tracking, so the converter drops only the frames whose
+    chunk would run past the recording; a kept recording of another dropout is refused."""
+    import h5py
+
+    from egogym.pipelines.human import collect_human
+
+    out, rec = tmp_path / "h.hdf5", tmp_path / "recs"
+    assert collect_human(1, 3, out, (32, 32), progress=False, head="robot", recordings=rec, tracking_dropout=0.0) == 0
+    with h5py.File(out, "r") as f:
+        dropped = json.loads(f["data"]["demo_0"].attrs["dropped"])
+    assert dropped["untracked"] == 0 and dropped["out_of_image"] == 0, dropped
+    assert json.loads((rec / "episode_000003" / "recording.json").read_text())["dropout"] == 0.0
+    with pytest.raises(UserError, match="dropout 0.0; this run records .* dropout 0.01"):
+        collect_human(1, 3, tmp_path / "b.hdf5", (32, 32), progress=False, head="robot", recordings=rec)

@@ -56,6 +56,7 @@ class DataConfig:
     human_rest: str = "person"  # where the person's hand rests: "person" or "robot" (the twin's start pose)
     human_horizon: str = "egomimic"  # the human chunks' span: "egomimic" (0.9 s) or "robot" (3.9 s: schema.HUMAN_HORIZONS)
     human_point: str = "palm"  # the hand's point the human chunks follow: "palm" or "grip" (schema.HUMAN_LABEL_POINTS)
+    human_tracking_dropout: float | None = None  # per-frame hand-tracking loss of the simulated person; None: its default
 
     def __post_init__(self):
         if not self.robot:
@@ -76,6 +77,10 @@ class DataConfig:
             raise UserError(f"[data] human_horizon: {self.human_horizon!r}: use one of {', '.join(HUMAN_HORIZONS)}")
         if self.human_point not in HUMAN_LABEL_POINTS:
             raise UserError(f"[data] human_point: {self.human_point!r}: use one of {', '.join(HUMAN_LABEL_POINTS)}")
+        if self.human_tracking_dropout is not None and not (isinstance(self.human_tracking_dropout, (int, float))
+                                                            and 0 <= self.human_tracking_dropout < 0.5):
+            raise UserError(f"[data] human_tracking_dropout: {self.human_tracking_dropout!r}: give a probability in "
+                            f"[0, 0.5), or leave it out for the simulator's default")
         if self.human_demonstrator == "robot" and (self.human_horizon, self.human_point) != ("egomimic", "palm"):
             raise UserError("[data] human_horizon, human_point: the positive control's chunks are the robot's own; "
                             "leave them out with human_demonstrator = \"robot\"")

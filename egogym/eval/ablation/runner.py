@@ -86,7 +86,8 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
                          task_options=dict(cfg.data.human_task_options) or None,
                          demonstrator=cfg.data.human_demonstrator, head=cfg.data.human_head,
                          hand=cfg.data.human_hand, motion=cfg.data.human_motion, rest=cfg.data.human_rest,
-                         horizon=cfg.data.human_horizon, point=cfg.data.human_point)
+                         horizon=cfg.data.human_horizon, point=cfg.data.human_point,
+                         tracking_dropout=cfg.data.human_tracking_dropout)
     if code:
         raise UserError(f"human data collection for {out} failed (exit {code})")
     split_file(out, VALID_FRACTION, SPLIT_SEED)
