@@ -74,16 +74,19 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
         from tqdm import tqdm
         it = tqdm(it, desc="simulate human", unit="ep", file=sys.stderr)
     replay = _ExpertReplay(task) if motion == "replay" else None
-    with HumanDemonstrator(config) as human:
-        for i in it:
-            folder = rec_root / f"episode_{seed + i:06d}"
-            if (folder / "recording.json").is_file():
-                _check_reusable(folder, config)
-            else:
-                human.record_episode(seed + i, folder, track=replay and replay.track(seed + i))
-            folders.append(folder)
-    if replay is not None:
-        replay.close()
+    try:
+        with HumanDemonstrator(config) as human:
+            for i in it:
+                folder = rec_root / f"episode_{seed + i:06d}"
+                if (folder / "recording.json").is_file():
+                    _check_reusable(folder, config)
+                else:
+                    track = replay.track(seed + i) if replay is not None else None
+                    human.record_episode(seed + i, folder, track=track)
+                folders.append(folder)
+    finally:
+        if replay is not None:
+            replay.close()
     if out.exists():  # --resume: convert only the episodes the file does not hold yet
         import h5py
 
@@ -160,19 +163,22 @@ def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS
     obs, _ = env.reset(seed=seed)
     expert.reset()
     physics = base.backend.physics
+    qpos = physics.data.ptr.qpos  # a view of the simulator's state: read after every step
     qadr = np.concatenate([np.concatenate(a) for a in arm_qpos_addresses(physics.model.ptr, base.robot).values()])
-    toy_adr = physics.model.ptr.joint(f"toy_{base.backend.sim_task.toy}").qposadr[0]
-    qpos = lambda: physics.data.ptr.qpos  # noqa: E731
-    points, grips, arm_q, toy_q = [base.backend.pinch_world(arm)], [OPEN], [qpos()[qadr].copy()], [
-        qpos()[toy_adr:toy_adr + 7].copy()]
+    toy = physics.model.ptr.joint(f"toy_{base.backend.sim_task.toy}").qposadr[0] + np.arange(7)
+    points, grips, arm_q, toy_q = [base.backend.pinch_world(arm)], [OPEN], [qpos[qadr]], [qpos[toy]]
+    scored = False
     for _ in range(max_steps):
         obs, _, terminated, truncated, info = env.step(expert.act(obs))
         points.append(base.backend.pinch_world(arm))
         grips.append(float(info["applied_action"][-1]))
-        arm_q.append(qpos()[qadr].copy())
-        toy_q.append(qpos()[toy_adr:toy_adr + 7].copy())
-        if info["success"] or terminated or truncated:
+        arm_q.append(qpos[qadr])  # fancy indexing copies
+        toy_q.append(qpos[toy])
+        scored = bool(info["success"])
+        if scored or terminated or truncated:
             break
+    if not scored:  # recorded as it went: the person replays the attempt
+        print(f"expert replay, seed {seed}: no point within {len(points) - 1} steps", file=sys.stderr)
     g, t = np.asarray(grips), np.arange(len(points)) / hz
     # The gripper command's first move from open to closed, then back: (start, end) times of each.
     moves, k = [], 0

@@ -101,6 +101,8 @@ HAND_GEOM_PREFIXES = ("hand", "forearm", "sleeve")
 
 HEADS = ("natural", "robot")
 HANDS = ("human", "robot", "replay")
+ROBOT_HANDS = ("robot", "replay")
+"""The hands that draw the twin's arms (and torso) in the person's place."""
 MOTIONS = ("human", "robot", "replay")
 RESTS = ("person", "robot")
 TRACKING_DROPOUT = 0.01
@@ -271,8 +273,8 @@ class PinchTrack:
     p: np.ndarray
     close_s: tuple[float, float]
     open_s: tuple[float, float]
-    arm_qpos: np.ndarray | None = None  # (n, 8 per arm of EGOMIMIC, in its order): 6 joints (rad), 2 finger slides (m)
-    toy_qpos: np.ndarray | None = None  # (n, 7): the toy's free joint, centre (m, world) and quaternion (w, x, y, z)
+    arm_qpos: np.ndarray  # (n, 8 per arm of EGOMIMIC, in its order): 6 joints (rad), 2 finger slides (m)
+    toy_qpos: np.ndarray  # (n, 7): the toy's free joint, centre (m, world) and quaternion (w, x, y, z)
 
     @property
     def t0(self) -> float:
@@ -375,7 +377,7 @@ def build_human_scene(config: HumanConfig) -> mjcf.RootElement:
     su = root.worldbody.add("body", name="sleeve_upper", mocap=True)
     su.add("geom", name="sleeve_upper", type="capsule", fromto=[0, 0, 0, 0, 0, 1.0], size=[0.047],
            material="cloth", **nc)
-    if config.hand in ("robot", "replay"):
+    if config.hand in ROBOT_HANDS:
         attach_arms(add_torso(root, EGOMIMIC), EGOMIMIC)
     return root
 
@@ -512,7 +514,7 @@ class HumanDemonstrator:
         self.hand_geoms = np.array([g for g in range(m.ngeom) if (m.geom(g).name or "").startswith(HAND_GEOM_PREFIXES)])
         self._skin_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("skin").id]
         self._cloth_geoms = [g for g in self.hand_geoms if m.geom_matid[g] == m.material("cloth").id]
-        self.robot = RobotHand(self.physics) if config.hand in ("robot", "replay") else None
+        self.robot = RobotHand(self.physics) if config.hand in ROBOT_HANDS else None
         if self.robot is not None:
             m.geom_group[self.hand_geoms] = HIDDEN_GEOM_GROUP  # the person's arm is still posed (labels), not drawn
             self.hand_geoms = self.robot.geoms  # masks: the arms, as in robot data
