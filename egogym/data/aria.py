@@ -21,7 +21,9 @@ back into the RGB camera frame of time t,
     p_cam(t) = inv(T_world_rgb(t)) @ T_world_rgb(t+3k) @ p_rgb(t+3k),
 and the 10 knots are linearly interpolated to 100 points. Frames are dropped where any
 knot's hand is untracked, any chunk point falls outside the image (or behind the
-camera), or fewer than 30 future frames remain. One demo per recording. `--horizon robot`
+camera), or less than 1 s of recording follows. The knots are times (0.1 s apart): a recording at
+another frame rate takes the frames at those times (every 5th at 50 fps; `HumanHorizon.at`), and refuses
+a rate without them (15 fps). One demo per recording. `--horizon robot`
 takes 40 knots (3.9 s, the robot chunk's span) and holds the last frame near the end
 (`schema.HUMAN_HORIZONS`). `--point grip` follows the point the hand holds (`grip_point`, from the
 palm, the wrist and the palm normal MPS gives) instead of the palm centre.
@@ -49,8 +51,9 @@ from egogym.core.spec import ARIA_IMAGE_SIZE, R_UPRIGHT_FROM_SENSOR, Calibration
 
 CAMERA = S.FRONT
 RGB_LABEL = "camera-rgb"
-MIN_FUTURE_FRAMES = 30
-"""A frame is kept only if at least this many frames follow it (EgoMimic: 1 s at 30 fps)."""
+MIN_FUTURE_S = 1.0
+"""A frame is kept only if at least this much recording follows it (s; EgoMimic: 30 frames at 30 fps)."""
+MIN_FUTURE_FRAMES = round(MIN_FUTURE_S * S.ARIA_FPS)
 FOREARM_GUESS_M = 0.25
 """Length (m) of the forearm segment drawn past the wrist for the red line (MPS gives no elbow)."""
 
@@ -478,7 +481,13 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     wrist_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(wrist_dev))
     label_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(label_dev))
     label_rgb[~tracked] = np.nan
-    res = palm_chunks(T_world_rgb, label_rgb, tracked, fr.K, fr.image_size, S.HUMAN_HORIZONS[horizon])
+    fps = _fps(fr.timestamps_ns)
+    try:  # the knots are times: at another frame rate, other frames
+        schedule = S.HUMAN_HORIZONS[horizon].at(fps)
+    except ValueError as e:
+        raise RecordingError(f"{rec.root}: frames at {fps:g} fps: {e}") from None
+    res = palm_chunks(T_world_rgb, label_rgb, tracked, fr.K, fr.image_size, schedule,
+                      min_future=round(MIN_FUTURE_S * fps))
     if len(res.keep) == 0:
         raise RecordingError(f"{rec.root}: no usable frame (of {len(fr)}: {res.dropped['too_short']} too close to the "
                              f"end, {res.dropped['untracked']} untracked, {res.dropped['out_of_image']} out of image)")
@@ -488,7 +497,7 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     M = len(res.keep)
     attrs = {"recording": str(rec.root), "frame_index": res.keep.tolist(), "n_frames": len(fr),
              "dropped": res.dropped, "hands": list(hands), "hands_file": str(rec.hands_file),
-             "T_device_rgb": fr.T_device_rgb.tolist(), "fps": _fps(fr.timestamps_ns), "horizon": horizon,
+             "T_device_rgb": fr.T_device_rgb.tolist(), "fps": fps, "horizon": horizon,
              "point": point}
     if "seed" in rec.meta:
         attrs["seed"] = int(rec.meta["seed"])

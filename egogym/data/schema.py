@@ -74,11 +74,16 @@ ROBOT_STRIDE = 2
 """Robot chunks take every 2nd step at 50 Hz: t, t+2, ..., t+198 (a 4 s horizon)."""
 
 
+ARIA_FPS = 30.0
+"""Frame rate (Hz) of EgoMimic's Aria recordings, the rate `HumanHorizon.stride` is given at."""
+
+
 @dataclass(frozen=True)
 class HumanHorizon:
-    """How a human frame's chunk is cut from the 30 fps palm track: `knots` palm positions `stride`
-    frames apart from frame t, interpolated to CHUNK points. pad_end: near the recording's end, hold
-    the last frame (as robot chunks are clipped at the demo's end) instead of dropping the frame."""
+    """How a human frame's chunk is cut from the palm track: `knots` palm positions `stride`
+    frames apart from frame t (frames of a track at `ARIA_FPS`; `at` gives the same times at another
+    rate), interpolated to CHUNK points. pad_end: near the recording's end, hold the last frame (as robot
+    chunks are clipped at the demo's end) instead of dropping the frame."""
 
     stride: int
     knots: int
@@ -88,9 +93,19 @@ class HumanHorizon:
     def span_frames(self) -> int:
         return self.stride * (self.knots - 1)
 
+    def at(self, fps: float) -> "HumanHorizon":
+        """The same knot times (stride / ARIA_FPS s apart) for a track at `fps` (Hz): a 50 fps track takes
+        every 5th frame where a 30 fps one takes every 3rd. ValueError where no whole number of frames is
+        that time apart (15 fps for EgoMimic's 0.1 s)."""
+        stride = self.stride * fps / ARIA_FPS
+        if round(stride) < 1 or abs(stride - round(stride)) > 0.05:
+            raise ValueError(f"a track at {fps:g} fps has no frames {self.stride / ARIA_FPS:g} s apart: record at a "
+                             f"multiple of {ARIA_FPS / self.stride:g} fps")
+        return HumanHorizon(int(round(stride)), self.knots, self.pad_end)
+
 
 HUMAN_HORIZONS = {"egomimic": HumanHorizon(3, 10, False), "robot": HumanHorizon(3, 40, True)}
-"""egomimic: t+3k, k=0..9 (0.9 s, REFERENCE §1), frames without the whole span dropped; robot: t+3k,
+"""At 30 fps (other rates: `HumanHorizon.at`). egomimic: t+3k, k=0..9 (0.9 s, REFERENCE §1), frames without the whole span dropped; robot: t+3k,
 k=0..39 (3.9 s: the robot chunk's 3.96 s, `ROBOT_STRIDE` x 99 steps at 50 Hz, to within 2 frames), padded at
 the end as the robot's chunks are. EgoMimic's human chunks span a quarter of its robot chunks' time."""
 

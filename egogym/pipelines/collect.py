@@ -89,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     human.add_argument("--tracking-dropout", type=float, default=None, metavar="P",
                        help="probability per frame that the simulated hand tracking loses the hand (default 0.01; "
                             "0: perfect tracking, every frame kept)")
+    human.add_argument("--fps", type=float, default=None, metavar="HZ",
+                       help="frame rate of the simulated person's recordings (default 30, Aria's; a multiple of 10: "
+                            "the chunks' knots are 0.1 s apart; 50: the robot's control rate)")
+    human.add_argument("--replay-steps", type=int_flag("--replay-steps", 1, MAX_STEPS), default=None, metavar="N",
+                       help="with --hand replay: replay N control steps of the expert's episode, on past its first "
+                            "point into the next pick, as the positive control's demos run (default: up to the "
+                            "first point)")
     human.add_argument("--demonstrator", choices=("person", "robot"), default="person",
                        help="person: the simulated Aria wearer; robot: the positive control of the human-data "
                             "ladder (the scripted robot's demos stored as human demos: egogym.pipelines.positive_control)")

@@ -23,7 +23,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
                   resume: bool = False, recordings: str | Path | None = None, head: str = "natural", hand: str = "human",
                   motion: str = "human", rest: str = "person", horizon: str = "egomimic",
                   point: str = "palm", task_options: dict | None = None, demonstrator: str = "person",
-                  tracking_dropout: float | None = None) -> int:
+                  tracking_dropout: float | None = None, fps: float | None = None,
+                  replay_steps: int | None = None) -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
@@ -40,7 +41,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     the scripted robot's demos, `POSITIVE_CONTROL_STEPS` long, stored as human demos; recorded
     into `<out>.robot.hdf5`, which --resume continues). tracking_dropout: probability per frame that hand
     tracking loses the hand (`HumanConfig.dropout`; None: the simulator's default, `TRACKING_DROPOUT`).
-    Returns the exit code."""
+    fps: the recordings' frame rate (`HumanConfig.fps`, Hz; None: Aria's 30). replay_steps: with hand
+    "replay", control steps of the expert's episode to replay, on past its first point (`HumanConfig.replay_steps`;
+    None: up to the first point). Returns the exit code."""
     if demonstrator not in DEMONSTRATORS:
         raise UserError(f"--demonstrator {demonstrator!r}: use one of {', '.join(DEMONSTRATORS)}")
     if demonstrator == "robot":
@@ -65,7 +68,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
         task = make_task("object_in_bowl", **(task_options or {}))
         config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, motion=motion,
                              rest=rest, task=task,
-                             **({} if tracking_dropout is None else {"dropout": float(tracking_dropout)}))
+                             replay_steps=None if replay_steps is None else int(replay_steps),
+                             **({} if tracking_dropout is None else {"dropout": float(tracking_dropout)}),
+                             **({} if fps is None else {"fps": float(fps)}))
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
     folders = []
@@ -73,7 +78,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     if progress:
         from tqdm import tqdm
         it = tqdm(it, desc="simulate human", unit="ep", file=sys.stderr)
-    replay = _ExpertReplay(task) if motion == "replay" else None
+    replay = _ExpertReplay(task, config.replay_steps) if motion == "replay" else None
     try:
         with HumanDemonstrator(config) as human:
             for i in it:
@@ -134,23 +139,26 @@ REPLAY_MAX_STEPS = 1000
 class _ExpertReplay:
     """The scripted expert on the robot env of `task` (no cameras), for `HumanConfig.motion == "replay"`."""
 
-    def __init__(self, task):
+    def __init__(self, task, steps: int | None = None):
         from egogym.env import EgoEnv
         from egogym.sim.experts import make_expert
 
         self.env = EgoEnv(task=task, cameras=())
         self.expert = make_expert(self.env)
+        self.steps = steps
 
     def track(self, seed: int):
-        return expert_pinch_track(self.env, self.expert, seed)
+        if self.steps is None:
+            return expert_pinch_track(self.env, self.expert, seed)
+        return expert_pinch_track(self.env, self.expert, seed, self.steps, through=True)
 
     def close(self) -> None:
         self.env.close()
 
 
-def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS):
-    """Run `expert` on the robot env `env` from reset(seed) until the task's first point (or `max_steps`)
-    and return what its arm did as a `egogym.sim.human.PinchTrack`: the executed pinch point (m, world)
+def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS, through: bool = False):
+    """Run `expert` on the robot env `env` from reset(seed) until the task's first point (or `max_steps`;
+    with `through`, for `max_steps` whatever it scores, as a positive-control demo runs) and return what its arm did as a `egogym.sim.human.PinchTrack`: the executed pinch point (m, world)
     after every control step (t = k / control_hz s, k = 0 at reset), both arms' joints and finger slides
     and the toy's pose at the same steps (what `HumanConfig.hand == "replay"` draws), and when its gripper
     command closes and opens (s; past the end where it never does)."""
@@ -175,7 +183,7 @@ def expert_pinch_track(env, expert, seed: int, max_steps: int = REPLAY_MAX_STEPS
         arm_q.append(qpos[qadr])  # fancy indexing copies
         toy_q.append(qpos[toy])
         scored = bool(info["success"])
-        if scored or terminated or truncated:
+        if (scored and not through) or terminated or truncated:
             break
     if not scored:  # recorded as it went: the person replays the attempt
         print(f"expert replay, seed {seed}: no point within {len(points) - 1} steps", file=sys.stderr)
@@ -243,5 +251,6 @@ def run(args) -> int:
                          rest=getattr(args, "rest", "person"), horizon=getattr(args, "horizon", "egomimic"),
                          point=getattr(args, "point", "palm"),
                          demonstrator=getattr(args, "demonstrator", "person"),
-                         tracking_dropout=getattr(args, "tracking_dropout", None),
+                         tracking_dropout=getattr(args, "tracking_dropout", None), fps=getattr(args, "fps", None),
+                         replay_steps=getattr(args, "replay_steps", None),
                          task_options=getattr(args, "task_options", None))

@@ -133,7 +133,7 @@ def recording_settings(config: "HumanConfig") -> dict:
     """What a recording made with `config` states about how it was made (in `recording.json`): a kept
     recording is reused only where these equal the run's."""
     return {"version": RECORDING_VERSION, "head": config.head, "hand": config.hand, "motion": config.motion,
-            "rest": config.rest, "dropout": config.dropout}
+            "rest": config.rest, "dropout": config.dropout, "fps": config.fps, "replay_steps": config.replay_steps}
 
 
 def robot_rest_pinch() -> np.ndarray:
@@ -151,7 +151,8 @@ class HumanConfig:
 
     image_size: (height, width) px of the *upright* image; the focal length scales as
       `aria_focal_px(height)` (the spec's linear Aria camera).
-    fps: frame rate of the RGB camera (Hz); hand tracking is written at this rate.
+    fps: frame rate of the RGB camera (Hz); hand tracking is written at this rate. The converter's knots
+      are 0.1 s apart, so a multiple of 10 (`HumanHorizon.at`); 50 gives the robot's control rate.
     slam_hz: rate of the closed-loop trajectory (Hz; MPS writes 1 kHz).
     task: the episode distribution, an `ObjectInBowl` declaration (default: the robot
       task's defaults); its `sample_episode` places and dresses every episode.
@@ -186,6 +187,10 @@ class HumanConfig:
     tail_s: seconds recorded after the hand is back at rest (the converter needs 30
       future frames, 1 s, for every frame it keeps).
     dropout: probability per frame that hand tracking loses the hand (confidence -1).
+    replay_steps: with hand="replay" only: the expert's episode is replayed for this many control steps,
+      through its first point and on into the next pick (the toy re-placed as the robot env re-places it),
+      as the positive control's demos run (`egogym.pipelines.human.POSITIVE_CONTROL_STEPS`); None: it ends at
+      the first point.
     """
 
     image_size: tuple[int, int] = ARIA_IMAGE_SIZE
@@ -200,6 +205,7 @@ class HumanConfig:
     shoulder_offset: tuple[float, float, float] = (-0.04, -0.19, -0.23)
     tail_s: float = 1.2
     dropout: float = TRACKING_DROPOUT
+    replay_steps: int | None = None
 
     def __post_init__(self):
         h, w = self.image_size
@@ -223,6 +229,9 @@ class HumanConfig:
             raise ValueError("motion='replay' starts where the robot's pinch point does: give rest='robot'")
         if self.hand == "replay" and self.motion != "replay":
             raise ValueError("hand='replay' draws the robot's recorded episode: give motion='replay'")
+        if self.replay_steps is not None and (self.hand != "replay" or not 1 <= self.replay_steps <= 100_000):
+            raise ValueError(f"replay_steps={self.replay_steps}: give 1..100000 control steps, with hand='replay' "
+                             f"(only the replayed scene re-places the toy after a point)")
 
     @property
     def focal_px(self) -> float:

@@ -60,6 +60,11 @@ def test_a_folder_of_an_older_config_resumes_when_only_new_defaults_differ(tmp_p
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_tracking_dropout": 0.7}))
     assert config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_tracking_dropout": 0})
                             ).data.human_tracking_dropout == 0
+    with pytest.raises(UserError, match=r"\[data\] human_fps: -5: give a frame rate in Hz"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_fps": -5}))
+    with pytest.raises(UserError, match=r"\[data\] human_replay_steps: replays the expert's episode past its first "
+                                        r"point: give human_hand = \"replay\""):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_replay_steps": 400}))
     for labels in ({"human_horizon": "robot"}, {"human_point": "grip"}):
         with pytest.raises(UserError, match=r"\[data\] human_horizon, human_point: the positive control's chunks "
                                             r"are the robot's own"):
@@ -598,11 +603,14 @@ def test_report_tests_an_ablation_against_robot_only_under_the_same_drive(tmp_pa
 
 
 def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
-    """`[data] human_head` (rung 1 of the ladder: the person's Aria at the robot's viewpoint) is
-    checked when the config is read and handed to the simulated person's collection."""
+    """`[data] human_head` (rung 1 of the ladder: the person's Aria at the robot's viewpoint), and the
+    replay's hand, frame rate and length, are checked when the config is read and handed to the simulated
+    person's collection."""
     import egogym.pipelines.human as human
 
-    cfg = config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robot"}))
+    cfg = config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robot",
+                                              "human_hand": "replay", "human_motion": "replay", "human_rest": "robot",
+                                              "human_fps": 50, "human_replay_steps": 400}))
     with pytest.raises(UserError, match=r"\[data\] human_head: 'robt'"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robt"}))
     seen = {}
@@ -615,6 +623,7 @@ def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="stop here"):
         ablate.ensure_human_data(cfg, tmp_path, 2, progress=False)
     assert seen["head"] == "robot" and seen["demonstrator"] == "person"
+    assert (seen["hand"], seen["fps"], seen["replay_steps"]) == ("replay", 50, 400)
 
 
 def test_quickstart_trains_both_policies_with_the_documented_co_training_options():

@@ -98,6 +98,26 @@ def test_robot_horizon_spans_the_robot_chunk_and_holds_the_last_frame():
     assert np.all(np.diff(last[:, 0]) >= 0)  # still a monotone path along the palm's motion
 
 
+@given(st.sampled_from([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 100.0]), st.sampled_from(["egomimic", "robot"]))
+def test_a_horizon_keeps_its_knot_times_at_any_frame_rate(fps, name):
+    from egogym.data import schema as S
+
+    h = S.HUMAN_HORIZONS[name]
+    g = h.at(fps)
+    assert (g.knots, g.pad_end) == (h.knots, h.pad_end)
+    assert abs(g.span_frames / fps - h.span_frames / S.ARIA_FPS) < 1e-9
+    assert h.at(S.ARIA_FPS) == h
+
+
+def test_a_frame_rate_without_the_knot_times_is_refused():
+    import pytest
+
+    from egogym.data import schema as S
+
+    with pytest.raises(ValueError, match="a track at 15 fps has no frames 0.1 s apart: record at a multiple of 10 fps"):
+        S.HUMAN_HORIZONS["egomimic"].at(15.0)
+
+
 def test_untracked_knot_drops_every_frame_that_needs_it():
     T, p, tracked, K = _static_scene(60)
     tracked[10] = False

@@ -227,3 +227,41 @@ def test_perfect_tracking_keeps_every_frame_a_whole_chunk_reaches(tmp_path):
     assert json.loads((rec / "episode_000003" / "recording.json").read_text())["dropout"] == 0.0
     with pytest.raises(UserError, match="dropout 0.0; this run records .* dropout 0.01"):
         collect_human(1, 3, tmp_path / "b.hdf5", (32, 32), progress=False, head="robot", recordings=rec)
+
+
+def test_replay_at_the_robots_rate_runs_on_past_the_first_point(tmp_path):
+    """fps=50 and replay_steps=N: one frame per control step, the expert's episode replayed for N steps through
+    its first point (the toy re-placed as the robot env re-places it), and the converter's knots still 0.1 s
+    apart (every 5th frame): each kept frame's label is the robot's pinch point at that step, and its chunk ends
+    on the pinch point 3.9 s later, in the robot's Aria frame."""
+    import h5py
+
+    from egogym.core import geometry
+    from egogym.data import schema as S
+    from egogym.pipelines.human import _ExpertReplay, collect_human
+    from egogym.sim.human import robot_aria_pose
+    from egogym.tasks import make_task
+
+    seed, steps = 5, 300
+    replay = _ExpertReplay(make_task("object_in_bowl"), steps)
+    track = replay.track(seed)
+    replay.close()
+    assert len(track.t) == steps + 1
+    jumps = np.linalg.norm(np.diff(track.toy_qpos[:, :3], axis=0), axis=1)
+    assert jumps.max() > 0.05  # the point scored, the toy re-placed, the expert on to the next pick
+    out = tmp_path / "h.hdf5"
+    assert collect_human(1, seed, out, (32, 32), progress=False, head="robot", hand="replay", motion="replay",
+                         rest="robot", point="grip", horizon="robot", tracking_dropout=0.0, fps=50.0,
+                         replay_steps=steps) == 0
+    with h5py.File(out, "r") as f:
+        g = f[S.DATA]["demo_0"]
+        ee, chunks = g[S.OBS][S.EE_POSE][()], g[S.XYZ_ACT][()]
+        kept, fps, n = json.loads(g.attrs["frame_index"]), g.attrs["fps"], g.attrs["n_frames"]
+    assert fps == pytest.approx(50.0) and n == steps + 60 + 1  # the 1.2 s tail after the last step
+    assert max(kept) == n - 51  # the last frame with 1 s after it
+    T_aria_world = geometry.invert(robot_aria_pose())
+    labels = np.stack([track.at(i / 50.0) for i in kept])  # the tail holds the last step's point
+    np.testing.assert_allclose(ee, geometry.transform_points(T_aria_world, labels), atol=2e-3)
+    np.testing.assert_allclose(chunks[0, -1], geometry.transform_points(T_aria_world, track.at(3.9)), atol=2e-3)
+    with pytest.raises(ValueError, match="replay_steps=300: give 1..100000 control steps, with hand='replay'"):
+        HumanConfig(motion="replay", rest="robot", hand="robot", replay_steps=steps)

@@ -57,6 +57,8 @@ class DataConfig:
     human_horizon: str = "egomimic"  # the human chunks' span: "egomimic" (0.9 s) or "robot" (3.9 s: schema.HUMAN_HORIZONS)
     human_point: str = "palm"  # the hand's point the human chunks follow: "palm" or "grip" (schema.HUMAN_LABEL_POINTS)
     human_tracking_dropout: float | None = None  # per-frame hand-tracking loss of the simulated person; None: its default
+    human_fps: float | None = None  # the simulated person's recording rate (Hz); None: Aria's 30
+    human_replay_steps: int | None = None  # human_hand = "replay": control steps replayed past the first point
 
     def __post_init__(self):
         if not self.robot:
@@ -81,6 +83,13 @@ class DataConfig:
                                                             and 0 <= self.human_tracking_dropout < 0.5):
             raise UserError(f"[data] human_tracking_dropout: {self.human_tracking_dropout!r}: give a probability in "
                             f"[0, 0.5), or leave it out for the simulator's default")
+        if self.human_fps is not None and not (isinstance(self.human_fps, (int, float)) and 0 < self.human_fps <= 1000):
+            raise UserError(f"[data] human_fps: {self.human_fps!r}: give a frame rate in Hz (a multiple of 10), or "
+                            f"leave it out for Aria's 30")
+        _int("[data] human_replay_steps", self.human_replay_steps, 1, none_ok=True)
+        if self.human_replay_steps is not None and self.human_hand != "replay":
+            raise UserError("[data] human_replay_steps: replays the expert's episode past its first point: give "
+                            "human_hand = \"replay\" (and human_motion = \"replay\"), or leave it out")
         if self.human_demonstrator == "robot" and (self.human_horizon, self.human_point) != ("egomimic", "palm"):
             raise UserError("[data] human_horizon, human_point: the positive control's chunks are the robot's own; "
                             "leave them out with human_demonstrator = \"robot\"")
