@@ -127,7 +127,8 @@ def _check_reusable(folder: Path, config) -> None:
     wanted = recording_settings(config)
     made = {k: rec.get(k) for k in wanted}  # a version-2 recording has no rest: its version refuses it anyway
     if made != wanted:
-        say = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())  # noqa: E731
+        differ = [k for k in wanted if made[k] != wanted[k]]
+        say = lambda d: ", ".join(f"{k} {d[k]}" for k in differ)  # noqa: E731
         raise UserError(f"{folder}: recorded with {say(made)}; this run records {say(wanted)}: give another "
                         f"--recordings folder, or delete this one to record it again")
 

@@ -59,9 +59,8 @@ def test_kept_recordings_of_another_hand_are_refused_in_one_line(tmp_path):
 
     rec = tmp_path / "recs"
     assert collect_human(1, 0, tmp_path / "a.hdf5", (32, 32), progress=False, recordings=rec) == 0
-    with pytest.raises(UserError, match=r"episode_000000: recorded with version 5, head natural, hand human, motion human, "
-                                        r"rest person, dropout 0.01; this run records version 5, head natural, hand "
-                                        r"robot, motion human, rest person, dropout 0.01"):
+    with pytest.raises(UserError, match=r"episode_000000: recorded with hand human; this run records hand robot: give "
+                                        r"another --recordings folder"):
         collect_human(1, 0, tmp_path / "b.hdf5", (32, 32), progress=False, recordings=rec, hand="robot")
     assert not (tmp_path / "b.hdf5").exists()
 
@@ -225,7 +224,7 @@ def test_perfect_tracking_keeps_every_frame_a_whole_chunk_reaches(tmp_path):
         dropped = json.loads(f["data"]["demo_0"].attrs["dropped"])
     assert dropped["untracked"] == 0 and dropped["out_of_image"] == 0, dropped
     assert json.loads((rec / "episode_000003" / "recording.json").read_text())["dropout"] == 0.0
-    with pytest.raises(UserError, match="dropout 0.0; this run records .* dropout 0.01"):
+    with pytest.raises(UserError, match="recorded with dropout 0.0; this run records dropout 0.01:"):
         collect_human(1, 3, tmp_path / "b.hdf5", (32, 32), progress=False, head="robot", recordings=rec)
 
 
