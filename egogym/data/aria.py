@@ -25,7 +25,8 @@ camera), or less than 1 s of recording follows. The knots are times (0.1 s apart
 another frame rate takes the frames at those times (every 5th at 50 fps; `HumanHorizon.at`), and refuses
 a rate without them (15 fps). One demo per recording. `--horizon robot`
 takes 40 knots (3.9 s, the robot chunk's span) and holds the last frame near the end
-(`schema.HUMAN_HORIZONS`). `--point grip` follows the point the hand holds (`grip_point`, from the
+(`schema.HUMAN_HORIZONS`); `--horizon robot-exact` the robot chunk's own 100 times (a recording at
+a multiple of 25 fps), whole chunks only. `--point grip` follows the point the hand holds (`grip_point`, from the
 palm, the wrist and the palm normal MPS gives) instead of the palm centre.
 """
 from __future__ import annotations
@@ -653,8 +654,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sam2-checkpoint", default=None, help="SAM2 checkpoint (.pt) for --masks sam2; never downloaded")
     parser.add_argument("--sam2-config", default=None, help="SAM2 model config (default: sam2.1 hiera tiny)")
     parser.add_argument("--horizon", choices=tuple(S.HUMAN_HORIZONS), default="egomimic",
-                        help="time span of the palm chunks: egomimic (0.9 s, EgoMimic's) or robot (3.9 s, the robot "
-                             "chunks' span, held at the recording's end as robot chunks are)")
+                        help="time span of the palm chunks: egomimic (0.9 s, EgoMimic's), robot (3.9 s, the robot "
+                             "chunks' span, held at the recording's end as robot chunks are) or robot-exact (the "
+                             "robot chunk's own 100 times, whole chunks only; frames at a multiple of 25 fps)")
     parser.add_argument("--point", choices=S.HUMAN_LABEL_POINTS, default="palm",
                         help="the hand's point the chunks follow: palm (the palm centre, EgoMimic's) or grip (the point "
                              "a palm-down grasp holds, from the palm normal: the robot pinch point's counterpart)")

@@ -36,6 +36,7 @@ import numpy as np
 
 from egogym.core.arms import XYZ_PER_ARM, Arms
 from egogym.core.errors import UserError
+from egogym.core.spec import RobotSpec
 from egogym.core.views import (EE_POSE, FRONT, FRONT_LINE, FRONT_MASKED, JOINT_POSITIONS, LEFT_WRIST,  # noqa: F401
                                RIGHT_WRIST, WRIST_OF_ARM)
 
@@ -83,9 +84,10 @@ class HumanHorizon:
     """How a human frame's chunk is cut from the palm track: `knots` palm positions `stride`
     frames apart from frame t (frames of a track at `ARIA_FPS`; `at` gives the same times at another
     rate), interpolated to CHUNK points. pad_end: near the recording's end, hold the last frame (as robot
-    chunks are clipped at the demo's end) instead of dropping the frame."""
+    chunks are clipped at the demo's end) instead of dropping the frame. A stride that is not a whole
+    number of frames at `ARIA_FPS` names knot times only a faster track has (`at` refuses the others)."""
 
-    stride: int
+    stride: float
     knots: int
     pad_end: bool
 
@@ -104,10 +106,14 @@ class HumanHorizon:
         return HumanHorizon(int(round(stride)), self.knots, self.pad_end)
 
 
-HUMAN_HORIZONS = {"egomimic": HumanHorizon(3, 10, False), "robot": HumanHorizon(3, 40, True)}
+HUMAN_HORIZONS = {"egomimic": HumanHorizon(3, 10, False), "robot": HumanHorizon(3, 40, True),
+                  "robot-exact": HumanHorizon(ROBOT_STRIDE * ARIA_FPS / RobotSpec.control_hz, CHUNK, False)}
 """At 30 fps (other rates: `HumanHorizon.at`). egomimic: t+3k, k=0..9 (0.9 s, REFERENCE §1), frames without the whole span dropped; robot: t+3k,
 k=0..39 (3.9 s: the robot chunk's 3.96 s, `ROBOT_STRIDE` x 99 steps at 50 Hz, to within 2 frames), padded at
-the end as the robot's chunks are. EgoMimic's human chunks span a quarter of its robot chunks' time."""
+the end as the robot's chunks are. EgoMimic's human chunks span a quarter of its robot chunks' time.
+robot-exact: the robot chunk's own times (100 knots 0.04 s apart, 3.96 s), frames without the whole span
+dropped, as the positive control's chunks are: only a track at a multiple of 25 fps has them (the simulated
+person at 50 fps: every 2nd frame, as robot chunks take every 2nd step)."""
 
 HUMAN_LABEL_POINTS = ("palm", "grip")
 """The point of the hand a human chunk follows: "palm" (MPS's palm centre, EgoMimic's label) or "grip" (the point

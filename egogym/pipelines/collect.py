@@ -81,8 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "body, at the table's near edge) or robot (where the twin's pinch point starts: "
                             "isolates the start-state gap)")
     human.add_argument("--horizon", choices=tuple(S.HUMAN_HORIZONS), default="egomimic",
-                       help="time span of the human chunks: egomimic (0.9 s, EgoMimic's) or robot (3.9 s, the "
-                            "robot chunks' span: isolates the label-horizon gap)")
+                       help="time span of the human chunks: egomimic (0.9 s, EgoMimic's), robot (3.9 s, the "
+                            "robot chunks' span: isolates the label-horizon gap) or robot-exact (the robot chunk's "
+                            "own 100 times, whole chunks only, as the positive control's: needs --fps 50)")
     human.add_argument("--point", choices=S.HUMAN_LABEL_POINTS, default="palm",
                        help="the hand's point the human chunks follow: palm (EgoMimic's) or grip (the point the hand "
                             "holds, the robot pinch point's counterpart: isolates the label-point gap)")

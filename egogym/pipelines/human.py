@@ -17,6 +17,7 @@ from egogym.core.bounds import MAX_EPISODES, check_int, check_seeds
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output, removed_if_failed
 from egogym.core.spec import ARIA_IMAGE_SIZE
+from egogym.data import schema as S
 
 
 def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMAGE_SIZE, *, progress: bool = True,
@@ -33,7 +34,8 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     "robot": the palm along the scripted expert's waypoints, or "replay": the hand's grip point along the
     expert's own executed pinch point for the same seed, `expert_pinch_track`; needs rest "robot"); rest: `HumanConfig.rest` ("person", or
     "robot": the hand rests where the robot's pinch point starts); horizon: the chunks' time span, a name of
-    `schema.HUMAN_HORIZONS` ("egomimic" 0.9 s, or "robot" 3.9 s as the robot's chunks); point: the hand's point
+    `schema.HUMAN_HORIZONS` ("egomimic" 0.9 s, "robot" 3.9 s as the robot's chunks, or "robot-exact": the robot
+    chunk's own times, whole chunks only, at a multiple of 25 fps); point: the hand's point
     the chunks follow, a name of `schema.HUMAN_LABEL_POINTS` ("palm", or "grip": the point the hand holds). task_options: options of the
     object_in_bowl declaration (placement and appearance axes, `egogym.tasks.ObjectInBowl`), so
     that human demos may cover what robot demos do not. demonstrator: "person" (the simulated
@@ -73,6 +75,11 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
                              **({} if fps is None else {"fps": float(fps)}))
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
+    if horizon in S.HUMAN_HORIZONS:  # the knots are times: a frame rate without them fails before any simulation
+        try:
+            S.HUMAN_HORIZONS[horizon].at(config.fps)
+        except ValueError as e:
+            raise UserError(f"--horizon {horizon} at --fps {config.fps:g}: {e}") from None
     folders = []
     it = range(episodes)
     if progress:

@@ -52,8 +52,12 @@ def test_a_folder_of_an_older_config_resumes_when_only_new_defaults_differ(tmp_p
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_demonstrator": "robots"}))
     with pytest.raises(UserError, match=r"\[data\] human_rest: 'robots': use one of person, robot"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_rest": "robots"}))
-    with pytest.raises(UserError, match=r"\[data\] human_horizon: 'robots': use one of egomimic, robot"):
+    with pytest.raises(UserError, match=r"\[data\] human_horizon: 'robots': use one of egomimic, robot, robot-exact"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_horizon": "robots"}))
+    with pytest.raises(UserError, match=r"\[data\] human_horizon = 'robot-exact', human_fps = None: a track at 30 fps"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_horizon": "robot-exact"}))
+    config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_horizon": "robot-exact",
+                                        "human_fps": 50.0}))
     with pytest.raises(UserError, match=r"\[data\] human_point: 'pinch': use one of palm, grip"):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_point": "pinch"}))
     with pytest.raises(UserError, match=r"\[data\] human_tracking_dropout: 0.7: give a probability in \[0, 0.5\)"):

@@ -98,6 +98,31 @@ def test_robot_horizon_spans_the_robot_chunk_and_holds_the_last_frame():
     assert np.all(np.diff(last[:, 0]) >= 0)  # still a monotone path along the palm's motion
 
 
+def test_robot_exact_horizon_at_50_fps_is_the_robot_chunk_of_whole_spans_only():
+    # the positive control's chunks: a 50 fps track sampled as `schema.chunk_indices` samples 50 Hz steps,
+    # every frame whose 100 points do not all lie inside the recording dropped
+    from egogym.data import schema as S
+
+    T, p, tracked, K = _static_scene(300)
+    h = S.HUMAN_HORIZONS["robot-exact"].at(50.0)
+    res = aria.palm_chunks(T, p, tracked, K, (96, 128), h, min_future=50)
+    span = S.ROBOT_STRIDE * (S.CHUNK - 1)
+    assert res.keep.tolist() == list(range(0, 300 - span))
+    for i in (0, 57, len(res.keep) - 1):
+        idx, pad = S.chunk_indices(int(res.keep[i]), 300)
+        assert pad.all()
+        np.testing.assert_allclose(res.chunks[i], p[idx, 0], atol=1e-12)
+
+
+def test_robot_exact_horizon_refuses_aria_rate():
+    import pytest
+
+    from egogym.data import schema as S
+
+    with pytest.raises(ValueError, match="a track at 30 fps has no frames 0.04 s apart: record at a multiple of 25 fps"):
+        S.HUMAN_HORIZONS["robot-exact"].at(S.ARIA_FPS)
+
+
 @given(st.sampled_from([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 100.0]), st.sampled_from(["egomimic", "robot"]))
 def test_a_horizon_keeps_its_knot_times_at_any_frame_rate(fps, name):
     from egogym.data import schema as S

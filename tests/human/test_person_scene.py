@@ -264,3 +264,22 @@ def test_replay_at_the_robots_rate_runs_on_past_the_first_point(tmp_path):
     np.testing.assert_allclose(chunks[0, -1], geometry.transform_points(T_aria_world, track.at(3.9)), atol=2e-3)
     with pytest.raises(ValueError, match="replay_steps=300: give 1..100000 control steps, with hand='replay'"):
         HumanConfig(motion="replay", rest="robot", hand="robot", replay_steps=steps)
+
+    # The same recording cut as the positive control cuts robot demos: the robot chunk's own 100 points, two
+    # steps apart, and only frames whose whole chunk is inside the recording.
+    from egogym.data.aria import convert
+    exact = tmp_path / "exact.hdf5"
+    convert(sorted(out.with_name(out.name + ".recordings").glob("episode_*")), exact, horizon="robot-exact",
+            point="grip", progress=False)
+    with h5py.File(exact, "r") as f:
+        g = f[S.DATA]["demo_0"]
+        chunks, kept = g[S.XYZ_ACT][()], json.loads(g.attrs["frame_index"])
+    span = S.ROBOT_STRIDE * (S.CHUNK - 1)
+    assert kept == list(range(n - span))
+    for t in (0, 101, kept[-1]):
+        steps_of_chunk, _ = S.chunk_indices(t, n)
+        pinch = np.stack([track.at(i / 50.0) for i in steps_of_chunk])
+        np.testing.assert_allclose(chunks[t], geometry.transform_points(T_aria_world, pinch), atol=2e-3)
+    with pytest.raises(UserError, match="--horizon robot-exact at --fps 30: a track at 30 fps has no frames 0.04 s"):
+        collect_human(1, seed, tmp_path / "c.hdf5", (32, 32), progress=False, head="robot", hand="replay",
+                      motion="replay", rest="robot", horizon="robot-exact", replay_steps=steps)

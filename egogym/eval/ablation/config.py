@@ -16,7 +16,7 @@ from typing import Any
 
 from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
-from egogym.data.schema import HUMAN_HORIZONS, HUMAN_LABEL_POINTS
+from egogym.data.schema import ARIA_FPS, HUMAN_HORIZONS, HUMAN_LABEL_POINTS
 from egogym.policies.config import DRIVES, NORMALIZATIONS, PRESETS
 
 BUILTIN = ("cpu", "recipe", "transfer")
@@ -54,7 +54,7 @@ class DataConfig:
     human_hand: str = "human"  # what the person's images show: "human", "robot" (the twin's arms at the hand: rung 2) or "replay" (the robot's recorded episode)
     human_motion: str = "human"  # how the person moves: "human", "robot" (the expert's waypoints: rung 3) or "replay" (its executed path)
     human_rest: str = "person"  # where the person's hand rests: "person" or "robot" (the twin's start pose)
-    human_horizon: str = "egomimic"  # the human chunks' span: "egomimic" (0.9 s) or "robot" (3.9 s: schema.HUMAN_HORIZONS)
+    human_horizon: str = "egomimic"  # the human chunks' span: "egomimic" (0.9 s), "robot" (3.9 s) or "robot-exact" (schema.HUMAN_HORIZONS)
     human_point: str = "palm"  # the hand's point the human chunks follow: "palm" or "grip" (schema.HUMAN_LABEL_POINTS)
     human_tracking_dropout: float | None = None  # per-frame hand-tracking loss of the simulated person; None: its default
     human_fps: float | None = None  # the simulated person's recording rate (Hz); None: Aria's 30
@@ -86,6 +86,10 @@ class DataConfig:
         if self.human_fps is not None and not (isinstance(self.human_fps, (int, float)) and 0 < self.human_fps <= 1000):
             raise UserError(f"[data] human_fps: {self.human_fps!r}: give a frame rate in Hz (a multiple of 10), or "
                             f"leave it out for Aria's 30")
+        try:  # the knots are times: refused here, not after the recordings are simulated
+            HUMAN_HORIZONS[self.human_horizon].at(ARIA_FPS if self.human_fps is None else float(self.human_fps))
+        except ValueError as e:
+            raise UserError(f"[data] human_horizon = {self.human_horizon!r}, human_fps = {self.human_fps}: {e}") from None
         _int("[data] human_replay_steps", self.human_replay_steps, 1, none_ok=True)
         if self.human_replay_steps is not None and self.human_hand != "replay":
             raise UserError("[data] human_replay_steps: replays the expert's episode past its first point: give "
