@@ -75,11 +75,13 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
                              **({} if fps is None else {"fps": float(fps)}))
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
-    if horizon in S.HUMAN_HORIZONS:  # the knots are times: a frame rate without them fails before any simulation
-        try:
-            S.HUMAN_HORIZONS[horizon].at(config.fps)
-        except ValueError as e:
-            raise UserError(f"--horizon {horizon} at --fps {config.fps:g}: {e}") from None
+    # Refused before any simulation: an unknown horizon, or a frame rate without its knot times.
+    if horizon not in S.HUMAN_HORIZONS:
+        raise UserError(f"--horizon {horizon!r}: use one of {', '.join(S.HUMAN_HORIZONS)}")
+    try:
+        S.HUMAN_HORIZONS[horizon].at(config.fps)
+    except ValueError as e:
+        raise UserError(f"--horizon {horizon} at --fps {config.fps:g}: {e}") from None
     folders = []
     it = range(episodes)
     if progress:

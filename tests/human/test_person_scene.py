@@ -283,3 +283,6 @@ def test_replay_at_the_robots_rate_runs_on_past_the_first_point(tmp_path):
     with pytest.raises(UserError, match="--horizon robot-exact at --fps 30: a track at 30 fps has no frames 0.04 s"):
         collect_human(1, seed, tmp_path / "c.hdf5", (32, 32), progress=False, head="robot", hand="replay",
                       motion="replay", rest="robot", horizon="robot-exact", replay_steps=steps)
+    with pytest.raises(UserError, match="--horizon 'robots': use one of egomimic, robot, robot-exact"):
+        collect_human(1, seed, tmp_path / "c.hdf5", (32, 32), progress=False, horizon="robots")
+    assert not (tmp_path / "c.hdf5.recordings").exists()  # refused before anything was simulated
