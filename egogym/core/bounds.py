@@ -22,6 +22,8 @@ MAX_EPISODES = 1_000_000
 simulation): larger is a typo."""
 MAX_STEPS = 1_000_000
 """Most env steps in one episode (5.5 hours at 50 Hz), and most training steps per flag."""
+MAX_PICKS = 20
+"""Most pick-and-places a simulated person does in a row in one recording (a minute of frames)."""
 MAX_WORKERS = 256
 """Most worker processes or parallel jobs a command starts."""
 MAX_SEED = 2**32 - 1

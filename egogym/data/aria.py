@@ -55,6 +55,11 @@ RGB_LABEL = "camera-rgb"
 MIN_FUTURE_S = 1.0
 """A frame is kept only if at least this much recording follows it (s; EgoMimic: 30 frames at 30 fps)."""
 MIN_FUTURE_FRAMES = round(MIN_FUTURE_S * S.ARIA_FPS)
+MAX_FILL_GAP_S = 1.0
+"""Longest loss of hand tracking `--fill-gaps` may bridge (s): past that, interpolation invents motion."""
+FILL_GAPS_HELP = ("bridge losses of hand tracking of at most S seconds by interpolating the hand in the world "
+                  "frame between the frames around them (default 0: none, EgoMimic's: a frame is dropped where "
+                  "any knot of its chunk is untracked, which whole robot-length chunks make most frames)")
 FOREARM_GUESS_M = 0.25
 """Length (m) of the forearm segment drawn past the wrist for the red line (MPS gives no elbow)."""
 
@@ -441,8 +446,40 @@ def align_hands(rec: AriaRecording, hands: tuple[str, ...], tolerance_us: int = 
     return palm, wrist, normal, tracked, t_h[j]
 
 
+def check_fill_gaps(seconds, where: str = "--fill-gaps") -> float:
+    """`seconds` as a bridge length for `fill_tracking_gaps` (s), or a UserError naming `where`."""
+    if isinstance(seconds, bool) or not (isinstance(seconds, (int, float)) and 0 <= seconds <= MAX_FILL_GAP_S):
+        raise UserError(f"{where}: {seconds!r}: give seconds in [0, {MAX_FILL_GAP_S}] (0: no gap is bridged)")
+    return float(seconds)
+
+
+def fill_tracking_gaps(points: np.ndarray, tracked: np.ndarray, t: np.ndarray, max_frames: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Bridge short losses of hand tracking: each run of at most `max_frames` untracked frames with a tracked
+    frame on either side gets the points linearly interpolated in time between those two, and counts as tracked.
+
+    points: (N, h, 3) per frame and hand, in a frame that does not move with the head (the world; m); NaN
+    allowed where untracked. tracked: (N, h) bool. t: (N,) frame times (any unit, increasing).
+    Returns new (points, tracked); longer gaps and gaps at either end stay untracked."""
+    points, tracked = np.array(points, float), np.array(tracked, bool)
+    for k in range(tracked.shape[1]):
+        lost = np.flatnonzero(~tracked[:, k])
+        if not len(lost):
+            continue
+        runs = np.split(lost, np.flatnonzero(np.diff(lost) > 1) + 1)
+        for run in runs:
+            a, b = run[0] - 1, run[-1] + 1  # the tracked frames around the run
+            if a < 0 or b >= len(t) or len(run) > max_frames:
+                continue
+            w = ((t[run] - t[a]) / (t[b] - t[a]))[:, None]
+            points[run, k] = (1 - w) * points[a, k] + w * points[b, k]
+            tracked[run, k] = True
+    return points, tracked
+
+
 def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), masker=None,
-                      progress: bool = False, begin=None, horizon: str = "egomimic", point: str = "palm"):
+                      progress: bool = False, begin=None, horizon: str = "egomimic", point: str = "palm",
+                      fill_gaps: float = 0.0):
     """One recording -> (obs, actions, attrs) of a human demo (`DemoWriter.write_demo`).
 
     hands: "right" | "left" | "both", an `Arms` or hand names (laid out left before right, as
@@ -452,7 +489,9 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     is appended to the stream as it is made (memory bounded by the stream's block, not by
     the recording's length) and the committed demo's name is returned instead.
     horizon: a name of `schema.HUMAN_HORIZONS` (the chunks' time span). point: a name of
-    `schema.HUMAN_LABEL_POINTS`, the point of the hand the chunks follow."""
+    `schema.HUMAN_LABEL_POINTS`, the point of the hand the chunks follow. fill_gaps: losses of hand tracking
+    of at most this many seconds are bridged by interpolation in the world frame (`fill_tracking_gaps`); 0:
+    none, EgoMimic's (a frame is dropped where any knot of its chunk is untracked)."""
     from egogym.core.views import mask_and_line
 
     fr = rec.frames
@@ -477,12 +516,20 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
     T_world_rgb = rec.trajectory.at(t_frames_c) @ fr.T_device_rgb
     # Hand samples are placed with the device pose at their own time.
     T_world_dev_hand = rec.trajectory.at(np.clip(t_hand_us, lo, hi))
+    fps = _fps(fr.timestamps_ns)
+    if fill_gaps > 0:  # in the world, where a still hand stays still whatever the head does
+        world = [geometry.transform_points(T_world_dev_hand[:, None], np.where(tracked[..., None], p, np.nan))
+                 for p in (palm_dev, wrist_dev, label_dev)]
+        n_gap = int(round(fill_gaps * fps))
+        filled = [fill_tracking_gaps(p, tracked, t_frames_us, n_gap) for p in world]
+        back = geometry.invert(T_world_dev_hand)[:, None]
+        palm_dev, wrist_dev, label_dev = (geometry.transform_points(back, p) for p, _ in filled)
+        tracked = filled[0][1]
     T_rgb_from_hand = geometry.invert(T_world_rgb) @ T_world_dev_hand  # (N, 4, 4)
     palm_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(palm_dev))
     wrist_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(wrist_dev))
     label_rgb = geometry.transform_points(T_rgb_from_hand[:, None], np.nan_to_num(label_dev))
     label_rgb[~tracked] = np.nan
-    fps = _fps(fr.timestamps_ns)
     try:  # the knots are times: at another frame rate, other frames
         schedule = S.HUMAN_HORIZONS[horizon].at(fps)
     except ValueError as e:
@@ -496,7 +543,7 @@ def convert_recording(rec: AriaRecording, hands: tuple[str, ...] = ("right",), m
         raise RecordingError(f"{rec.root}: no masks/ folder; give --sam2-checkpoint to mask the hand with SAM2")
     H, W = fr.image_size
     M = len(res.keep)
-    attrs = {"recording": str(rec.root), "frame_index": res.keep.tolist(), "n_frames": len(fr),
+    attrs = {"recording": str(rec.root), "frame_index": res.keep.tolist(), "n_frames": len(fr), "fill_gaps": fill_gaps,
              "dropped": res.dropped, "hands": list(hands), "hands_file": str(rec.hands_file),
              "T_device_rgb": fr.T_device_rgb.tolist(), "fps": fps, "horizon": horizon,
              "point": point}
@@ -576,7 +623,7 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
             hands: tuple[str, ...] = ("right",), masks: str = "auto", sam2_checkpoint: str | None = None,
             sam2_config: str | None = None, progress: bool = True, vrs_provider=None,
             env_args: dict | None = None, log=None, masker=None, horizon: str = "egomimic",
-            point: str = "palm") -> list[str]:
+            point: str = "palm", fill_gaps: float = 0.0) -> list[str]:
     """Convert recordings into `out` (created or appended). A recording that fails prints
     one line (`log`, default stderr) and the others still convert. Returns demo names.
 
@@ -586,7 +633,8 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
     `sam2_checkpoint` (tests pass a fake with SAM2ImagePredictor's interface wrapped in
     `Sam2HandMasker`). vrs_provider: factory path -> data_provider-like object.
     horizon: the chunks' time span, a name of `schema.HUMAN_HORIZONS` (`--horizon`); point: the hand's
-    point the chunks follow, a name of `schema.HUMAN_LABEL_POINTS` (`--point`)."""
+    point the chunks follow, a name of `schema.HUMAN_LABEL_POINTS` (`--point`). fill_gaps: seconds of lost
+    hand tracking bridged by interpolation (`--fill-gaps`; 0: none, EgoMimic's)."""
     from egogym.data.writer import DemoWriter
 
     log = log or (lambda s: print(s, file=sys.stderr))
@@ -598,6 +646,7 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
         raise UserError(f"--horizon {horizon!r}: use one of {', '.join(S.HUMAN_HORIZONS)}")
     if point not in S.HUMAN_LABEL_POINTS:
         raise UserError(f"--point {point!r}: use one of {', '.join(S.HUMAN_LABEL_POINTS)}")
+    fill_gaps = check_fill_gaps(fill_gaps)
     if masks not in ("auto", "recording", "sam2"):
         raise UserError(f"--masks {masks!r}: use auto, recording or sam2")
     _check_same_labels(Path(out), horizon, point)
@@ -622,7 +671,7 @@ def convert(recordings: list[str | Path], out: str | Path, *, image_size: tuple[
                                     arms=hands, control_hz=30.0, image_size=rec.frames.image_size,
                                     env_args=env_args or {"source": "egogym convert aria"}, embodiment="human")
             names.append(convert_recording(rec, hands, masker, progress=False, begin=writer.begin_demo,
-                                           horizon=horizon, point=point))
+                                           horizon=horizon, point=point, fill_gaps=fill_gaps))
         except UserError as e:
             log(f"egogym convert: skipped {path}: {e}")
         except (OSError, ValueError, KeyError) as e:
@@ -660,6 +709,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--point", choices=S.HUMAN_LABEL_POINTS, default="palm",
                         help="the hand's point the chunks follow: palm (the palm centre, EgoMimic's) or grip (the point "
                              "a palm-down grasp holds, from the palm normal: the robot pinch point's counterpart)")
+    parser.add_argument("--fill-gaps", type=float, default=0.0, metavar="S",
+                        help=FILL_GAPS_HELP)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -674,6 +725,6 @@ def run(args: argparse.Namespace) -> int:
     names = convert(args.recordings, args.out, image_size=tuple(args.image_size) if args.image_size else None,
                     hands=hands, masks=args.masks, sam2_checkpoint=args.sam2_checkpoint,
                     sam2_config=args.sam2_config, progress=not args.no_progress, horizon=args.horizon,
-                    point=args.point)
+                    point=args.point, fill_gaps=args.fill_gaps)
     print(f"{args.out}: wrote {len(names)} demo(s) from {len(args.recordings)} recording(s)")
     return 0

@@ -30,11 +30,12 @@ from typing import Sequence
 import numpy as np
 
 from egogym.core.arms import LABELS
-from egogym.core.bounds import MAX_EPISODES, MAX_STEPS, check_int, check_seeds, int_flag, seed_flag
+from egogym.core.bounds import MAX_EPISODES, MAX_PICKS, MAX_STEPS, check_int, check_seeds, int_flag, seed_flag
 from egogym.core.configs import parse_options
 from egogym.core.errors import UserError
 from egogym.core.outputs import check_output, removed_if_failed
 from egogym.data import schema as S
+from egogym.data.aria import FILL_GAPS_HELP
 from egogym.data.journal import journal_path
 from egogym.data.writer import DemoWriter
 from egogym.tasks import TASK_OPTION_HELP
@@ -97,6 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="with --hand replay: replay N control steps of the expert's episode, on past its first "
                             "point into the next pick, as the positive control's demos run (default: up to the "
                             "first point)")
+    human.add_argument("--fill-gaps", type=float, default=0.0, metavar="S", help=FILL_GAPS_HELP)
+    human.add_argument("--picks", type=int_flag("--picks", 1, MAX_PICKS), default=1, metavar="N",
+                       help="the person does N pick-and-places in a row, the toy re-placed after each as the robot "
+                            "env re-places it after a point (default 1: one, then rest); with --horizon robot-exact "
+                            "a demo needs more than one to keep frames with whole chunks")
     human.add_argument("--demonstrator", choices=("person", "robot"), default="person",
                        help="person: the simulated Aria wearer; robot: the positive control of the human-data "
                             "ladder (the scripted robot's demos stored as human demos: egogym.pipelines.positive_control)")

@@ -25,7 +25,7 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
                   motion: str = "human", rest: str = "person", horizon: str = "egomimic",
                   point: str = "palm", task_options: dict | None = None, demonstrator: str = "person",
                   tracking_dropout: float | None = None, fps: float | None = None,
-                  replay_steps: int | None = None) -> int:
+                  replay_steps: int | None = None, picks: int = 1, fill_gaps: float = 0.0) -> int:
     """Simulate `episodes` human demos (episode i from seed + i), write their Aria-style
     recordings under `recordings` (default `<out>.recordings/`) and convert them into the
     human HDF5 file `out` (appending the missing ones with `resume`). head: `HumanConfig.head`
@@ -45,7 +45,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     tracking loses the hand (`HumanConfig.dropout`; None: the simulator's default, `TRACKING_DROPOUT`).
     fps: the recordings' frame rate (`HumanConfig.fps`, Hz; None: Aria's 30). replay_steps: with hand
     "replay", control steps of the expert's episode to replay, on past its first point (`HumanConfig.replay_steps`;
-    None: up to the first point). Returns the exit code."""
+    None: up to the first point). picks: pick-and-places in a row, the toy re-placed after each
+    (`HumanConfig.picks`). fill_gaps: seconds of lost hand tracking the converter bridges (`aria.convert`).
+    Returns the exit code."""
     if demonstrator not in DEMONSTRATORS:
         raise UserError(f"--demonstrator {demonstrator!r}: use one of {', '.join(DEMONSTRATORS)}")
     if demonstrator == "robot":
@@ -70,12 +72,14 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
         task = make_task("object_in_bowl", **(task_options or {}))
         config = HumanConfig(image_size=(int(size[0]), int(size[1])), head=head, hand=hand, motion=motion,
                              rest=rest, task=task,
-                             replay_steps=None if replay_steps is None else int(replay_steps),
+                             replay_steps=None if replay_steps is None else int(replay_steps), picks=int(picks),
                              **({} if tracking_dropout is None else {"dropout": float(tracking_dropout)}),
                              **({} if fps is None else {"fps": float(fps)}))
     except (TypeError, ValueError) as e:
         raise UserError(f"--task-option: {e}" if task_options else str(e)) from None
-    # Refused before any simulation: an unknown horizon, or a frame rate without its knot times.
+    # Refused before any simulation: an unknown horizon, a frame rate without its knot times, a bridge out of range.
+    from egogym.data.aria import check_fill_gaps
+    fill_gaps = check_fill_gaps(fill_gaps)
     if horizon not in S.HUMAN_HORIZONS:
         raise UserError(f"--horizon {horizon!r}: use one of {', '.join(S.HUMAN_HORIZONS)}")
     try:
@@ -113,11 +117,11 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     # A first conversion that fails before a demo is written leaves no file to block the rerun
     # (the recordings, the finished work, stay in rec_root and are not simulated again).
     with removed_if_failed(out, keep=lambda: _holds_demos(out)):
-        names = convert(folders, out, progress=progress, horizon=horizon, point=point, env_args={
+        names = convert(folders, out, progress=progress, horizon=horizon, point=point, fill_gaps=fill_gaps, env_args={
             "source": "egogym collect --embodiment human", "task": "object_in_bowl",
             "task_options": dict(task_options or {}), "seed": seed,
             "episodes": episodes, "recordings": str(rec_root), "image_size": list(config.image_size),
-            "horizon": horizon, "point": point,
+            "horizon": horizon, "point": point, "fill_gaps": fill_gaps,
             **recording_settings(config)})
     print(f"{out}: wrote {len(names)} human demo(s) from {episodes} simulated episode(s); recordings in {rec_root}")
     return 0
@@ -127,14 +131,14 @@ def _check_reusable(folder: Path, config) -> None:
     """Refuse to convert a kept recording made by an older simulator or with another head, hand, motion or rest."""
     import json
 
-    from egogym.sim.human import recording_settings
+    from egogym.sim.human import UNNAMED_SETTINGS, recording_settings
 
     try:
         rec = json.loads((folder / "recording.json").read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{folder / 'recording.json'}: unreadable ({e}); delete the folder to record it again") from None
     wanted = recording_settings(config)
-    made = {k: rec.get(k) for k in wanted}  # a version-2 recording has no rest: its version refuses it anyway
+    made = {k: rec.get(k, UNNAMED_SETTINGS.get(k)) for k in wanted}  # a version-2 recording has no rest: its version refuses it anyway
     if made != wanted:
         differ = [k for k in wanted if made[k] != wanted[k]]
         say = lambda d: ", ".join(f"{k} {d[k]}" for k in differ)  # noqa: E731
@@ -262,5 +266,6 @@ def run(args) -> int:
                          point=getattr(args, "point", "palm"),
                          demonstrator=getattr(args, "demonstrator", "person"),
                          tracking_dropout=getattr(args, "tracking_dropout", None), fps=getattr(args, "fps", None),
-                         replay_steps=getattr(args, "replay_steps", None),
+                         replay_steps=getattr(args, "replay_steps", None), picks=getattr(args, "picks", 1),
+                         fill_gaps=getattr(args, "fill_gaps", 0.0),
                          task_options=getattr(args, "task_options", None))

@@ -49,6 +49,7 @@ from dm_control import mjcf
 from PIL import Image
 
 from egogym.core import geometry
+from egogym.core.bounds import MAX_PICKS
 from egogym.data import mps
 from egogym.data.aria import ARM_LINE_FILE, grip_point
 from egogym.core.spec import EGOMIMIC
@@ -105,6 +106,8 @@ ROBOT_HANDS = ("robot", "replay")
 """The hands that draw the twin's arms (and torso) in the person's place."""
 MOTIONS = ("human", "robot", "replay")
 RESTS = ("person", "robot")
+TOY_DROP_S = 0.15
+"""Seconds the released toy takes to fall into the bowl and settle."""
 TRACKING_DROPOUT = 0.01
 """Probability per frame that the simulated hand tracking loses the hand (`HumanConfig.dropout`'s default). With
 the robot's 3.9 s horizon (40 knots) a third of the frames lose a knot and are dropped by the converter."""
@@ -133,7 +136,13 @@ def recording_settings(config: "HumanConfig") -> dict:
     """What a recording made with `config` states about how it was made (in `recording.json`): a kept
     recording is reused only where these equal the run's."""
     return {"version": RECORDING_VERSION, "head": config.head, "hand": config.hand, "motion": config.motion,
-            "rest": config.rest, "dropout": config.dropout, "fps": config.fps, "replay_steps": config.replay_steps}
+            "rest": config.rest, "dropout": config.dropout, "fps": config.fps, "replay_steps": config.replay_steps,
+            "picks": config.picks}
+
+
+UNNAMED_SETTINGS = {"picks": 1}
+"""What a recording of the current version that does not name one of these settings was made with
+(it predates the setting)."""
 
 
 def robot_rest_pinch() -> np.ndarray:
@@ -187,6 +196,12 @@ class HumanConfig:
     tail_s: seconds recorded after the hand is back at rest (the converter needs 30
       future frames, 1 s, for every frame it keeps).
     dropout: probability per frame that hand tracking loses the hand (confidence -1).
+    picks: pick-and-places in a row (motion "human" or "robot"): after each but the last, the toy is put at a
+      new place of the task's toy_region (`ObjectInBowl.sample_toy_place`) when the robot env would re-place it
+      after a point (`rest_steps` after it lands in the bowl), and the hand goes on to it from the bowl instead of
+      back to rest; 1: one pick, then rest. Later picks draw from their own generator, so the first pick of a
+      seed is the same whatever `picks` is. Whole robot-length chunks (`--horizon robot-exact`) need demos
+      running on past the first pick, as the positive control's do.
     replay_steps: with hand="replay" only: the expert's episode is replayed for this many control steps,
       through its first point and on into the next pick (the toy re-placed as the robot env re-places it),
       as the positive control's demos run (`egogym.pipelines.human.POSITIVE_CONTROL_STEPS`); None: it ends at
@@ -206,6 +221,7 @@ class HumanConfig:
     tail_s: float = 1.2
     dropout: float = TRACKING_DROPOUT
     replay_steps: int | None = None
+    picks: int = 1
 
     def __post_init__(self):
         h, w = self.image_size
@@ -232,6 +248,10 @@ class HumanConfig:
         if self.replay_steps is not None and (self.hand != "replay" or not 1 <= self.replay_steps <= 100_000):
             raise ValueError(f"replay_steps={self.replay_steps}: give 1..100000 control steps, with hand='replay' "
                              f"(only the replayed scene re-places the toy after a point)")
+        if isinstance(self.picks, bool) or not (isinstance(self.picks, int) and 1 <= self.picks <= MAX_PICKS):
+            raise ValueError(f"picks={self.picks!r}: give a whole number of pick-and-places, 1..{MAX_PICKS}")
+        if self.picks > 1 and self.motion == "replay":
+            raise ValueError(f"picks={self.picks}: a replay runs on past its point with replay_steps, not picks")
 
     @property
     def focal_px(self) -> float:
@@ -308,30 +328,70 @@ class PinchTrack:
         return np.array([np.interp(t, self.t, values[:, k]) for k in range(values.shape[1])])
 
 
+@dataclass(frozen=True)
+class Pick:
+    """One pick and place of an episode: the toy where it was put and when the hand takes it and lets go.
+    Times in s from the episode's start; positions m, world."""
+
+    toy_pos: np.ndarray  # (3,) the toy's centre at rest where it was put
+    toy_yaw: float
+    t_shown: float  # the toy is put there (0 for the first; later: the robot env's re-placement after a point)
+    t_reached: float  # the palm arrives over the toy (the hand pitches down for the grasp around it)
+    t_close: tuple[float, float]  # fingers closing
+    t_open: tuple[float, float]  # fingers opening
+    rest_drop: np.ndarray  # (3,) the toy's resting place in the bowl
+
+    @property
+    def t_grasp(self) -> float:
+        """The toy is attached to the hand from here ..."""
+        return float(np.mean(self.t_close))
+
+    @property
+    def t_release(self) -> float:
+        """... until here, then it drops."""
+        return float(np.mean(self.t_open))
+
+    def closing(self, t: float) -> float:
+        """How far the fingers are closed at t, in [0, 1]."""
+        close = float(min_jerk((t - self.t_close[0]) / (self.t_close[1] - self.t_close[0])))
+        return close * (1 - float(min_jerk((t - self.t_open[0]) / (self.t_open[1] - self.t_open[0]))))
+
+    def grasping(self, t: float) -> float:
+        """How far the hand is pitched down around the toy at t, in [0, 1]."""
+        return float(min_jerk((t - self.t_reached + 0.4) / 0.4)) * (1 - float(min_jerk((t - self.t_open[1]) / 0.4)))
+
+
 @dataclass
 class EpisodePlan:
     """Everything one episode's motion is computed from (drawn from the seed)."""
 
     episode: Episode  # the task's draw: placement and appearance
     toy: str
-    toy_pos: np.ndarray  # (3,) world, the toy's centre at rest
-    toy_yaw: float
     bowl: np.ndarray  # (3,) world, bowl centre on the table top
     eye: np.ndarray  # (3,) nominal eye position
     shoulder: np.ndarray  # (3,) nominal right shoulder
-    segments: list[Segment]
-    t_close: tuple[float, float]  # fingers closing (s)
-    t_open: tuple[float, float]  # fingers opening (s)
-    t_grasp: float  # toy attached to the hand from here ...
-    t_release: float  # ... until here, then it drops
-    t_reached: float  # the palm arrives over the toy (the hand pitches down for the grasp around it)
+    segments: list[Segment]  # the palm's path over the whole episode
+    picks: tuple[Pick, ...]  # in time order; the first from the task's draw (`episode`)
     gaze: list[tuple[float, np.ndarray]]  # (time the gaze arrives, target point)
     sway: np.ndarray  # (4, 3): head sway amplitudes / frequencies / phases
     duration: float
     skin: tuple[float, float, float]
     cloth: tuple[float, float, float]
-    rest_drop: np.ndarray  # (3,) toy's resting place in the bowl
     track: PinchTrack | None = None  # motion="replay": the point the hand holds follows it
+
+    def pick_at(self, t: float) -> Pick:
+        """The pick whose toy is on the table or in the hand at t: the last one put there by t."""
+        return next(q for q in reversed(self.picks) if q.t_shown <= t or q is self.picks[0])
+
+    # The first pick's, as an episode of one pick names them.
+    toy_pos = property(lambda self: self.picks[0].toy_pos)
+    toy_yaw = property(lambda self: self.picks[0].toy_yaw)
+    t_close = property(lambda self: self.picks[0].t_close)
+    t_open = property(lambda self: self.picks[0].t_open)
+    t_grasp = property(lambda self: self.picks[0].t_grasp)
+    t_release = property(lambda self: self.picks[0].t_release)
+    t_reached = property(lambda self: self.picks[0].t_reached)
+    rest_drop = property(lambda self: self.picks[0].rest_drop)
 
 
 # -------------------------------------------------------------------------------------
@@ -574,24 +634,13 @@ class HumanDemonstrator:
         rest1 = rest0 + np.array([rng.uniform(-0.02, 0.04), rng.uniform(-0.05, 0.05), 0.0])
         if c.rest == "robot":  # after the draws above, so the rest of the episode is the person's
             rest0 = rest1 = robot_rest_pinch()
-        toward = toy_pos[:2] - shoulder[:2]
-        toward /= np.linalg.norm(toward)
-        # Grasp: palm just over the toy, a little on the person's side (oblique approach).
-        grasp = np.array([*(toy_pos[:2] - 0.018 * toward), toy_pos[2] + hz + 0.028])
-        release = np.array([*bowl_xy, self.table_z + BOWL_HEIGHT + rng.uniform(0.06, 0.10)])
+        grasp = self._grasp_point(toy_pos, shoulder, hz)
+        release = self._release_point(rng, bowl)
         t = rng.uniform(0.25, 0.6)  # idle before the reach
-        d_reach = float(np.linalg.norm(grasp - rest0))
-        reach = Segment(t, t + rng.uniform(0.55, 0.75) + 0.6 * d_reach, rest0, grasp,
-                        np.array([0.0, rng.uniform(-0.03, 0.03), rng.uniform(0.05, 0.10)]))
-        t_close = (reach.t1 - 0.05, reach.t1 + rng.uniform(0.15, 0.25))
-        d_carry = float(np.linalg.norm(release - grasp))
-        carry = Segment(t_close[1] + 0.03, t_close[1] + 0.03 + rng.uniform(0.45, 0.6) + 0.8 * d_carry, grasp,
-                        release, np.array([0.0, 0.0, rng.uniform(0.04, 0.09)]))
-        t_open = (carry.t1 + rng.uniform(0.0, 0.08), carry.t1 + rng.uniform(0.18, 0.28))
+        reach, hold, carry, t_close, t_open = self._reach_and_carry(rng, t, rest0, grasp, release)
         retreat = Segment(t_open[1] + 0.05, t_open[1] + 0.05 + rng.uniform(0.6, 0.9), release, rest1,
                           np.array([0.0, 0.0, rng.uniform(0.02, 0.06)]))
-        segments = [Segment(0.0, reach.t0, rest0, rest0, np.zeros(3)), reach,
-                    Segment(reach.t1, carry.t0, grasp, grasp, np.zeros(3)), carry,
+        segments = [Segment(0.0, reach.t0, rest0, rest0, np.zeros(3)), reach, hold, carry,
                     Segment(carry.t1, retreat.t0, release, release, np.zeros(3)), retreat]
         t_reached, t_carry, t_back = reach.t1, carry.t0, retreat.t0
         if c.motion == "robot":  # the same draws above, so the rest of the episode is the person's
@@ -601,23 +650,80 @@ class HumanDemonstrator:
             segments = [Segment(track.t0, track.t1, track.p[0], track.p[-1], np.zeros(3))]  # the span; points: track
             t_close, t_open = track.close_s, track.open_s
             t_reached, t_carry, t_back = t_close[0], t_close[1], t_open[1]
+        carries = [t_carry]
+        picks = [dict(toy_pos=toy_pos, toy_yaw=toy_yaw, t_shown=0.0, t_reached=t_reached, t_close=t_close,
+                      t_open=t_open)]
+        more = np.random.default_rng([seed, 11])  # later picks' draws: the first is the episode of one pick
+        if c.picks > 1:
+            segments.pop()  # the hand goes on from the bowl instead of back to rest
+            for k in range(1, c.picks):
+                # The robot env re-places the toy once it has rested in the bowl `rest_steps` control steps.
+                t_shown = float(np.mean(t_open)) + TOY_DROP_S + c.task.rest_steps / EGOMIMIC.control_hz
+                xy, yaw = c.task.sample_toy_place(more, bowl[:2])
+                toy_pos = np.array([*xy, toy_pos[2]])
+                start = segments[-1].b
+                t = t_shown + more.uniform(0.2, 0.35)  # the person sees the toy, then reaches
+                segments.append(Segment(segments[-1].t1, t, start, start, np.zeros(3)))
+                last = k == c.picks - 1
+                if c.motion == "robot":
+                    moves, t_close, t_open, t_reached, t_carry, t_back = _expert_motion(
+                        segments.pop(), rest1, toy_pos, toy, bowl, grasp - picks[0]["toy_pos"])
+                    segments += moves if last else moves[:-1]
+                else:
+                    grasp_k = self._grasp_point(toy_pos, shoulder, hz)
+                    release = self._release_point(more, bowl)
+                    reach, hold, carry, t_close, t_open = self._reach_and_carry(more, t, start, grasp_k, release)
+                    segments += [reach, hold, carry]
+                    t_reached, t_carry, t_back = reach.t1, carry.t0, t_open[1] + 0.05
+                    if last:
+                        segments += [Segment(carry.t1, t_back, release, release, np.zeros(3)),
+                                     Segment(t_back, t_back + more.uniform(0.6, 0.9), release, rest1,
+                                             np.array([0.0, 0.0, more.uniform(0.02, 0.06)]))]
+                carries.append(t_carry)
+                picks.append(dict(toy_pos=toy_pos, toy_yaw=yaw, t_shown=t_shown, t_reached=t_reached,
+                                  t_close=t_close, t_open=t_open))
         duration = segments[-1].t1 + c.tail_s
         # Gaze leads the hand: on the toy before the reach, on the bowl during the carry.
         centre = np.array([0.18, -0.18, self.table_z])
-        gaze = [(0.0, centre + rng.uniform(-0.05, 0.05, 3)),
-                (segments[0].t1 + 0.1, toy_pos.copy()),
-                (t_carry + 0.15, bowl + [0, 0, 0.03]),
-                (t_back + 0.5, centre + rng.uniform(-0.05, 0.05, 3))]
+        gaze = [(0.0, centre + rng.uniform(-0.05, 0.05, 3))]
+        for q, t_c in zip(picks, carries):
+            gaze += [((q["t_shown"] or segments[0].t1) + 0.1, q["toy_pos"].copy()), (t_c + 0.15, bowl + [0, 0, 0.03])]
+        gaze.append((t_back + 0.5, centre + rng.uniform(-0.05, 0.05, 3)))
         sway = np.stack([rng.uniform(0.002, 0.006, 3),  # translation amplitude (m)
                          rng.uniform(0.15, 0.5, 3),  # frequency (Hz)
                          rng.uniform(0, 2 * np.pi, 3),  # phase
                          rng.uniform(0.005, 0.02, 3)])  # rotation amplitude (rad) about x, y, z
-        rest_drop = np.array([*(bowl_xy + rng.uniform(-0.02, 0.02, 2)), self.table_z + 0.01 + hz])
-        self.plan = EpisodePlan(episode, toy, toy_pos, toy_yaw, bowl, eye, shoulder, segments, t_close, t_open,
-                                float(np.mean(t_close)), float(np.mean(t_open)), t_reached, gaze, sway, duration,
+        drops = [rng] + [more] * (len(picks) - 1)
+        picks = tuple(Pick(**q, rest_drop=np.array([*(bowl_xy + g.uniform(-0.02, 0.02, 2)), self.table_z + 0.01 + hz]))
+                      for q, g in zip(picks, drops))
+        self.plan = EpisodePlan(episode, toy, bowl, eye, shoulder, segments, picks, gaze, sway, duration,
                                 SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
-                                CLOTH_COLOURS[int(rng.integers(len(CLOTH_COLOURS)))], rest_drop, track)
+                                CLOTH_COLOURS[int(rng.integers(len(CLOTH_COLOURS)))], track)
         return self.plan
+
+    def _grasp_point(self, toy_pos: np.ndarray, shoulder: np.ndarray, hz: float) -> np.ndarray:
+        """Where the person's palm takes the toy: just over it, a little on the person's side (oblique approach)."""
+        toward = toy_pos[:2] - shoulder[:2]
+        toward /= np.linalg.norm(toward)
+        return np.array([*(toy_pos[:2] - 0.018 * toward), toy_pos[2] + hz + 0.028])
+
+    def _release_point(self, rng: np.random.Generator, bowl: np.ndarray) -> np.ndarray:
+        """Where the person's palm lets go: a few centimetres over the bowl's rim."""
+        return np.array([*bowl[:2], self.table_z + BOWL_HEIGHT + rng.uniform(0.06, 0.10)])
+
+    @staticmethod
+    def _reach_and_carry(rng: np.random.Generator, t: float, start: np.ndarray, grasp: np.ndarray,
+                         release: np.ndarray) -> tuple[Segment, Segment, Segment, tuple, tuple]:
+        """The person's reach from `start` at time t to `grasp`, the grasp, the low arcing carry to `release`:
+        (reach, hold, carry, t_close, t_open), with the fingers' closing and opening times (s)."""
+        reach = Segment(t, t + rng.uniform(0.55, 0.75) + 0.6 * float(np.linalg.norm(grasp - start)), start, grasp,
+                        np.array([0.0, rng.uniform(-0.03, 0.03), rng.uniform(0.05, 0.10)]))
+        t_close = (reach.t1 - 0.05, reach.t1 + rng.uniform(0.15, 0.25))
+        d_carry = float(np.linalg.norm(release - grasp))
+        carry = Segment(t_close[1] + 0.03, t_close[1] + 0.03 + rng.uniform(0.45, 0.6) + 0.8 * d_carry, grasp,
+                        release, np.array([0.0, 0.0, rng.uniform(0.04, 0.09)]))
+        t_open = (carry.t1 + rng.uniform(0.0, 0.08), carry.t1 + rng.uniform(0.18, 0.28))
+        return reach, Segment(reach.t1, carry.t0, grasp, grasp, np.zeros(3)), carry, t_close, t_open
 
     # ---- kinematics as functions of time ----------------------------------------------------
     def palm_target(self, t: float) -> np.ndarray:
@@ -662,7 +768,7 @@ class HumanDemonstrator:
         shoulder = p.shoulder + self._lean(palm)
         fwd = np.array([*(palm - shoulder)[:2], 0.0])
         fwd /= max(np.linalg.norm(fwd), 1e-9)
-        grasping = float(min_jerk((t - p.t_reached + 0.4) / 0.4)) * (1 - float(min_jerk((t - p.t_open[1]) / 0.4)))
+        grasping = max(q.grasping(t) for q in p.picks)
         pitch = np.radians(25.0 + 25.0 * grasping)
         x = np.cos(pitch) * fwd + np.sin(pitch) * np.array([0, 0, -1.0])
         y = np.cross(np.array([0, 0, 1.0]), fwd)  # left of the reach direction (thumb side)
@@ -696,9 +802,9 @@ class HumanDemonstrator:
 
     def toy_pose(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Toy centre (m, world) and quaternion (w, x, y, z) at time t."""
-        p = self.plan
         if self.config.hand == "replay":
-            return p.track.toy_at(t)
+            return self.plan.track.toy_at(t)
+        p = self.plan.pick_at(t)
         q0 = np.array([np.cos(p.toy_yaw / 2), 0, 0, np.sin(p.toy_yaw / 2)])
         if t < p.t_grasp:
             return p.toy_pos, q0
@@ -710,8 +816,8 @@ class HumanDemonstrator:
         T = geometry.make_transform(R_h, w_h) @ T_hand_toy
         if t <= p.t_release:
             return T[:3, 3], geometry.mat_to_quat(T[:3, :3])
-        # Falls into the bowl (about 0.15 s), levelling out to its original heading.
-        s = float(np.clip((t - p.t_release) / 0.15, 0.0, 1.0))
+        # Falls into the bowl, levelling out to its original heading.
+        s = float(np.clip((t - p.t_release) / TOY_DROP_S, 0.0, 1.0))
         pos = T[:3, 3] + (p.rest_drop - T[:3, 3]) * s**2
         return pos, (geometry.mat_to_quat(T[:3, :3]) if s < 1 else q0)
 
@@ -726,8 +832,7 @@ class HumanDemonstrator:
         R_h, wrist = self.hand_frame(t)
         d.mocap_pos[self._mocap["hand"]] = wrist
         d.mocap_quat[self._mocap["hand"]] = geometry.mat_to_quat(R_h)
-        close = float(min_jerk((t - p.t_close[0]) / (p.t_close[1] - p.t_close[0])))
-        close *= 1 - float(min_jerk((t - p.t_open[0]) / (p.t_open[1] - p.t_open[0])))
+        close = max(q.closing(t) for q in p.picks)
         for i, qa in enumerate(self._finger_q):
             d.qpos[qa] = 0.25 + 0.12 * i + close * 0.75
         d.qpos[self._thumb_q] = 0.2 + 0.6 * close
@@ -767,18 +872,20 @@ class HumanDemonstrator:
         if self.config.hand == "replay":
             self.robot.set_qpos(p.track.arm_qpos_at(t))
             return
-        if self._grasp is None or self._grasp[0] is not p:
-            R_g, w_g = self.hand_frame(p.t_grasp)
-            in_hand = R_g.T @ (p.toy_pos - w_g)
-            axis = grip_axis_for(p.toy, p.toy_yaw, p.toy_pos[:2] - self.robot.ik.base_xy)
+        pick = p.pick_at(t)
+        if self._grasp is None or self._grasp[0] is not pick:
+            R_g, w_g = self.hand_frame(pick.t_grasp)
+            in_hand = R_g.T @ (pick.toy_pos - w_g)
+            axis = grip_axis_for(p.toy, pick.toy_yaw, pick.toy_pos[:2] - self.robot.ik.base_xy)
             hx, hy, _ = TOYS[p.toy].half_extents
-            self._grasp = (p, in_hand, np.asarray(axis, float), min(hx, hy) + FINGER_PAD_INSET)
-            self.robot.reset()
+            if pick is p.picks[0]:  # a new episode: the solver starts from home; a later pick goes on from here
+                self.robot.reset()
+            self._grasp = (pick, in_hand, np.asarray(axis, float), min(hx, hy) + FINGER_PAD_INSET)
         _, in_hand, axis, finger_closed = self._grasp
         if p.track is not None:  # the robot's own pinch point, where the hand holds; its home pose until it moves
             target = p.track.at(t)
             self.robot.pose(target, axis, close, finger_closed,
-                            at_home=t < p.t_grasp and bool(np.linalg.norm(target - p.track.p[0]) < 1e-3))
+                            at_home=t < pick.t_grasp and bool(np.linalg.norm(target - p.track.p[0]) < 1e-3))
             return
         resting = not p.segments[0].t1 <= t < p.segments[-1].t1
         self.robot.pose(wrist + R_hand @ in_hand, axis, close, finger_closed,

@@ -630,6 +630,31 @@ def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
     assert (seen["hand"], seen["fps"], seen["replay_steps"]) == ("replay", 50, 400)
 
 
+def test_the_persons_picks_and_tracking_bridge_reach_the_collection(tmp_path, monkeypatch):
+    """`[data] human_picks` and `human_fill_gaps` are checked when the config is read (a replay runs on with
+    human_replay_steps, not picks) and handed to the simulated person's collection."""
+    import egogym.pipelines.human as human
+
+    cfg = config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_fps": 50, "human_picks": 3,
+                                              "human_horizon": "robot-exact", "human_fill_gaps": 0.1}))
+    for bad, message in (({"human_picks": 0}, r"\[data\] human_picks: 0: give a whole number of pick-and-places, 1..20"),
+                         ({"human_fill_gaps": -0.1}, r"\[data\] human_fill_gaps: -0.1: give seconds in \[0, 1.0\] \(0: no gap is bridged\)"),
+                         ({"human_picks": 2, "human_hand": "replay", "human_motion": "replay", "human_rest": "robot"},
+                          r"\[data\] human_picks: a replay runs on past its point with human_replay_steps")):
+        with pytest.raises(UserError, match=message):
+            config_from_dict(small_config(data={"robot": [2], "human": [0, 2], **bad}))
+    seen = {}
+
+    def fake_collect(m, seed, out, image_size, **kw):
+        seen.update(kw)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(human, "collect_human", fake_collect)
+    with pytest.raises(UserError, match="stop here"):
+        ablate.ensure_human_data(cfg, tmp_path, 2, progress=False)
+    assert (seen["picks"], seen["fill_gaps"], seen["horizon"]) == (3, 0.1, "robot-exact")
+
+
 def test_quickstart_trains_both_policies_with_the_documented_co_training_options():
     """The quick start's grid passes TRAIN_OPTIONS to every cell, and they name real fields with
     the values docs/POLICIES.md gives (pinch state, the human's first frames drawn as the robot's)."""

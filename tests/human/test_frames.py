@@ -216,3 +216,26 @@ def test_grip_point_is_nan_where_the_hand_is_untracked():
     palm = np.array([[0.0, 0.0, 0.5], [np.nan] * 3])
     g = aria.grip_point(palm, palm - [0.06, 0, 0], np.array([[0.0, 0.0, -1.0], [np.nan] * 3]))
     assert np.isfinite(g[0]).all() and np.isnan(g[1]).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 30), st.integers(1, 6), st.integers(1, 6))
+def test_gaps_no_longer_than_the_bridge_are_filled_on_a_steady_motion(start, gap, max_frames):
+    """A hand moving at constant velocity (world frame): a loss of `gap` frames with tracked frames around it is
+    filled exactly when gap <= max_frames, and left untracked otherwise; losses at either end are never filled."""
+    n = 40
+    t = np.arange(n) * 20_000.0  # us, 50 fps
+    truth = np.stack([np.linspace(0.1, 0.5, n), np.linspace(-0.2, 0.1, n), np.full(n, 0.8)], axis=1)[:, None]
+    tracked = np.ones((n, 1), bool)
+    lost = np.arange(start, min(start + gap, n))
+    tracked[lost] = False
+    pts = truth.copy()
+    pts[~tracked[:, 0]] = np.nan
+    filled, now = aria.fill_tracking_gaps(pts, tracked, t, max_frames)
+    inner = start > 0 and start + gap < n
+    if inner and gap <= max_frames:
+        assert now.all()
+        np.testing.assert_allclose(filled, truth, atol=1e-12)
+    else:
+        assert not now[lost].any() and np.isnan(filled[lost]).all()
+    np.testing.assert_array_equal(filled[tracked[:, 0]], truth[tracked[:, 0]])

@@ -286,3 +286,100 @@ def test_replay_at_the_robots_rate_runs_on_past_the_first_point(tmp_path):
     with pytest.raises(UserError, match="--horizon 'robots': use one of egomimic, robot, robot-exact"):
         collect_human(1, seed, tmp_path / "c.hdf5", (32, 32), progress=False, horizon="robots")
     assert not (tmp_path / "c.hdf5.recordings").exists()  # refused before anything was simulated
+
+
+def test_picks_in_a_row_put_the_toy_anew_and_leave_the_first_pick_alone():
+    """`picks=3`: the first pick is the episode of one pick up to its release; each later toy is put at a place
+    of the task's toy_region when the robot env would re-place it (`rest_steps` after it lands in the bowl), the
+    hand takes it there and drops it in the bowl, and only the last pick goes back to rest."""
+    from egogym.core.spec import EGOMIMIC
+    from egogym.sim.human import TOY_DROP_S
+
+    with HumanDemonstrator(HumanConfig(image_size=(32, 32))) as one, \
+            HumanDemonstrator(HumanConfig(image_size=(32, 32), picks=3)) as three:
+        (x0, x1), (y0, y1) = three.config.task.toy_region
+        for seed in range(3):
+            a, b = one.plan_episode(seed), three.plan_episode(seed)
+            assert len(b.picks) == 3 and b.duration > a.duration + 4.0
+            for t in np.linspace(0.0, a.t_release, 25):
+                np.testing.assert_array_equal(one.palm_target(t), three.palm_target(t))
+            np.testing.assert_array_equal(b.picks[0].toy_pos, a.toy_pos)
+            for before, q in zip(b.picks, b.picks[1:]):
+                assert q.t_shown == pytest.approx(before.t_release + TOY_DROP_S + three.config.task.rest_steps
+                                                  / EGOMIMIC.control_hz)
+                assert x0 <= q.toy_pos[0] <= x1 and y0 <= q.toy_pos[1] <= y1
+                assert np.linalg.norm(q.toy_pos[:2] - before.toy_pos[:2]) > 1e-3  # put anew
+                # Up to the moment it is put, the toy lies in the bowl; then where it was put, until the hand takes it.
+                assert np.linalg.norm(three.toy_pose(q.t_shown - 1e-3)[0][:2] - b.bowl[:2]) < BOWL_RADIUS
+                np.testing.assert_array_equal(three.toy_pose(q.t_shown)[0], q.toy_pos)
+                np.testing.assert_array_equal(three.toy_pose(q.t_grasp - 1e-3)[0], q.toy_pos)
+                # The hand goes on from over the bowl: no rest in between.
+                mid = three.palm_target(0.5 * (before.t_release + q.t_grasp))
+                assert np.linalg.norm(mid - b.segments[-1].b) > 0.05
+            for q in b.picks:  # the hand holds each toy between grasp and release, and drops it in the bowl
+                three.set_time(q.t_grasp)
+                palm = three.data.site_xpos[three.palm_site]
+                assert np.linalg.norm(palm[:2] - q.toy_pos[:2]) < 0.03
+                carried = three.toy_pose(0.5 * (q.t_grasp + q.t_release))[0]
+                assert carried[2] > q.toy_pos[2] + 0.02
+                assert np.linalg.norm(three.toy_pose(q.t_release + TOY_DROP_S)[0][:2] - b.bowl[:2]) < BOWL_RADIUS
+            np.testing.assert_allclose(three.palm_target(b.duration), one.palm_target(a.duration), atol=0.1)
+
+
+def test_picks_are_refused_where_they_mean_nothing():
+    with pytest.raises(ValueError, match="picks=0: give a whole number of pick-and-places, 1..20"):
+        HumanConfig(picks=0)
+    with pytest.raises(ValueError, match="picks=2: a replay runs on past its point with replay_steps, not picks"):
+        HumanConfig(picks=2, motion="replay", rest="robot", hand="replay")
+
+
+def test_robot_motion_picks_follow_the_experts_waypoints_for_each_toy():
+    """motion="robot", hand="robot": each later pick runs the expert's waypoints over its own toy, and the drawn
+    arm's pinch point is on the toy at each grasp."""
+    with HumanDemonstrator(HumanConfig(image_size=(32, 32), motion="robot", hand="robot", rest="robot",
+                                       picks=2)) as h:
+        p = h.plan_episode(4)
+        for q in p.picks:
+            h.set_time(q.t_grasp)
+            np.testing.assert_allclose(h.physics.named.data.site_xpos["right/pinch"], q.toy_pos, atol=2e-3)
+
+
+def test_kept_recordings_without_picks_are_one_pick_recordings(tmp_path):
+    """A recording that predates `picks` names none: it is reused by a one-pick run and refused by another."""
+    from egogym.pipelines.human import _check_reusable
+    from egogym.sim.human import recording_settings
+
+    settings = recording_settings(HumanConfig())
+    del settings["picks"]
+    (tmp_path / "recording.json").write_text(json.dumps(settings))
+    _check_reusable(tmp_path, HumanConfig())
+    with pytest.raises(UserError, match="recorded with picks 1; this run records picks 3:"):
+        _check_reusable(tmp_path, HumanConfig(picks=3))
+
+
+def test_picks_and_bridged_tracking_keep_whole_chunks_of_a_realistic_person(tmp_path):
+    """The realistic person (natural head, hand, motion; 1% of frames untracked) at 50 fps, three picks, cut with
+    the robot chunk's own times: bridging 0.1 s losses keeps every frame a whole chunk reaches (untracked and
+    out-of-image drops only where a loss is longer), and the chunks of frames kept either way are the same."""
+    import h5py
+
+    from egogym.data import schema as S
+    from egogym.data.aria import convert
+    from egogym.pipelines.human import collect_human
+
+    out, rec = tmp_path / "h.hdf5", tmp_path / "recs"
+    assert collect_human(1, 2, out, (32, 32), progress=False, recordings=rec, fps=50.0, picks=3,
+                         horizon="robot-exact", point="grip", fill_gaps=0.1) == 0
+    plain = tmp_path / "plain.hdf5"
+    convert([rec / "episode_000002"], plain, horizon="robot-exact", point="grip", progress=False)
+    assert (~np.load(rec / "episode_000002" / "truth.npz")["tracked"]).sum() >= 3
+    with h5py.File(out, "r") as f, h5py.File(plain, "r") as g:
+        a, b = f[S.DATA]["demo_0"], g[S.DATA]["demo_0"]
+        kept_a, kept_b = json.loads(a.attrs["frame_index"]), json.loads(b.attrs["frame_index"])
+        dropped = json.loads(a.attrs["dropped"])
+        assert a.attrs["fill_gaps"] == pytest.approx(0.1) and b.attrs["fill_gaps"] == 0
+        n, span = int(a.attrs["n_frames"]), S.ROBOT_STRIDE * (S.CHUNK - 1)
+        assert dropped["untracked"] == 0 and len(kept_a) + dropped["out_of_image"] == n - span
+        assert len(kept_a) > 2 * len(kept_b) and set(kept_b) <= set(kept_a)
+        common = [kept_a.index(t) for t in kept_b]
+        np.testing.assert_allclose(a[S.XYZ_ACT][()][common], b[S.XYZ_ACT][()], atol=1e-9)

@@ -14,8 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from egogym.core.bounds import MAX_PICKS
 from egogym.core.configs import build_frozen, nearest
 from egogym.core.errors import UserError
+from egogym.data.aria import check_fill_gaps
 from egogym.data.schema import ARIA_FPS, HUMAN_HORIZONS, HUMAN_LABEL_POINTS
 from egogym.policies.config import DRIVES, NORMALIZATIONS, PRESETS
 
@@ -59,6 +61,8 @@ class DataConfig:
     human_tracking_dropout: float | None = None  # per-frame hand-tracking loss of the simulated person; None: its default
     human_fps: float | None = None  # the simulated person's recording rate (Hz); None: Aria's 30
     human_replay_steps: int | None = None  # human_hand = "replay": control steps replayed past the first point
+    human_picks: int = 1  # the person's pick-and-places in a row (the toy re-placed after each point)
+    human_fill_gaps: float = 0.0  # seconds of lost hand tracking the converter bridges (0: none, EgoMimic's)
 
     def __post_init__(self):
         if not self.robot:
@@ -94,6 +98,12 @@ class DataConfig:
         if self.human_replay_steps is not None and self.human_hand != "replay":
             raise UserError("[data] human_replay_steps: replays the expert's episode past its first point: give "
                             "human_hand = \"replay\" (and human_motion = \"replay\"), or leave it out")
+        if isinstance(self.human_picks, bool) or not isinstance(self.human_picks, int) or not 1 <= self.human_picks <= MAX_PICKS:
+            raise UserError(f"[data] human_picks: {self.human_picks!r}: give a whole number of pick-and-places, 1..{MAX_PICKS}")
+        check_fill_gaps(self.human_fill_gaps, "[data] human_fill_gaps")
+        if self.human_picks > 1 and self.human_motion == "replay":
+            raise UserError("[data] human_picks: a replay runs on past its point with human_replay_steps; leave "
+                            "human_picks out")
         if self.human_demonstrator == "robot" and (self.human_horizon, self.human_point) != ("egomimic", "palm"):
             raise UserError("[data] human_horizon, human_point: the positive control's chunks are the robot's own; "
                             "leave them out with human_demonstrator = \"robot\"")

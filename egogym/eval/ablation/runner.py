@@ -88,7 +88,8 @@ def ensure_human_data(cfg: AblationConfig, data_dir: Path, m: int, progress: boo
                          hand=cfg.data.human_hand, motion=cfg.data.human_motion, rest=cfg.data.human_rest,
                          horizon=cfg.data.human_horizon, point=cfg.data.human_point,
                          tracking_dropout=cfg.data.human_tracking_dropout, fps=cfg.data.human_fps,
-                         replay_steps=cfg.data.human_replay_steps)
+                         replay_steps=cfg.data.human_replay_steps, picks=cfg.data.human_picks,
+                         fill_gaps=cfg.data.human_fill_gaps)
     if code:
         raise UserError(f"human data collection for {out} failed (exit {code})")
     split_file(out, VALID_FRACTION, SPLIT_SEED)
