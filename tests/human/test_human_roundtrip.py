@@ -180,3 +180,27 @@ def test_same_seed_same_episode_and_human_motion_is_not_the_robots(human_consts)
         before = next(reach.at(t) for t in np.linspace(reach.t1, reach.t0, 400) if np.linalg.norm(reach.at(t) - end) > 0.05)
         d = end - before
         assert np.linalg.norm(d[:2]) > 0.3 * np.linalg.norm(d)
+
+
+def test_bridged_tracking_losses_keep_frames_whose_label_is_near_the_true_palm(sim_recordings, tmp_path):
+    """`convert aria --fill-gaps 0.2`: frames whose hand tracking was lost are kept, their palm (ee_pose, camera
+    frame) interpolated within 1 cm of the simulator's truth; a bridge over 1 s is refused in one line."""
+    from egogym.cli import main
+
+    rec = sim_recordings[0]
+    truth = np.load(rec / "truth.npz")
+    lost = np.flatnonzero(~truth["tracked"])
+    out = tmp_path / "filled.hdf5"
+    assert main(["convert", "aria", str(rec), "--out", str(out), "--fill-gaps", "0.2", "--no-progress"]) == 0
+    f, (g,) = _demos(out)
+    with f:
+        keep = np.array(json.loads(g.attrs["frame_index"]))
+        ee = g["obs"][S.EE_POSE][()]
+    bridged = [i for i, t in enumerate(keep) if t in set(lost)]
+    assert bridged, f"no lost frame kept (lost {lost.tolist()})"
+    for i in bridged:
+        t = keep[i]
+        palm_cam = geometry.transform_points(geometry.invert(truth["T_world_rgb"][t]), truth["palm_world"][t])
+        assert np.linalg.norm(ee[i] - palm_cam) < 0.01
+    assert main(["convert", "aria", str(rec), "--out", str(tmp_path / "x.hdf5"), "--fill-gaps", "2",
+                 "--no-progress"]) == 2
