@@ -385,13 +385,8 @@ class EpisodePlan:
 
     # The first pick's, as an episode of one pick names them.
     toy_pos = property(lambda self: self.picks[0].toy_pos)
-    toy_yaw = property(lambda self: self.picks[0].toy_yaw)
-    t_close = property(lambda self: self.picks[0].t_close)
-    t_open = property(lambda self: self.picks[0].t_open)
     t_grasp = property(lambda self: self.picks[0].t_grasp)
     t_release = property(lambda self: self.picks[0].t_release)
-    t_reached = property(lambda self: self.picks[0].t_reached)
-    rest_drop = property(lambda self: self.picks[0].rest_drop)
 
 
 # -------------------------------------------------------------------------------------
