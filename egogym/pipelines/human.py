@@ -51,9 +51,9 @@ def collect_human(episodes: int, seed: int, out: str | Path, image_size=ARIA_IMA
     if demonstrator not in DEMONSTRATORS:
         raise UserError(f"--demonstrator {demonstrator!r}: use one of {', '.join(DEMONSTRATORS)}")
     if demonstrator == "robot":
-        if (horizon, point) != ("egomimic", "palm"):
-            raise UserError("--horizon, --point: the positive control's chunks are the robot's own (its pinch point "
-                            "over 3.96 s); leave them out with --demonstrator robot")
+        if (horizon, point, picks, fill_gaps) != ("egomimic", "palm", 1, 0):
+            raise UserError("--horizon, --point, --picks, --fill-gaps: the positive control's demos and chunks are the "
+                            "robot's own (400 steps, its pinch point over 3.96 s); leave them out with --demonstrator robot")
         return _collect_positive_control(episodes, seed, out, image_size, progress, resume, task_options)
     from egogym.data.aria import convert
     from egogym.sim.human import HumanConfig, HumanDemonstrator, recording_settings

@@ -69,9 +69,9 @@ def test_a_folder_of_an_older_config_resumes_when_only_new_defaults_differ(tmp_p
     with pytest.raises(UserError, match=r"\[data\] human_replay_steps: replays the expert's episode past its first "
                                         r"point: give human_hand = \"replay\""):
         config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_replay_steps": 400}))
-    for labels in ({"human_horizon": "robot"}, {"human_point": "grip"}):
-        with pytest.raises(UserError, match=r"\[data\] human_horizon, human_point: the positive control's chunks "
-                                            r"are the robot's own"):
+    for labels in ({"human_horizon": "robot"}, {"human_point": "grip"}, {"human_picks": 3}, {"human_fill_gaps": 0.1}):
+        with pytest.raises(UserError, match=r"\[data\] human_horizon, human_point, human_picks, human_fill_gaps: the "
+                                            r"positive control's demos and chunks are the robot's own"):
             config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_demonstrator": "robot",
                                                 **labels}))
 

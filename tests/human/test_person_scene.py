@@ -383,3 +383,14 @@ def test_picks_and_bridged_tracking_keep_whole_chunks_of_a_realistic_person(tmp_
         assert len(kept_a) > 2 * len(kept_b) and set(kept_b) <= set(kept_a)
         common = [kept_a.index(t) for t in kept_b]
         np.testing.assert_allclose(a[S.XYZ_ACT][()][common], b[S.XYZ_ACT][()], atol=1e-9)
+
+
+def test_the_positive_control_refuses_the_persons_recording_and_cut_options(tmp_path):
+    """`--demonstrator robot` stores the robot's own demos and chunks: the person's horizon, label point, picks and
+    bridge mean nothing there and are refused before anything is collected."""
+    from egogym.pipelines.human import collect_human
+
+    for option in ({"horizon": "robot-exact"}, {"point": "grip"}, {"picks": 3}, {"fill_gaps": 0.1}):
+        with pytest.raises(UserError, match="--horizon, --point, --picks, --fill-gaps: the positive control's demos"):
+            collect_human(1, 0, tmp_path / "pc.hdf5", (32, 32), progress=False, demonstrator="robot", **option)
+    assert not list(tmp_path.iterdir())

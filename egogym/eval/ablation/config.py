@@ -104,9 +104,10 @@ class DataConfig:
         if self.human_picks > 1 and self.human_motion == "replay":
             raise UserError("[data] human_picks: a replay runs on past its point with human_replay_steps; leave "
                             "human_picks out")
-        if self.human_demonstrator == "robot" and (self.human_horizon, self.human_point) != ("egomimic", "palm"):
-            raise UserError("[data] human_horizon, human_point: the positive control's chunks are the robot's own; "
-                            "leave them out with human_demonstrator = \"robot\"")
+        if self.human_demonstrator == "robot" and (self.human_horizon, self.human_point, self.human_picks,
+                                                   self.human_fill_gaps) != ("egomimic", "palm", 1, 0):
+            raise UserError("[data] human_horizon, human_point, human_picks, human_fill_gaps: the positive control's "
+                            "demos and chunks are the robot's own; leave them out with human_demonstrator = \"robot\"")
         if (self.human_head, self.human_hand, self.human_motion, self.human_rest) != ("natural", "human", "human",
                                                                                         "person"):
             from egogym.sim.human import HANDS, HEADS, MOTIONS, RESTS  # the simulator, only when asked for
