@@ -606,17 +606,10 @@ def test_report_tests_an_ablation_against_robot_only_under_the_same_drive(tmp_pa
     assert t["reference_variant"] == "shared" and (t["only_a"], t["only_b"]) == (0, 1)
 
 
-def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
-    """`[data] human_head` (rung 1 of the ladder: the person's Aria at the robot's viewpoint), and the
-    replay's hand, frame rate and length, are checked when the config is read and handed to the simulated
-    person's collection."""
+def _human_collection_options(cfg, tmp_path, monkeypatch) -> dict:
+    """The keyword options `ensure_human_data` hands the simulated person's collection for `cfg`."""
     import egogym.pipelines.human as human
 
-    cfg = config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robot",
-                                              "human_hand": "replay", "human_motion": "replay", "human_rest": "robot",
-                                              "human_fps": 50, "human_replay_steps": 400}))
-    with pytest.raises(UserError, match=r"\[data\] human_head: 'robt'"):
-        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robt"}))
     seen = {}
 
     def fake_collect(m, seed, out, image_size, **kw):
@@ -626,6 +619,19 @@ def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
     monkeypatch.setattr(human, "collect_human", fake_collect)
     with pytest.raises(UserError, match="stop here"):
         ablate.ensure_human_data(cfg, tmp_path, 2, progress=False)
+    return seen
+
+
+def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
+    """`[data] human_head` (rung 1 of the ladder: the person's Aria at the robot's viewpoint), and the
+    replay's hand, frame rate and length, are checked when the config is read and handed to the simulated
+    person's collection."""
+    cfg = config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robot",
+                                              "human_hand": "replay", "human_motion": "replay", "human_rest": "robot",
+                                              "human_fps": 50, "human_replay_steps": 400}))
+    with pytest.raises(UserError, match=r"\[data\] human_head: 'robt'"):
+        config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_head": "robt"}))
+    seen = _human_collection_options(cfg, tmp_path, monkeypatch)
     assert seen["head"] == "robot" and seen["demonstrator"] == "person"
     assert (seen["hand"], seen["fps"], seen["replay_steps"]) == ("replay", 50, 400)
 
@@ -633,8 +639,6 @@ def test_the_human_head_reaches_the_simulated_person(tmp_path, monkeypatch):
 def test_the_persons_picks_and_tracking_bridge_reach_the_collection(tmp_path, monkeypatch):
     """`[data] human_picks` and `human_fill_gaps` are checked when the config is read (a replay runs on with
     human_replay_steps, not picks) and handed to the simulated person's collection."""
-    import egogym.pipelines.human as human
-
     cfg = config_from_dict(small_config(data={"robot": [2], "human": [0, 2], "human_fps": 50, "human_picks": 3,
                                               "human_horizon": "robot-exact", "human_fill_gaps": 0.1}))
     for bad, message in (({"human_picks": 0}, r"\[data\] human_picks: 0: give a whole number of pick-and-places, 1..20"),
@@ -643,15 +647,7 @@ def test_the_persons_picks_and_tracking_bridge_reach_the_collection(tmp_path, mo
                           r"\[data\] human_picks: a replay runs on past its point with human_replay_steps")):
         with pytest.raises(UserError, match=message):
             config_from_dict(small_config(data={"robot": [2], "human": [0, 2], **bad}))
-    seen = {}
-
-    def fake_collect(m, seed, out, image_size, **kw):
-        seen.update(kw)
-        raise UserError("stop here")
-
-    monkeypatch.setattr(human, "collect_human", fake_collect)
-    with pytest.raises(UserError, match="stop here"):
-        ablate.ensure_human_data(cfg, tmp_path, 2, progress=False)
+    seen = _human_collection_options(cfg, tmp_path, monkeypatch)
     assert (seen["picks"], seen["fill_gaps"], seen["horizon"]) == (3, 0.1, "robot-exact")
 
 
